@@ -1,0 +1,1 @@
+"""The GitHub side: webhook app, commands, GitHub client, comment rendering. Imports nothing heavy."""

@@ -1,0 +1,1 @@
+"""The ``doppel`` command line."""

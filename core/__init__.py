@@ -1,0 +1,1 @@
+"""What every part of doppel shares: settings, domain types and errors. Imports nothing heavy."""

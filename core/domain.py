@@ -1,0 +1,207 @@
+"""Plain, frozen domain types passed between extraction, encoding, indexing and review.
+
+They hold data only (no I/O) and are JSON-friendly through ``to_dict``/``from_dict`` so that
+Celery tasks, the CLI's ``--format json`` and index payloads all speak the same shapes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+# Namespace for deterministic point ids: re-indexing the same function replaces its point.
+_POINT_NAMESPACE = uuid.UUID("5b0c1f7e-3f1d-4c59-9d1e-6f1f0c0d0e11")
+_SAFE_COLLECTION = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+@dataclass(frozen=True)
+class RepoRef:
+    """One repository as a tenant: ``slug`` is ``owner/name`` (or a local name).
+
+    ``installation_id`` is the GitHub App installation that owns it (``None`` for local use).
+    Every collection and adapter belongs to exactly one ``RepoRef``.
+    """
+
+    slug: str
+    installation_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.slug or self.slug.strip() != self.slug:
+            raise ValueError(f"RepoRef.slug must be a non-empty name without surrounding spaces, got {self.slug!r}")
+
+    @property
+    def collection_name(self) -> str:
+        """Collection base name for this repository: safe characters only, tenant-prefixed."""
+        owner = f"i{self.installation_id}" if self.installation_id is not None else "local"
+        return f"doppel_{owner}_{_SAFE_COLLECTION.sub('_', self.slug).strip('_').lower()}"
+
+
+@dataclass(frozen=True)
+class PullRef:
+    """A pull request of a repository, at a head commit."""
+
+    repo: RepoRef
+    number: int
+    head_sha: str
+    base_sha: str | None = None
+
+
+@dataclass(frozen=True)
+class CodeFunction:
+    """A function or method extracted from one file.
+
+    ``code`` is the function's source as written, minus its docstring or doc comment, which is
+    split out into ``docstring`` (markers like ``/**``, ``///`` or ``#`` removed). Lines are
+    1-based and inclusive and cover the function node in the file (a Python docstring lies inside
+    them; a preceding doc comment does not). ``body_hash`` is a hash of the identifier- and
+    whitespace-normalised body, equal for copies that differ only in layout and comments.
+    """
+
+    language: str
+    path: str
+    qualified_name: str
+    start_line: int
+    end_line: int
+    signature: str
+    code: str
+    docstring: str | None
+    body_hash: str
+
+    @property
+    def name(self) -> str:
+        """The last component of the qualified name."""
+        return self.qualified_name.rsplit(".", 1)[-1]
+
+    @property
+    def line_count(self) -> int:
+        return self.end_line - self.start_line + 1
+
+    def contains_line(self, line: int) -> bool:
+        return self.start_line <= line <= self.end_line
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CodeFunction:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+
+
+def text_hash(text: str) -> str:
+    """Content hash used for cache keys and payloads (hex SHA-256)."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def point_id(repo: RepoRef, path: str, qualified_name: str, ordinal: int = 0) -> str:
+    """Deterministic point id for a function: the same function re-indexed replaces its point.
+
+    ``ordinal`` tells apart functions with the same qualified name in one file (overloads).
+    """
+    key = f"{repo.installation_id}|{repo.slug}|{path}|{qualified_name}|{ordinal}"
+    return str(uuid.uuid5(_POINT_NAMESPACE, key))
+
+
+@dataclass(frozen=True)
+class IndexedFunction:
+    """A function as stored in the vector index (the point's payload)."""
+
+    repo: str
+    language: str
+    path: str
+    qualified_name: str
+    start_line: int
+    end_line: int
+    commit: str
+    body_hash: str
+    adapter_version: str
+    code: str = ""
+
+    def to_payload(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> IndexedFunction:
+        return cls(**{k: payload[k] for k in cls.__dataclass_fields__ if k in payload})
+
+    @classmethod
+    def from_function(
+        cls, repo: RepoRef, fn: CodeFunction, *, commit: str, adapter_version: str
+    ) -> IndexedFunction:
+        return cls(
+            repo=repo.slug,
+            language=fn.language,
+            path=fn.path,
+            qualified_name=fn.qualified_name,
+            start_line=fn.start_line,
+            end_line=fn.end_line,
+            commit=commit,
+            body_hash=fn.body_hash,
+            adapter_version=adapter_version,
+            code=fn.code,
+        )
+
+
+@dataclass(frozen=True)
+class IndexPoint:
+    """One vector with its payload, ready to upsert."""
+
+    id: str
+    vector: tuple[float, ...] | list[float]
+    payload: IndexedFunction
+
+
+@dataclass(frozen=True)
+class Match:
+    """A search hit: the stored function and its cosine similarity to the query."""
+
+    target: IndexedFunction
+    score: float
+
+
+class FindingKind(str, Enum):
+    DUPLICATE = "duplicate"  # near-duplicate of existing code: worth an inline comment
+    RELATED = "related"  # similar enough to be worth a look: summary only
+    INTRA_PR = "intra_pr"  # two functions added by the same change copy each other
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A changed function and something it resembles, with the evidence for the verdict.
+
+    ``score`` is the combined verdict score; ``embedding_score`` the cosine; ``lexical_score``
+    the identifier-normalised token similarity.
+    """
+
+    kind: FindingKind
+    function: CodeFunction
+    target: IndexedFunction
+    score: float
+    embedding_score: float
+    lexical_score: float
+    adapter_version: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str:
+        """Identity of the finding independent of line numbers: survives re-pushes and rebases."""
+        key = "|".join(
+            (self.function.qualified_name, self.function.body_hash, self.target.path, self.target.qualified_name)
+        )
+        return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "function": self.function.to_dict(),
+            "target": self.target.to_payload(),
+            "score": round(self.score, 4),
+            "embedding_score": round(self.embedding_score, 4),
+            "lexical_score": round(self.lexical_score, 4),
+            "adapter_version": self.adapter_version,
+            "fingerprint": self.fingerprint,
+            **({"extra": self.extra} if self.extra else {}),
+        }

