@@ -57,8 +57,9 @@ class CodeFunction:
     ``code`` is the function's source as written, minus its docstring or doc comment, which is
     split out into ``docstring`` (markers like ``/**``, ``///`` or ``#`` removed). Lines are
     1-based and inclusive and cover the function node in the file (a Python docstring lies inside
-    them; a preceding doc comment does not). ``body_hash`` is a hash of the identifier- and
-    whitespace-normalised body, equal for copies that differ only in layout and comments.
+    them; a preceding doc comment does not). ``body_hash`` is a hash of the whitespace- and
+    comment-normalised body (identifiers kept), equal for copies that differ only in layout and
+    comments.
     """
 
     language: str
