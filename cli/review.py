@@ -1,0 +1,179 @@
+"""``doppel index``, ``doppel similar`` and ``doppel review``: the main job, from the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.domain import Finding, FindingKind, Match
+from core.errors import ConfigError
+from core.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from workers.services.review import ReviewResult
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("path", nargs="?", default=".", type=Path, help="git repository (default: current directory)")
+    common.add_argument("--repo", metavar="NAME", help="name of the repository's index (default: derived from PATH)")
+    common.add_argument("--data-dir", type=Path, help="override DOPPEL_DATA_DIR for this run")
+
+    p = subparsers.add_parser(
+        "index", parents=[common], help="index a repository at a commit",
+        description="Index every function of a repository at a commit. Re-running updates only what changed.",
+    )
+    p.add_argument("--commit", default="HEAD", help="commit or ref to index (default: HEAD)")
+    p.add_argument("--full", action="store_true", help="re-index every file instead of updating from the last run")
+    p.set_defaults(handler=run_index)
+
+    p = subparsers.add_parser(
+        "similar", parents=[common], help="find code similar to a function, a line or a text",
+        description="Print the top matches in the repository's index with score, path:line and a snippet.",
+    )
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--function", metavar="QUALNAME", help="a function's qualified name, e.g. Parser.parse_header")
+    what.add_argument("--at", metavar="FILE:LINE", help="the function containing this line")
+    what.add_argument("--query", metavar="TEXT", help="free text, e.g. 'retry with exponential backoff'")
+    p.add_argument("--commit", default="HEAD", help="commit to look at (default: HEAD)")
+    p.add_argument("-k", "--top-k", type=int, help="number of matches (default: DOPPEL_TOP_K)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(handler=run_similar)
+
+    p = subparsers.add_parser(
+        "review", parents=[common], help="review a change: near-duplicates and related code",
+        description="Find near-duplicates and related code for the functions that HEAD adds or changes "
+        "relative to BASE, searched against the index of BASE.",
+    )
+    p.add_argument("--base", required=True, help="base ref or commit, e.g. origin/main")
+    p.add_argument("--head", default="HEAD", help="head ref or commit (default: HEAD)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--fail-on-duplicates", action="store_true", help="exit with status 3 when a near-duplicate is found")
+    p.set_defaults(handler=run_review)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "data_dir", None):
+        overrides["data_dir"] = args.data_dir
+    return load_settings(**overrides)
+
+
+def _open(args: argparse.Namespace):  # noqa: ANN202 - returns (services, source, repo)
+    from embedding.source import GitSource
+    from workers.services.wiring import build_services, local_repo_ref
+
+    settings = _settings(args)
+    source = GitSource(args.path)
+    repo = local_repo_ref(args.path, args.repo)
+    return build_services(settings), source, repo
+
+
+def run_index(args: argparse.Namespace) -> int:
+    services, source, repo = _open(args)
+    with services:
+        commit = source.resolve(args.commit)
+        if args.full:
+            stats = services.indexer.index_commit(source, repo, commit)
+        else:
+            stats = services.indexer.update(source, repo, commit)
+    s = stats.to_dict()
+    print(
+        f"indexed {repo.slug} at {commit[:12]}: {s['functions']} functions in {s['files_seen']} files "
+        f"({s['embedded']} embedded, {s['cache_hits']} from cache, {s['deleted']} removed, "
+        f"{s['files_skipped']} files skipped) in {s['seconds']:.1f}s"
+    )
+    return 0
+
+
+def _parse_at(value: str) -> tuple[str, int]:
+    path, sep, line = value.rpartition(":")
+    if not sep or not path or not line.isdigit() or int(line) < 1:
+        raise ConfigError(f"--at expects FILE:LINE with a positive line number, got {value!r}")
+    return path, int(line)
+
+
+def run_similar(args: argparse.Namespace) -> int:
+    if args.top_k is not None and args.top_k < 1:
+        raise ConfigError(f"--top-k must be at least 1, got {args.top_k}")
+    services, source, repo = _open(args)
+    with services:
+        commit = source.resolve(args.commit)
+        matches = services.reviewer.similar(
+            source, repo, function=args.function, at=_parse_at(args.at) if args.at else None,
+            query=args.query, commit=commit, limit=args.top_k,
+        )
+    if args.format == "json":
+        print(json.dumps([{"score": round(m.score, 4), **m.target.to_payload()} for m in matches], indent=2))
+    else:
+        print(render_matches(matches))
+    return 0
+
+
+def run_review(args: argparse.Namespace) -> int:
+    services, source, repo = _open(args)
+    with services:
+        result = services.reviewer.review(source, repo, source.resolve(args.base), source.resolve(args.head))
+    if args.format == "json":
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(render_review(result))
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    has_duplicates = any(f.kind is FindingKind.DUPLICATE for f in result.findings)
+    return 3 if args.fail_on_duplicates and has_duplicates else 0
+
+
+# --- text rendering (pure) -------------------------------------------------------------------
+
+def snippet(code: str, lines: int = 3, width: int = 100) -> str:
+    """The first non-blank lines of ``code``, each cut to ``width`` characters."""
+    kept = [line.rstrip()[:width] for line in code.splitlines() if line.strip()][:lines]
+    return "\n".join(kept)
+
+
+def _indent(text: str, prefix: str = "      ") -> str:
+    return "\n".join(prefix + line for line in text.splitlines())
+
+
+def render_matches(matches: list[Match]) -> str:
+    if not matches:
+        return "no matches"
+    out = []
+    for rank, m in enumerate(matches, 1):
+        t = m.target
+        out.append(f"{rank:>2}. {m.score:.3f}  {t.path}:{t.start_line}  {t.qualified_name}")
+        out.append(_indent(snippet(t.code)))
+    return "\n".join(out)
+
+
+def _finding_line(f: Finding) -> str:
+    fn, t = f.function, f.target
+    return (
+        f"  {fn.path}:{fn.start_line} {fn.qualified_name}\n"
+        f"    ~ {t.path}:{t.start_line}-{t.end_line} {t.qualified_name}  "
+        f"score {f.score:.3f} (cosine {f.embedding_score:.3f}, lexical {f.lexical_score:.3f}, {f.adapter_version})"
+    )
+
+
+def render_review(result: ReviewResult) -> str:
+    titles = {
+        FindingKind.DUPLICATE: "Near-duplicates (consider reusing the existing code)",
+        FindingKind.INTRA_PR: "Copies within this change",
+        FindingKind.RELATED: "Related code",
+    }
+    out = [
+        f"doppel review {result.base[:12]}..{result.head[:12]}: "
+        f"{len(result.changed)} changed function(s), {len(result.findings)} finding(s)"
+    ]
+    for kind, title in titles.items():
+        found = [f for f in result.findings if f.kind is kind]
+        if found:
+            out.append(f"\n{title}:")
+            out.extend(_finding_line(f) for f in found)
+    if not result.findings:
+        out.append("no near-duplicates or related code found")
+    return "\n".join(out)

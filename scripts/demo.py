@@ -1,0 +1,71 @@
+"""``make demo``: index a copy of doppel itself, apply the example change from ``examples/``, review it.
+
+Everything happens under ``.demo/`` (a throwaway git repository and data directory), with the
+default embedded setup: all-MiniLM-L6-v2 from its package, Qdrant Edge, nothing fetched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / ".demo"
+REPO = DEMO / "repo"
+
+
+def sh(*cmd: str, cwd: Path = ROOT, env: dict[str, str] | None = None, show: bool = True) -> None:
+    if show:
+        print(f"\n$ {' '.join(cmd)}", flush=True)
+    subprocess.run(cmd, cwd=cwd, env=env, check=True)
+
+
+def git(*args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=doppel demo", "-c", "user.email=demo@doppel.invalid", *args],
+        cwd=REPO, check=True, stdout=subprocess.DEVNULL,
+    )
+
+
+def copy_project() -> None:
+    """Copy doppel's own source files (tracked or new, not ignored) into a fresh repository."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT, check=True, capture_output=True,
+    ).stdout.decode().split("\0")
+    for rel in filter(None, listed):
+        src = ROOT / rel
+        if src.is_file() and not rel.startswith(".demo/"):
+            dst = REPO / rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("commit", "-q", "-m", "doppel as it is")
+
+
+def main() -> int:
+    shutil.rmtree(DEMO, ignore_errors=True)
+    REPO.mkdir(parents=True)
+    env = {**os.environ, "DOPPEL_DATA_DIR": str(DEMO / "data")}
+    doppel = [sys.executable, "-m", "cli.main"]
+
+    print("1. copying doppel's own code into a fresh repository under .demo/repo")
+    copy_project()
+    print("2. indexing it (all-MiniLM-L6-v2 from its package, embedded Qdrant Edge)")
+    sh(*doppel, "index", str(REPO), env=env)
+    print("\n3. applying the example change: a near-copy of an existing function and a new function")
+    sh(sys.executable, str(ROOT / "examples" / "apply_demo_change.py"), str(REPO))
+    git("add", "-A")
+    git("commit", "-q", "-m", "example change")
+    subprocess.run(["git", "--no-pager", "show", "--stat", "--format=%s", "HEAD"], cwd=REPO, check=True)
+    print("\n4. reviewing the change against the index of its base")
+    sh(*doppel, "review", str(REPO), "--base", "HEAD~1", env=env)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
