@@ -1,0 +1,121 @@
+"""Lexical similarity of two functions over identifier-normalised tokens.
+
+Copies of a function keep its token structure when their variables are renamed, their literals
+changed or their layout redone; an unrelated function that merely talks about the same things
+(and so embeds close by) does not. The comparison therefore ignores what a copy-and-edit
+changes and keeps what it doesn't:
+
+* local names (variables, parameters) become ``$``-placeholders, so a consistent renaming does
+  not show; member names after ``.``/``->``/``::`` and the names of called functions stay, since
+  a copy calls the same things (the defined function's own name is a placeholder too);
+* literals become their type (``STR``, ``NUM``): a changed constant or message does not show;
+* comments and whitespace are gone (the tokenizer drops them).
+
+The similarity is a Dice coefficient over the multisets of token n-grams of two views of the
+sequence: the placeholder view above, and a data-flow view where each local name is replaced
+by how many names back it was last used (Baker's parameterised matching: invariant under
+consistent renaming, yet it tells ``a = b + a`` from ``a = a + b``). An inserted or deleted
+statement only disturbs the n-grams around it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+NGRAM = 4  # long enough to be specific, short enough that one edit touches few n-grams
+MEMBER_ACCESS = frozenset({".", "->", "::", "?.", "?->"})
+_STRING_START = ("'", '"', "`")
+
+
+@dataclass(frozen=True)
+class NormalizedCode:
+    """The two token views of one function, ready for ``similarity``; compute once, compare often."""
+
+    shape: tuple[str, ...]  # locals → "$", literals → type, members and callees kept
+    flow: tuple[str, ...]  # locals → "$<distance to its previous use>" ("$0" on first use)
+
+    def __len__(self) -> int:
+        return len(self.shape)
+
+
+def literal_class(text: str) -> str:
+    """A literal's type: ``STR`` for strings and characters, ``NUM`` for numbers, else the text itself
+    (``true``, ``None``, ``nil`` stay: swapping one for another is a real change)."""
+    stripped = text.lstrip("rRbBuUfF@$LuU8")  # string prefixes: r"", b'', f"", @"", $"", L"", u8""
+    if stripped.startswith(_STRING_START) or text.startswith(_STRING_START):
+        return "STR"
+    if text[:1].isdigit() or (text[:1] in ".-+" and text[1:2].isdigit()):
+        return "NUM"
+    return text
+
+
+def normalize_tokens(tokens: Sequence[tuple[str, str]]) -> NormalizedCode:
+    """Both views from ``(kind, text)`` pairs as ``code_tokens`` yields them (kinds: identifier,
+    literal, keyword, punct, other). Pure, so any tokenizer's output can be compared."""
+    shape: list[str] = []
+    flow: list[str] = []
+    last_seen: dict[str, int] = {}  # local name → position among local-name occurrences
+    n_locals = 0
+    seen_definition = False
+    for i, (kind, text) in enumerate(tokens):
+        if kind == "literal":
+            token = literal_class(text)
+            shape.append(token)
+            flow.append(token)
+            continue
+        if kind != "identifier":
+            shape.append(text)
+            flow.append(text)
+            continue
+        previous = tokens[i - 1][1] if i > 0 else ""
+        following = tokens[i + 1][1] if i + 1 < len(tokens) else ""
+        if previous in MEMBER_ACCESS:
+            shape.append(text)
+            flow.append(text)
+            continue
+        if following == "(" and seen_definition:
+            shape.append(text + "()")
+            flow.append(text + "()")
+            continue
+        if following == "(":
+            # The first name followed by "(" is the function being defined: a copy renames it.
+            seen_definition = True
+        back = n_locals - last_seen[text] if text in last_seen else 0
+        last_seen[text] = n_locals
+        n_locals += 1
+        shape.append("$")
+        flow.append(f"${back}")
+    return NormalizedCode(tuple(shape), tuple(flow))
+
+
+def _ngrams(tokens: Sequence[str], n: int) -> Counter[tuple[str, ...]]:
+    if len(tokens) < n:
+        return Counter([tuple(tokens)]) if tokens else Counter()
+    return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+
+
+def dice(a: Counter[tuple[str, ...]], b: Counter[tuple[str, ...]]) -> float:
+    """Multiset Dice coefficient: 2|A∩B| / (|A|+|B|), 1.0 for two empty sets."""
+    total = sum(a.values()) + sum(b.values())
+    if total == 0:
+        return 1.0
+    return 2.0 * sum((a & b).values()) / total
+
+
+def similarity(a: NormalizedCode, b: NormalizedCode, *, n: int = NGRAM) -> float:
+    """Lexical similarity in [0, 1] of two normalised functions (1.0: same up to renaming/literals)."""
+    return 0.5 * dice(_ngrams(a.shape, n), _ngrams(b.shape, n)) + 0.5 * dice(_ngrams(a.flow, n), _ngrams(b.flow, n))
+
+
+def normalize(language: str, code: str) -> NormalizedCode:
+    """Tokenise ``code`` with the tree-sitter grammar of ``language`` and normalise it."""
+    from embedding.extract import code_tokens  # tree-sitter: imported on use, keeps this module light
+
+    return normalize_tokens([(token.kind, token.text) for token in code_tokens(language, code)])
+
+
+def lexical_similarity(language: str, a: str, b: str) -> float:
+    """Identifier-normalised token similarity of two functions of ``language``, in [0, 1]."""
+    return similarity(normalize(language, a), normalize(language, b))

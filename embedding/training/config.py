@@ -1,0 +1,241 @@
+"""Training settings: the LoRA shape (``LoraSpec``) and the run (``TrainConfig``).
+
+Both are dataclasses in the style of peft's configs: every field carries help text in its
+metadata, ``__post_init__`` raises a ``ValueError`` that names the bad field, and both round-trip
+to JSON (``training_config.json``) next to the adapter weights so that a stored adapter says how
+it was made.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+TRAINING_CONFIG_NAME = "training_config.json"
+
+# LoRA target modules per model family (``config.model_type``): the attention query and value
+# projections, as in the LoRACode paper.
+TARGET_MODULES_BY_FAMILY: dict[str, tuple[str, ...]] = {
+    "bert": ("query", "value"),
+    "roberta": ("query", "value"),
+    "xlm-roberta": ("query", "value"),
+    "camembert": ("query", "value"),
+    "electra": ("query", "value"),
+    "mpnet": ("q", "v"),
+    "distilbert": ("q_lin", "v_lin"),
+    "t5": ("q", "v"),
+    "codet5": ("q", "v"),
+    "nomic_bert": ("Wqkv",),
+    "modernbert": ("Wqkv",),
+}
+
+
+def _help(text: str, **kwargs: Any) -> Any:
+    return field(metadata={"help": text}, **kwargs)
+
+
+def target_modules_for(model_type: str) -> tuple[str, ...]:
+    """LoRA target modules for a model family; ``ValueError`` names the family when unknown."""
+    try:
+        return TARGET_MODULES_BY_FAMILY[model_type]
+    except KeyError:
+        known = ", ".join(sorted(TARGET_MODULES_BY_FAMILY))
+        raise ValueError(
+            f"LoraSpec.target_modules: no default for model type {model_type!r}; set it explicitly (known: {known})"
+        ) from None
+
+
+@dataclass(frozen=True)
+class LoraSpec:
+    """Shape of a LoRA adapter. Defaults are the LoRACode paper's (rank 64, alpha 128, dropout 0.1)."""
+
+    r: int = _help("LoRA rank: the inner dimension of the low-rank update.", default=64)
+    alpha: int = _help("LoRA scaling numerator: the update is scaled by alpha / r.", default=128)
+    dropout: float = _help("Dropout on the LoRA input during training, in [0, 1).", default=0.1)
+    target_modules: tuple[str, ...] | None = _help(
+        "Module names to adapt; None picks the model family's attention query/value projections.",
+        default=None,
+    )
+    bias: str = _help("Which biases to train: 'none', 'all' or 'lora_only' (peft's values).", default="none")
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.r, int) or self.r < 1:
+            raise ValueError(f"LoraSpec.r must be a positive integer, got {self.r!r}")
+        if not isinstance(self.alpha, int | float) or self.alpha <= 0:
+            raise ValueError(f"LoraSpec.alpha must be positive, got {self.alpha!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"LoraSpec.dropout must lie in [0, 1), got {self.dropout!r}")
+        if self.target_modules is not None:
+            if isinstance(self.target_modules, str) or not all(isinstance(m, str) and m for m in self.target_modules):
+                raise ValueError(
+                    f"LoraSpec.target_modules must be a sequence of module names, got {self.target_modules!r}"
+                )
+            object.__setattr__(self, "target_modules", tuple(self.target_modules))
+            if not self.target_modules:
+                raise ValueError("LoraSpec.target_modules must not be empty (use None for the family default)")
+        if self.bias not in ("none", "all", "lora_only"):
+            raise ValueError(f"LoraSpec.bias must be 'none', 'all' or 'lora_only', got {self.bias!r}")
+
+    def resolved_targets(self, model_type: str) -> tuple[str, ...]:
+        return self.target_modules if self.target_modules is not None else target_modules_for(model_type)
+
+    def to_peft(self, model_type: str) -> Any:
+        """The equivalent ``peft.LoraConfig`` for a model family (feature extraction task)."""
+        from peft import LoraConfig
+
+        return LoraConfig(
+            r=self.r,
+            lora_alpha=self.alpha,
+            lora_dropout=self.dropout,
+            target_modules=list(self.resolved_targets(model_type)),
+            bias=self.bias,
+            task_type="FEATURE_EXTRACTION",
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["target_modules"] = list(self.target_modules) if self.target_modules is not None else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LoraSpec:
+        return cls(**_known(cls, data))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run: data mining, optimisation, promotion and calibration settings."""
+
+    # --- data ---------------------------------------------------------------------------------
+    min_pairs_per_language: int = _help(
+        "Training pairs a language needs for its own adapter; fewer and it only feeds the shared one.", default=2000
+    )
+    max_pairs_per_language: int = _help("Cap on mined pairs per language (a random, seeded subset).", default=50_000)
+    validation_fraction: float = _help("Share of files held out for validation (the promotion gate).", default=0.1)
+    test_fraction: float = _help("Share of files held out for the test report and calibration.", default=0.1)
+    min_code_chars: int = _help("Pairs whose code is shorter than this are dropped.", default=60)
+    max_code_chars: int = _help("Pairs whose code is longer than this are dropped.", default=6000)
+    min_query_chars: int = _help("Text queries (doc text, identifier words) shorter than this are dropped.", default=12)
+    identifier_pairs: bool = _help("Also mine (name and signature words → body) pairs, tagged 'identifiers'.", default=True)
+    synthetic_per_function: int = _help("Synthetic clone pairs made per function (code→code).", default=1)
+    history_commits: int = _help("Commits of git history scanned for changed functions (0: none).", default=200)
+    max_history_pairs: int = _help("Cap on (old, new) function pairs taken from history per language.", default=5000)
+    # --- optimisation -------------------------------------------------------------------------
+    temperature: float = _help("Softmax temperature of the InfoNCE loss (paper's code: 0.2).", default=0.05)
+    symmetric: bool = _help("Add the code→query direction to the loss.", default=True)
+    hard_negatives: bool = _help("Add one function from the same file per pair as an extra negative.", default=False)
+    batch_size: int = _help("Pairs per micro-batch (in-batch negatives = batch_size - 1, times world size).", default=32)
+    gradient_accumulation: int = _help("Micro-batches per optimiser step.", default=1)
+    learning_rate: float = _help("AdamW peak learning rate.", default=2e-4)
+    weight_decay: float = _help("AdamW weight decay.", default=0.01)
+    warmup_ratio: float = _help("Share of steps with a linear learning-rate warm-up; then linear decay.", default=0.1)
+    epochs: int = _help("Passes over the training pairs.", default=1)
+    max_steps: int | None = _help("Stop after this many optimiser steps (None: epochs decide).", default=None)
+    max_length: int = _help("Token limit per text during training and evaluation.", default=256)
+    eval_batch_size: int = _help("Texts per forward pass when embedding for evaluation.", default=64)
+    seed: int = _help("Seed for mining, splitting, batching and initialisation.", default=0)
+    device: str = _help("'auto' (CUDA when present), 'cpu' or 'cuda[:N]'.", default="auto")
+    bf16: bool = _help("Use bfloat16 autocast on CUDA (ignored on CPU).", default=True)
+    # --- promotion and calibration ------------------------------------------------------------
+    promotion_margin: float = _help(
+        "Validation MRR (mean of text→code and code→code) must beat the current adapter's and the base's by this.",
+        default=0.01,
+    )
+    target_precision: float = _help("Precision at which the 'duplicate' cosine threshold is calibrated.", default=0.95)
+    related_precision: float = _help("Precision at which the lower 'related' threshold is calibrated.", default=0.7)
+    negatives_per_positive: int = _help("Random non-clone pairs per clone pair during calibration.", default=5)
+    train_shared: bool = _help("Also train one shared adapter over all languages as the fallback.", default=True)
+
+    def __post_init__(self) -> None:
+        positive_ints = (
+            "min_pairs_per_language",
+            "max_pairs_per_language",
+            "min_code_chars",
+            "max_code_chars",
+            "batch_size",
+            "gradient_accumulation",
+            "epochs",
+            "max_length",
+            "eval_batch_size",
+            "negatives_per_positive",
+        )
+        for name in positive_ints:
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"TrainConfig.{name} must be a positive integer, got {value!r}")
+        for name in ("synthetic_per_function", "history_commits", "max_history_pairs", "min_query_chars"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"TrainConfig.{name} must be a non-negative integer, got {value!r}")
+        if self.max_code_chars < self.min_code_chars:
+            raise ValueError(
+                f"TrainConfig.max_code_chars ({self.max_code_chars}) must not be below min_code_chars ({self.min_code_chars})"
+            )
+        for name in ("validation_fraction", "test_fraction"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"TrainConfig.{name} must lie in [0, 1), got {value!r}")
+        if self.validation_fraction + self.test_fraction >= 1.0:
+            raise ValueError("TrainConfig.validation_fraction + test_fraction must leave files for training (< 1)")
+        if not self.temperature > 0:
+            raise ValueError(f"TrainConfig.temperature must be positive, got {self.temperature!r}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"TrainConfig.learning_rate must be positive, got {self.learning_rate!r}")
+        if self.weight_decay < 0:
+            raise ValueError(f"TrainConfig.weight_decay must not be negative, got {self.weight_decay!r}")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ValueError(f"TrainConfig.warmup_ratio must lie in [0, 1), got {self.warmup_ratio!r}")
+        if self.max_steps is not None and (not isinstance(self.max_steps, int) or self.max_steps < 1):
+            raise ValueError(f"TrainConfig.max_steps must be a positive integer or None, got {self.max_steps!r}")
+        if self.promotion_margin < 0:
+            raise ValueError(f"TrainConfig.promotion_margin must not be negative, got {self.promotion_margin!r}")
+        for name in ("target_precision", "related_precision"):
+            value = getattr(self, name)
+            if not 0.0 < value <= 1.0:
+                raise ValueError(f"TrainConfig.{name} must lie in (0, 1], got {value!r}")
+        if self.related_precision > self.target_precision:
+            raise ValueError(
+                f"TrainConfig.related_precision ({self.related_precision}) must not exceed "
+                f"target_precision ({self.target_precision})"
+            )
+        if self.device != "auto" and self.device != "cpu" and not self.device.startswith("cuda"):
+            raise ValueError(f"TrainConfig.device must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        return cls(**_known(cls, data))
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return TrainConfig.from_dict({**self.to_dict(), **changes})
+
+
+def field_help(cls: type) -> dict[str, str]:
+    """Help text per field of a config dataclass (for ``--help`` and the README table)."""
+    return {f.name: f.metadata.get("help", "") for f in fields(cls)}
+
+
+def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"{cls.__name__}: unknown field(s) {', '.join(unknown)}")
+    return dict(data)
+
+
+def save_training_config(directory: Path, lora: LoraSpec, config: TrainConfig) -> Path:
+    """Write both configs as ``training_config.json`` beside the adapter weights."""
+    path = directory / TRAINING_CONFIG_NAME
+    payload = {"lora": lora.to_dict(), "train": config.to_dict()}
+    path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path
+
+
+def load_training_config(directory: Path) -> tuple[LoraSpec, TrainConfig]:
+    """Read back what ``save_training_config`` wrote."""
+    payload = json.loads((directory / TRAINING_CONFIG_NAME).read_text(encoding="utf-8"))
+    return LoraSpec.from_dict(payload["lora"]), TrainConfig.from_dict(payload["train"])
