@@ -278,7 +278,15 @@ class GitSource:
         return sha
 
     def _tree(self, commit: str) -> dict[str, str]:
-        """Regular-file blobs at a commit as {path: blob sha}; small LRU so repeat reads are cheap."""
+        """Regular-file blobs at a commit as {path: blob sha}; small LRU so repeat reads are cheap.
+
+        A full SHA already listed is served without a ``rev-parse``: indexing reads thousands of
+        files at one resolved commit.
+        """
+        cached = self._trees.get(commit)
+        if cached is not None:
+            self._trees.move_to_end(commit)
+            return cached
         sha = self.resolve(commit)
         cached = self._trees.get(sha)
         if cached is not None:

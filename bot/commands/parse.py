@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import asdict, dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 TRIGGER = "/similar"
@@ -41,7 +41,7 @@ _KEYWORDS = {"help", "config", "ignore"}
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
 
-class CommandKind(str, Enum):
+class CommandKind(StrEnum):
     CHANGED = "changed"  # the PR's changed functions, or the function a review comment sits on
     FUNCTION = "function"  # by qualified name, optionally within one path
     AT = "at"  # the function containing path:line

@@ -7,7 +7,7 @@ uninstalled grammar only fails for files of that language.
 from __future__ import annotations
 
 import importlib
-from functools import lru_cache
+from functools import cache
 
 import tree_sitter
 
@@ -15,7 +15,7 @@ from core.errors import ConfigError, ExtractionError
 from embedding.languages import LANGUAGES
 
 
-@lru_cache(maxsize=None)
+@cache
 def grammar(language: str) -> tree_sitter.Language:
     """The tree-sitter ``Language`` for a canonical language name (``python``, ``tsx``, …)."""
     spec = LANGUAGES.get(language)
@@ -31,7 +31,7 @@ def grammar(language: str) -> tree_sitter.Language:
         ) from exc
 
 
-@lru_cache(maxsize=None)
+@cache
 def parser(language: str) -> tree_sitter.Parser:
     """A parser for ``language``, one per process (parsers are reused, never shared across threads)."""
     return tree_sitter.Parser(grammar(language))
@@ -42,7 +42,7 @@ def parse(language: str, data: bytes) -> tree_sitter.Tree:
     return parser(language).parse(data)
 
 
-@lru_cache(maxsize=None)
+@cache
 def query(language: str, source: str) -> tree_sitter.Query:
     """A compiled query, cached by language and text (compiling costs more than running)."""
     return tree_sitter.Query(grammar(language), source)

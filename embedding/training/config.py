@@ -15,36 +15,10 @@ from typing import Any
 
 TRAINING_CONFIG_NAME = "training_config.json"
 
-# LoRA target modules per model family (``config.model_type``): the attention query and value
-# projections, as in the LoRACode paper.
-TARGET_MODULES_BY_FAMILY: dict[str, tuple[str, ...]] = {
-    "bert": ("query", "value"),
-    "roberta": ("query", "value"),
-    "xlm-roberta": ("query", "value"),
-    "camembert": ("query", "value"),
-    "electra": ("query", "value"),
-    "mpnet": ("q", "v"),
-    "distilbert": ("q_lin", "v_lin"),
-    "t5": ("q", "v"),
-    "codet5": ("q", "v"),
-    "nomic_bert": ("Wqkv",),
-    "modernbert": ("Wqkv",),
-}
 
 
 def _help(text: str, **kwargs: Any) -> Any:
     return field(metadata={"help": text}, **kwargs)
-
-
-def target_modules_for(model_type: str) -> tuple[str, ...]:
-    """LoRA target modules for a model family; ``ValueError`` names the family when unknown."""
-    try:
-        return TARGET_MODULES_BY_FAMILY[model_type]
-    except KeyError:
-        known = ", ".join(sorted(TARGET_MODULES_BY_FAMILY))
-        raise ValueError(
-            f"LoraSpec.target_modules: no default for model type {model_type!r}; set it explicitly (known: {known})"
-        ) from None
 
 
 @dataclass(frozen=True)
@@ -58,7 +32,6 @@ class LoraSpec:
         "Module names to adapt; None picks the model family's attention query/value projections.",
         default=None,
     )
-    bias: str = _help("Which biases to train: 'none', 'all' or 'lora_only' (peft's values).", default="none")
 
     def __post_init__(self) -> None:
         if not isinstance(self.r, int) or self.r < 1:
@@ -75,22 +48,25 @@ class LoraSpec:
             object.__setattr__(self, "target_modules", tuple(self.target_modules))
             if not self.target_modules:
                 raise ValueError("LoraSpec.target_modules must not be empty (use None for the family default)")
-        if self.bias not in ("none", "all", "lora_only"):
-            raise ValueError(f"LoraSpec.bias must be 'none', 'all' or 'lora_only', got {self.bias!r}")
 
-    def resolved_targets(self, model_type: str) -> tuple[str, ...]:
-        return self.target_modules if self.target_modules is not None else target_modules_for(model_type)
+    def resolved_targets(self, model: Any) -> tuple[str, ...]:
+        """The modules to adapt in ``model``: the explicit list, else the family's query/value projections."""
+        if self.target_modules is not None:
+            return self.target_modules
+        from embedding.adapters import lora_target_modules
 
-    def to_peft(self, model_type: str) -> Any:
-        """The equivalent ``peft.LoraConfig`` for a model family (feature extraction task)."""
+        return tuple(lora_target_modules(model))
+
+    def to_peft(self, model: Any) -> Any:
+        """The equivalent ``peft.LoraConfig`` for ``model`` (feature extraction task)."""
         from peft import LoraConfig
 
         return LoraConfig(
             r=self.r,
             lora_alpha=self.alpha,
             lora_dropout=self.dropout,
-            target_modules=list(self.resolved_targets(model_type)),
-            bias=self.bias,
+            target_modules=list(self.resolved_targets(model)),
+            bias="none",
             task_type="FEATURE_EXTRACTION",
         )
 

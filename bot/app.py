@@ -1,0 +1,222 @@
+"""The webhook receiver: a FastAPI app that checks, parses and enqueues GitHub deliveries.
+
+It does no work itself (no git, no model: torch is never imported here). A delivery is
+answered within milliseconds: 401 for a missing or bad signature, 413 above the body limit,
+400 for a body or payload it cannot read, 200 for events it ignores and repeated deliveries,
+202 once its jobs are on the queue, 503 when the queue cannot be reached.
+
+Run with ``uvicorn --factory bot.app:create_app`` or ``doppel serve``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from bot.config import PLACEHOLDER_SECRETS, BotSettings, get_bot_settings
+from bot.dedup import DeliveryLog, valid_delivery_id
+from bot.metrics import CONTENT_TYPE_LATEST, WebhookMetrics
+from bot.webhooks import signature
+from bot.webhooks.dispatch import Decision, Job, Policy, route
+from bot.webhooks.enqueue import CeleryEnqueuer, Enqueuer
+from bot.webhooks.events import PayloadError, parse_event
+from core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/github/webhook"
+
+
+class _DeliveryRejectedError(Exception):
+    """A delivery refused at the edge with an HTTP status and a reason for the sender."""
+
+    def __init__(self, status: int, outcome: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.outcome, self.message = status, outcome, message
+
+
+def webhook_secret(settings: BotSettings) -> bytes | None:
+    """The secret to verify deliveries with; refuses to run without one unless ``insecure_dev``."""
+    secret = settings.webhook_secret_bytes()
+    if secret is not None and secret.decode(errors="replace").strip().lower() not in PLACEHOLDER_SECRETS:
+        return secret
+    if settings.insecure_dev:
+        log.warning("webhook.insecure_dev: DOPPEL_INSECURE_DEV is set; deliveries are not authenticated properly")
+        return secret
+    problem = "is not set" if secret is None else "is a placeholder value"
+    raise ConfigError(
+        f"DOPPEL_GITHUB_WEBHOOK_SECRET {problem}: set it to the GitHub App's webhook secret "
+        "(or set DOPPEL_INSECURE_DEV=1 for local development only)"
+    )
+
+
+@dataclass
+class _Receiver:
+    """What the routes share: the secret, the dedup log, the queue and the metrics."""
+
+    settings: BotSettings
+    secret: bytes | None
+    deliveries: DeliveryLog
+    enqueuer: Enqueuer
+    redis: Redis
+    metrics: WebhookMetrics
+    policy: Policy
+
+    async def handle(self, request: Request) -> Response:
+        event_name = request.headers.get("x-github-event", "")
+        started = time.perf_counter()
+        try:
+            status, body = await self._handle(request, event_name)
+        except _DeliveryRejectedError as rejected:
+            self.metrics.deliveries.labels(event_name or "unknown", rejected.outcome).inc()
+            log.info("webhook.%s event=%s: %s", rejected.outcome, event_name, rejected.message)
+            status, body = rejected.status, {"status": rejected.outcome, "detail": rejected.message}
+        self.metrics.latency.observe(time.perf_counter() - started)
+        return JSONResponse(body, status_code=status)
+
+    async def _handle(self, request: Request, event_name: str) -> tuple[int, dict[str, Any]]:
+        raw = await _read_body(request, self.settings.webhook_max_body_bytes)
+        if self.secret is not None and not signature.verify(
+            self.secret, raw, request.headers.get("x-hub-signature-256")
+        ):
+            raise _DeliveryRejectedError(
+                401, "rejected_signature", "X-Hub-Signature-256 is missing or does not match the body"
+            )
+        if not event_name:
+            raise _DeliveryRejectedError(400, "rejected_malformed", "X-GitHub-Event header is missing")
+        delivery = request.headers.get("x-github-delivery")
+        if not valid_delivery_id(delivery):
+            raise _DeliveryRejectedError(400, "rejected_malformed", "X-GitHub-Delivery header is missing or malformed")
+        assert delivery is not None
+        try:
+            payload = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise _DeliveryRejectedError(400, "rejected_malformed", f"body is not valid JSON ({exc})") from exc
+        try:
+            decision = route(parse_event(event_name, payload), self.policy)
+        except PayloadError as exc:
+            raise _DeliveryRejectedError(400, "rejected_malformed", str(exc)) from exc
+
+        base = {"delivery": delivery, "reason": decision.reason}
+        if not decision.accepted:
+            self.metrics.deliveries.labels(event_name, "ignored").inc()
+            return 200, {"status": "ignored", **base}
+        outcome = await run_in_threadpool(self._accept, delivery, decision)
+        self.metrics.deliveries.labels(event_name, outcome).inc()
+        if outcome == "duplicate":
+            return 200, {"status": "duplicate", **base}
+        return 202, {"status": "accepted", "jobs": [job.task for job in decision.jobs], **base}
+
+    def _accept(self, delivery: str, decision: Decision) -> str:
+        """Record the delivery and enqueue its jobs (blocking Redis calls, run in a thread)."""
+        try:
+            if not self.deliveries.first_seen(delivery):
+                return "duplicate"
+        except Exception as exc:  # redis.RedisError and socket errors alike: the queue is down too
+            raise _DeliveryRejectedError(503, "unavailable", "Redis is unreachable; redeliver later") from exc
+        try:
+            for job in decision.jobs:
+                self._enqueue(job)
+        except Exception as exc:
+            # Forget the delivery so that GitHub's redelivery is not dropped as a repeat. A job
+            # enqueued before the failure may then run twice: every task is idempotent.
+            self._forget(delivery)
+            log.error("webhook.enqueue_failed delivery=%s: %s", delivery, exc)
+            raise _DeliveryRejectedError(503, "unavailable", "the task queue is unreachable; redeliver later") from exc
+        log.info("webhook.accepted delivery=%s reason=%s jobs=%d", delivery, decision.reason, len(decision.jobs))
+        return "accepted"
+
+    def _enqueue(self, job: Job) -> None:
+        self.enqueuer.enqueue(job)
+        self.metrics.enqueued.labels(job.task).inc()
+
+    def _forget(self, delivery: str) -> None:
+        try:
+            self.deliveries.forget(delivery)
+        except Exception as exc:  # best effort: the key expires with its TTL anyway
+            log.warning("webhook.forget_failed delivery=%s: %s", delivery, exc)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refused with 413 as soon as it is known to exceed ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise _DeliveryRejectedError(
+                    413, "rejected_too_large", f"body of {declared} bytes exceeds the {limit}-byte limit"
+                )
+        except ValueError as exc:
+            raise _DeliveryRejectedError(400, "rejected_malformed", "Content-Length is not a number") from exc
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _DeliveryRejectedError(413, "rejected_too_large", f"body exceeds the {limit}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(
+    settings: BotSettings | None = None,
+    *,
+    enqueuer: Enqueuer | None = None,
+    redis: Redis | None = None,
+) -> FastAPI:
+    """Build the receiver. Refuses (``ConfigError``) to start without a webhook secret unless
+    ``insecure_dev``. ``enqueuer`` and ``redis`` default to the ones ``settings`` describe."""
+    settings = settings or get_bot_settings()
+    secret = webhook_secret(settings)
+    if redis is None:
+        from redis import Redis
+
+        redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+    if enqueuer is None:
+        from workers.celery_app import create_celery
+
+        enqueuer = CeleryEnqueuer(create_celery(settings, include_tasks=False))
+    receiver = _Receiver(
+        settings=settings,
+        secret=secret,
+        deliveries=DeliveryLog(redis, settings.delivery_ttl_seconds),
+        enqueuer=enqueuer,
+        redis=redis,
+        metrics=WebhookMetrics.create(),
+        policy=Policy(review_drafts=settings.review_drafts, bot_login=settings.bot_login),
+    )
+
+    app = FastAPI(title="doppel webhook receiver", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.receiver = receiver
+
+    @app.post(WEBHOOK_PATH)
+    async def github_webhook(request: Request) -> Response:
+        return await receiver.handle(request)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        try:
+            await run_in_threadpool(receiver.redis.ping)
+        except Exception as exc:
+            return JSONResponse({"status": "unavailable", "redis": str(exc)}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(receiver.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,306 @@
+"""A small facade over PyGithub with exactly the calls doppel makes, returning plain dataclasses.
+
+Callers never see PyGithub objects or exceptions: results are frozen dataclasses and failures are
+``GitHubError`` with the HTTP status. One client acts for one installation (one token).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
+
+from github import Auth, Github, GithubException
+
+from bot.github.auth import DEFAULT_API_URL, web_url_for
+from bot.github.errors import GitHubAuthError, GitHubError
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PullInfo:
+    number: int
+    state: str  # "open" | "closed"
+    draft: bool
+    head_sha: str
+    base_sha: str
+    head_ref: str
+    base_ref: str
+    default_branch: str
+    author: str
+
+
+@dataclass(frozen=True)
+class PullFile:
+    path: str
+    status: str  # added | removed | modified | renamed | copied | changed | unchanged
+    patch: str | None  # None for binaries and diffs too large for GitHub to send
+    previous_path: str | None = None
+
+
+@dataclass(frozen=True)
+class ReviewComment:
+    id: int
+    node_id: str
+    body: str
+    path: str
+    line: int | None  # None once the comment no longer maps onto the current diff
+    author: str
+    in_reply_to_id: int | None
+    commit_id: str
+
+
+@dataclass(frozen=True)
+class IssueComment:
+    id: int
+    node_id: str
+    body: str
+    author: str
+
+
+@dataclass(frozen=True)
+class InlineComment:
+    """A comment to place on the right side of the diff at ``line`` of ``path``."""
+
+    path: str
+    line: int
+    body: str
+
+    def to_api(self) -> dict[str, Any]:
+        return {"path": self.path, "line": self.line, "side": "RIGHT", "body": self.body}
+
+
+def _translate(fn: Callable[P, T]) -> Callable[P, T]:
+    """Turn PyGithub's exceptions into ``GitHubError`` carrying the status and GitHub's message."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except GithubException as exc:
+            message = exc.message or (exc.data.get("message") if isinstance(exc.data, dict) else None) or ""
+            text = f"GitHub {fn.__name__} failed with HTTP {exc.status}: {message}".rstrip(": ")
+            cls = GitHubAuthError if exc.status == 401 else GitHubError
+            raise cls(text, status=exc.status) from exc
+
+    return wrapper
+
+
+def _login(user: dict[str, Any] | None) -> str:
+    return (user or {}).get("login", "")
+
+
+class GitHubClient:
+    """GitHub calls doppel needs, for one token (an installation's or a personal one)."""
+
+    def __init__(self, gh: Github, *, web_url: str) -> None:
+        self._gh = gh
+        self.web_url = web_url.rstrip("/")
+
+    @classmethod
+    def connect(
+        cls,
+        token: str,
+        *,
+        api_url: str = DEFAULT_API_URL,
+        web_url: str | None = None,
+        timeout: int = 15,
+        retry: int | None = 3,
+        seconds_between_requests: float | None = 0.25,
+        seconds_between_writes: float | None = 1.0,
+    ) -> GitHubClient:
+        """A client for ``token`` at ``api_url`` (``https://<host>/api/v3`` on GitHub Enterprise Server).
+
+        The pauses between requests and writes follow GitHub's advice against secondary rate
+        limits; tests against the fake server set them to ``None``.
+        """
+        gh = Github(
+            auth=Auth.Token(token),
+            base_url=api_url.rstrip("/"),
+            timeout=timeout,
+            retry=retry,
+            lazy=True,
+            per_page=100,
+            seconds_between_requests=seconds_between_requests,
+            seconds_between_writes=seconds_between_writes,
+        )
+        return cls(gh, web_url=web_url or web_url_for(api_url))
+
+    def close(self) -> None:
+        self._gh.close()
+
+    def _repo(self, slug: str) -> Any:
+        return self._gh.get_repo(slug, lazy=True)
+
+    def _get(self, url: str, params: dict[str, Any] | None = None) -> Any:
+        _, data = self._gh.requester.requestJsonAndCheck("GET", url, parameters=params)
+        return data
+
+    def _get_all(self, url: str) -> list[dict[str, Any]]:
+        """Every item of a paginated listing, following ``Link: rel="next"``."""
+        items: list[dict[str, Any]] = []
+        next_url: str | None = url
+        params: dict[str, Any] | None = {"per_page": 100}
+        while next_url:
+            headers, data = self._gh.requester.requestJsonAndCheck("GET", next_url, parameters=params)
+            items.extend(data)
+            next_url, params = _next_link(headers.get("link") or headers.get("Link") or ""), None
+        return items
+
+    # --- pull requests ------------------------------------------------------------------------
+    @_translate
+    def pull(self, slug: str, number: int) -> PullInfo:
+        return _pull_info(self._get(f"{self._repo(slug).url}/pulls/{number}"))
+
+    @_translate
+    def open_pulls(self, slug: str) -> list[PullInfo]:
+        """Every open pull request of the repository (for the reconciler)."""
+        return [_pull_info(pr) for pr in self._get_all(f"{self._repo(slug).url}/pulls?state=open")]
+
+    @_translate
+    def reply_to_review_comment(self, slug: str, number: int, comment_id: int, body: str) -> ReviewComment:
+        """Answer in the thread of review comment ``comment_id`` (a ``/similar`` typed on a diff line)."""
+        url = f"{self._repo(slug).url}/pulls/{number}/comments/{comment_id}/replies"
+        _, data = self._gh.requester.requestJsonAndCheck("POST", url, input={"body": body})
+        return _review_comment(data)
+
+    @_translate
+    def pull_files(self, slug: str, number: int) -> list[PullFile]:
+        return [
+            PullFile(
+                path=f["filename"], status=f["status"], patch=f.get("patch"), previous_path=f.get("previous_filename")
+            )
+            for f in self._get_all(f"{self._repo(slug).url}/pulls/{number}/files")
+        ]
+
+    @_translate
+    def review_comments(self, slug: str, number: int) -> list[ReviewComment]:
+        return [_review_comment(c) for c in self._get_all(f"{self._repo(slug).url}/pulls/{number}/comments")]
+
+    @_translate
+    def create_review(
+        self, slug: str, number: int, *, commit_id: str, body: str, comments: Sequence[InlineComment]
+    ) -> int:
+        """One review with event COMMENT holding ``comments``; returns the review id. A comment off
+        the diff makes GitHub refuse the whole review with 422 (``GitHubError.unprocessable``)."""
+        url = f"{self._repo(slug).url}/pulls/{number}/reviews"
+        payload = {"commit_id": commit_id, "body": body, "event": "COMMENT", "comments": [c.to_api() for c in comments]}
+        _, data = self._gh.requester.requestJsonAndCheck("POST", url, input=payload)
+        return int(data["id"])
+
+    @_translate
+    def create_review_comment(self, slug: str, number: int, *, commit_id: str, comment: InlineComment) -> ReviewComment:
+        """A single inline comment outside any review (the fallback when a batch was refused)."""
+        url = f"{self._repo(slug).url}/pulls/{number}/comments"
+        payload = {"commit_id": commit_id, **comment.to_api()}
+        _, data = self._gh.requester.requestJsonAndCheck("POST", url, input=payload)
+        return _review_comment(data)
+
+    # --- issue comments -----------------------------------------------------------------------
+    @_translate
+    def issue_comments(self, slug: str, number: int) -> list[IssueComment]:
+        return [_issue_comment(c) for c in self._get_all(f"{self._repo(slug).url}/issues/{number}/comments")]
+
+    @_translate
+    def create_issue_comment(self, slug: str, number: int, body: str) -> IssueComment:
+        url = f"{self._repo(slug).url}/issues/{number}/comments"
+        _, data = self._gh.requester.requestJsonAndCheck("POST", url, input={"body": body})
+        return _issue_comment(data)
+
+    @_translate
+    def edit_issue_comment(self, slug: str, comment_id: int, body: str) -> None:
+        url = f"{self._repo(slug).url}/issues/comments/{comment_id}"
+        self._gh.requester.requestJsonAndCheck("PATCH", url, input={"body": body})
+
+    @_translate
+    def add_reaction(self, slug: str, comment_id: int, content: str) -> None:
+        """React to an issue comment (e.g. ``eyes`` on a ``/similar`` command being worked on)."""
+        url = f"{self._repo(slug).url}/issues/comments/{comment_id}/reactions"
+        self._gh.requester.requestJsonAndCheck("POST", url, input={"content": content})
+
+    @_translate
+    def minimize_comment(self, node_id: str, classifier: str = "OUTDATED") -> bool:
+        """Hide a comment as outdated (GraphQL ``minimizeComment``); works for review and issue comments."""
+        _, data = self._gh.requester.graphql_named_mutation(
+            "minimizeComment",
+            {"subjectId": node_id, "classifier": classifier},
+            "minimizedComment { isMinimized }",
+        )
+        return bool((data.get("minimizedComment") or {}).get("isMinimized"))
+
+    # --- repository ---------------------------------------------------------------------------
+    @_translate
+    def default_branch(self, slug: str) -> str:
+        return self._gh.get_repo(slug, lazy=False).default_branch
+
+    def file_text(self, slug: str, path: str, ref: str) -> str | None:
+        """The text of ``path`` at ``ref``, or ``None`` when there is no such file."""
+        try:
+            content = self._file(slug, path, ref)
+        except GitHubError as exc:
+            if exc.not_found:
+                return None
+            raise
+        return content
+
+    @_translate
+    def _file(self, slug: str, path: str, ref: str) -> str | None:
+        found = self._repo(slug).get_contents(path, ref=ref)
+        if isinstance(found, list) or found.type != "file":
+            return None
+        return found.decoded_content.decode("utf-8", "replace")
+
+    @_translate
+    def permission(self, slug: str, username: str) -> str:
+        """``admin``, ``write``, ``read`` or ``none``: may ``username`` drive the bot on this repository?"""
+        try:
+            return self._repo(slug).get_collaborator_permission(username)
+        except GithubException as exc:
+            if exc.status == 404:
+                return "none"
+            raise
+
+
+def _review_comment(c: dict[str, Any]) -> ReviewComment:
+    return ReviewComment(
+        id=c["id"],
+        node_id=c["node_id"],
+        body=c.get("body") or "",
+        path=c["path"],
+        line=c.get("line"),
+        author=_login(c.get("user")),
+        in_reply_to_id=c.get("in_reply_to_id"),
+        commit_id=c["commit_id"],
+    )
+
+
+def _issue_comment(c: dict[str, Any]) -> IssueComment:
+    return IssueComment(id=c["id"], node_id=c["node_id"], body=c.get("body") or "", author=_login(c.get("user")))
+
+
+def _next_link(link_header: str) -> str | None:
+    for part in link_header.split(","):
+        url, _, rel = part.partition(";")
+        if 'rel="next"' in rel:
+            return url.strip().strip("<>")
+    return None
+
+
+def _pull_info(pr: dict[str, Any]) -> PullInfo:
+    return PullInfo(
+        number=pr["number"],
+        state=pr["state"],
+        draft=bool(pr.get("draft")),
+        head_sha=pr["head"]["sha"],
+        base_sha=pr["base"]["sha"],
+        head_ref=pr["head"]["ref"],
+        base_ref=pr["base"]["ref"],
+        default_branch=pr["base"]["repo"]["default_branch"],
+        author=_login(pr.get("user")),
+    )

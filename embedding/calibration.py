@@ -1,0 +1,104 @@
+"""Cosine thresholds for "near-duplicate" and "related", calibrated on held-out clone pairs.
+
+Positives are (function, synthetic clone) scores, negatives scores of random pairs of distinct
+functions; both come from files the adapter never trained on. The ``duplicate`` threshold is the
+lowest cosine at which the precision of "score ≥ threshold" still reaches the target (so recall
+is as high as that precision allows); ``related`` is the same at a lower precision. Both are
+stored with the adapter (``doppel.json`` → ``"thresholds"``). Pure functions over floats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    duplicate: float
+    related: float
+    precision: float  # at the duplicate threshold, on the calibration set
+    recall: float
+    reached: bool  # False when no threshold reaches the target precision (then duplicate = max score)
+    positives: int
+    negatives: int
+
+    def to_metadata(self) -> dict[str, float]:
+        """The part stored in doppel.json."""
+        return {"duplicate": round(self.duplicate, 4), "related": round(self.related, 4)}
+
+    def to_dict(self) -> dict[str, float | int | bool]:
+        return {
+            **self.to_metadata(),
+            "precision": round(self.precision, 4),
+            "recall": round(self.recall, 4),
+            "reached": self.reached,
+            "positives": self.positives,
+            "negatives": self.negatives,
+        }
+
+
+def precision_recall(positives: Sequence[float], negatives: Sequence[float], threshold: float) -> tuple[float, float]:
+    """Precision and recall of "score ≥ threshold" (precision 1.0 when nothing passes)."""
+    pos = np.asarray(positives, dtype=np.float64)
+    neg = np.asarray(negatives, dtype=np.float64)
+    tp = int(np.count_nonzero(pos >= threshold))
+    fp = int(np.count_nonzero(neg >= threshold))
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / pos.size if pos.size else 0.0
+    return precision, recall
+
+
+def threshold_at_precision(positives: Sequence[float], negatives: Sequence[float], target: float) -> tuple[float, bool]:
+    """Lowest threshold whose precision reaches ``target``; (max score, False) when none does."""
+    pos = np.asarray(positives, dtype=np.float64)
+    neg = np.asarray(negatives, dtype=np.float64)
+    if pos.size == 0:
+        raise ValueError("calibration needs at least one positive (clone) score")
+    scores = np.concatenate([pos, neg])
+    labels = np.concatenate([np.ones(pos.size, dtype=bool), np.zeros(neg.size, dtype=bool)])
+    # Highest scores first; among equal scores, negatives first (pessimistic about ties).
+    order = np.lexsort((labels, -scores))
+    s, y = scores[order], labels[order]
+    tp = np.cumsum(y)
+    fp = np.cumsum(~y)
+    precision = tp / (tp + fp)
+    # A threshold can only sit at the last of a run of equal scores (everything equal passes together).
+    last_of_value = np.append(s[1:] != s[:-1], True)
+    ok = np.flatnonzero((precision >= target) & last_of_value & y)
+    if ok.size == 0:
+        return float(s[0]), False
+    return float(s[ok[-1]]), True
+
+
+def calibrate(
+    positives: Sequence[float], negatives: Sequence[float], *, target_precision: float = 0.95, related_precision: float = 0.7
+) -> Thresholds:
+    """The duplicate threshold at ``target_precision`` and the related one at ``related_precision``."""
+    if not 0 < related_precision <= target_precision <= 1:
+        raise ValueError(
+            f"need 0 < related_precision ({related_precision}) <= target_precision ({target_precision}) <= 1"
+        )
+    duplicate, reached = threshold_at_precision(positives, negatives, target_precision)
+    related, _ = threshold_at_precision(positives, negatives, related_precision)
+    related = min(related, duplicate)
+    precision, recall = precision_recall(positives, negatives, duplicate)
+    return Thresholds(
+        duplicate=duplicate,
+        related=related,
+        precision=precision,
+        recall=recall,
+        reached=reached,
+        positives=len(positives),
+        negatives=len(negatives),
+    )
+
+
+def recall_by_type(scored: Iterable[tuple[float, str]], threshold: float) -> dict[str, float]:
+    """Share of clone pairs at or above ``threshold``, per clone type (``renamed``, ``edited``)."""
+    hits: dict[str, list[bool]] = {}
+    for score, kind in scored:
+        hits.setdefault(kind, []).append(score >= threshold)
+    return {kind: round(sum(flags) / len(flags), 4) for kind, flags in sorted(hits.items())}

@@ -1,0 +1,448 @@
+"""The encoder: a Hugging Face base model plus named LoRA adapters, one vector per function.
+
+Several adapters live on one base at once (peft multi-adapter) and each text is embedded with
+the adapter of its language, else the ``shared`` adapter, else the bare base model. Vectors are
+the mean of the non-padding token states, L2-normalised, float32. Texts are batched by token
+length so little compute goes to padding, and vectors are looked up in an ``EmbeddingCache``
+first so unchanged functions are never embedded twice.
+
+torch, transformers and peft are imported inside the functions that need them, so importing
+this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from core.domain import CodeFunction, text_hash
+from core.errors import AdapterError, ConfigError, EncoderError
+from embedding.adapters import (
+    ADAPTER_CONFIG,
+    ADAPTER_WEIGHTS,
+    METADATA_FILE,
+    SHARED_ADAPTER,
+    adapter_file_version,
+    adapter_weights,
+    base_model_id,
+    check_adapter_name,
+    lora_target_modules,
+    read_metadata,
+    resolve_base_model,
+    short_model_id,
+)
+from embedding.cache import EmbeddingCache
+from embedding.pooling import l2_normalise, length_batches, mean_pool
+
+if TYPE_CHECKING:
+    import torch
+
+    from core.settings import Settings
+
+__all__ = [
+    "Encoder",
+    "EncoderStats",
+    "EmbeddingCache",
+    "function_text",
+    "lora_target_modules",
+    "resolve_base_model",
+]
+
+log = logging.getLogger(__name__)
+
+
+def function_text(fn: CodeFunction) -> str:
+    """The text embedded for a function: its docstring (when it has one), a newline, its code."""
+    return f"{fn.docstring}\n{fn.code}" if fn.docstring else fn.code
+
+
+@dataclass
+class EncoderStats:
+    """What the encoder did: ``embedded`` texts went through the model (each distinct text once
+    per call), ``cache_hits`` texts came from the cache, in ``batches`` forward passes."""
+
+    embedded: int = 0
+    cache_hits: int = 0
+    batches: int = 0
+
+    def reset(self) -> None:
+        self.embedded = self.cache_hits = self.batches = 0
+
+
+@dataclass
+class _Adapter:
+    """One adapter on the base: where it came from and the version that names its vector space.
+
+    An adapter created in memory for training has no path and is never cached: its weights
+    change with every optimiser step.
+    """
+
+    name: str
+    version: str
+    path: Path | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    trainable: bool = False
+
+
+def _pick_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} asked for, but CUDA is not available; use 'auto' or 'cpu'")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise ConfigError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    return device
+
+
+def _load_pretrained(name: str, source: str, dtype: torch.dtype) -> tuple[Any, Any]:
+    """Tokenizer and model from a local directory (strictly offline) or a Hub id.
+
+    A local directory, the packaged default included, is read with ``local_files_only`` so the
+    Hub is never contacted. A Hub id is tried from the local cache first and downloaded only when
+    it is not there.
+    """
+    from transformers import AutoModel, AutoTokenizer
+
+    def load(local_only: bool) -> tuple[Any, Any]:
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
+        model = AutoModel.from_pretrained(source, local_files_only=local_only, dtype=dtype)
+        return tokenizer, model
+
+    try:
+        if Path(source).is_dir():
+            return load(local_only=True)
+        try:
+            return load(local_only=True)
+        except OSError:
+            log.info("encoder.download base_model=%s", source)
+            return load(local_only=False)
+    except (OSError, ValueError, KeyError) as exc:
+        raise EncoderError(
+            f"cannot load base model {name!r} from {source}: {exc}. Set DOPPEL_BASE_MODEL to 'default', "
+            "a Hugging Face model id or a directory holding config.json, the weights and the tokenizer"
+        ) from exc
+
+
+class Encoder:
+    """A base encoder with LoRA adapters, producing L2-normalised float32 vectors.
+
+    ``model`` and ``tokenizer`` are exposed for training: ``create_adapter`` adds a trainable
+    adapter, ``encode_tensor`` embeds with gradients, ``save_adapter`` writes it as safetensors.
+    """
+
+    def __init__(
+        self,
+        base_model: str = "default",
+        *,
+        max_length: int = 256,
+        batch_size: int = 32,
+        device: str = "auto",
+        cache: EmbeddingCache | None = None,
+        length_bucketing: bool = True,
+    ) -> None:
+        import torch
+
+        if max_length < 8:
+            raise ConfigError(f"max_length must be at least 8 tokens, got {max_length}")
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
+        self.base_model_name = base_model
+        source = resolve_base_model(base_model)
+        self.base_model_id = base_model_id(base_model, source)
+        self.base_short_id = short_model_id(self.base_model_id)
+        self.device = _pick_device(device)
+        # bf16 halves memory traffic on a GPU and moves cosines by ~1e-3, far below any
+        # threshold; CPUs mostly lack fast bf16 matmuls and stay exact in float32.
+        self.dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
+        self.tokenizer, base = _load_pretrained(base_model, source, self.dtype)
+        base.to(self.device).eval()
+        self.model: Any = base
+        self.dim: int = int(base.config.hidden_size)
+        # Never ask for more tokens than the model has positions for (tokenizers without a limit
+        # report a huge sentinel number).
+        self.max_length = min(max_length, int(getattr(self.tokenizer, "model_max_length", None) or max_length))
+        self.batch_size = batch_size
+        self.cache = cache
+        self.length_bucketing = length_bucketing
+        self.stats = EncoderStats()
+        self._adapters: dict[str, _Adapter] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Encoder:
+        """The encoder the settings describe, with its cache and every adapter in ``adapter_dir``."""
+        cache = EmbeddingCache(settings.data_dir / "cache" / "embeddings.sqlite") if settings.embedding_cache else None
+        encoder = cls(
+            settings.base_model,
+            max_length=settings.max_length,
+            batch_size=settings.batch_size,
+            device=settings.device,
+            cache=cache,
+        )
+        if settings.adapter_dir is not None:
+            if settings.adapter_dir.is_dir():
+                encoder.load_adapters_from(settings.adapter_dir)
+            else:
+                log.warning("encoder.no_adapter_dir path=%s: using the base model alone", settings.adapter_dir)
+        return encoder
+
+    # --- adapters ------------------------------------------------------------------------------
+
+    @property
+    def adapters(self) -> list[str]:
+        """Names of the adapters on the base, in load order."""
+        return list(self._adapters)
+
+    def load_adapter(self, name: str, path: Path) -> None:
+        """Load the adapter at ``path`` under ``name`` (a language or ``"shared"``).
+
+        Only safetensors weights are read. An adapter already loaded under that name is replaced,
+        which is how a retrained adapter is picked up.
+        """
+        from peft import PeftModel
+
+        check_adapter_name(name)
+        path = Path(path)
+        adapter_weights(path)  # refuses a missing or pickled adapter before peft sees it
+        metadata = read_metadata(path)
+        stated_base = metadata.get("base_model")
+        if stated_base not in (None, self.base_model_id, self.base_model_name):
+            raise AdapterError(
+                f"adapter {path} was trained on base model {stated_base!r}, but the encoder runs "
+                f"{self.base_model_id!r}; retrain it or set DOPPEL_BASE_MODEL to its base"
+            )
+        version = adapter_file_version(path, metadata)
+        if name in self._adapters:
+            self._remove_adapter(name)
+        try:
+            if isinstance(self.model, PeftModel):
+                self.model.load_adapter(str(path), adapter_name=name, is_trainable=False)
+            else:
+                self.model = PeftModel.from_pretrained(self.model, str(path), adapter_name=name, is_trainable=False)
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            raise AdapterError(f"cannot load adapter {name!r} from {path} onto {self.base_model_id}: {exc}") from exc
+        self.model.to(self.device).eval()
+        self._adapters[name] = _Adapter(name=name, version=version, path=path, metadata=metadata)
+        log.info("encoder.adapter_loaded name=%s version=%s path=%s", name, version, path)
+
+    def load_adapters_from(self, directory: Path) -> list[str]:
+        """Load every sub-directory of ``directory`` that holds an ``adapter_config.json``, each
+        under its directory name; returns the names loaded, sorted."""
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise AdapterError(f"adapter directory {directory} does not exist")
+        names = []
+        for child in sorted(directory.iterdir()):
+            if child.is_dir() and (child / ADAPTER_CONFIG).is_file():
+                self.load_adapter(child.name, child)
+                names.append(child.name)
+        return names
+
+    def adapter_for(self, language: str | None) -> str | None:
+        """The adapter used for ``language``: its own, else ``shared``, else ``None`` (the base)."""
+        if language is not None and language in self._adapters:
+            return language
+        if SHARED_ADAPTER in self._adapters:
+            return SHARED_ADAPTER
+        return None
+
+    def adapter_version(self, language: str | None) -> str:
+        """Id of the vector space ``language`` is embedded in, e.g. ``minilm-l6:base`` or
+        ``minilm-l6:python@3f2a9c1d``. Vectors with different ids must never be compared."""
+        return self._version_of(self.adapter_for(language))
+
+    def adapter_metadata(self, name: str | None) -> dict[str, Any]:
+        """The ``doppel.json`` of a loaded adapter (e.g. calibrated thresholds); ``{}`` for the base
+        model or an adapter without one."""
+        if name is None:
+            return {}
+        return dict(self._require_adapter(name).metadata)
+
+    def create_adapter(
+        self,
+        name: str,
+        *,
+        rank: int = 8,
+        alpha: int = 16,
+        dropout: float = 0.0,
+        target_modules: Sequence[str] | None = None,
+    ) -> list[torch.nn.Parameter]:
+        """Add a fresh trainable LoRA adapter (replacing one of that name) and return its
+        parameters, for the optimiser. Its vectors are never cached until it is saved and loaded."""
+        from peft import LoraConfig, PeftModel, get_peft_model
+
+        check_adapter_name(name)
+        if name in self._adapters:
+            self._remove_adapter(name)
+        base = self.model.get_base_model() if isinstance(self.model, PeftModel) else self.model
+        config = LoraConfig(
+            r=rank,
+            lora_alpha=alpha,
+            lora_dropout=dropout,
+            target_modules=list(target_modules or lora_target_modules(base)),
+            bias="none",
+        )
+        if isinstance(self.model, PeftModel):
+            self.model.add_adapter(name, config)
+        else:
+            self.model = get_peft_model(self.model, config, adapter_name=name)
+        self.model.to(self.device)
+        self.model.set_adapter(name, inference_mode=False)
+        self._adapters[name] = _Adapter(name=name, version="unsaved", trainable=True)
+        return [param for param_name, param in self.model.named_parameters() if f".{name}." in param_name]
+
+    def save_adapter(self, name: str, directory: Path, metadata: dict[str, Any] | None = None) -> Path:
+        """Write adapter ``name`` to ``directory`` as peft's config plus safetensors weights, and
+        ``doppel.json`` holding ``metadata`` and the base model id. Never pickles."""
+        from peft.utils import get_peft_model_state_dict
+        from safetensors.torch import save_file
+
+        self._require_adapter(name)
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        state = get_peft_model_state_dict(self.model, adapter_name=name)
+        save_file(
+            {key: tensor.detach().cpu().contiguous() for key, tensor in state.items()},
+            str(directory / ADAPTER_WEIGHTS),
+            metadata={"format": "pt"},
+        )
+        config = copy.deepcopy(self.model.peft_config[name])
+        config.inference_mode = True
+        config.base_model_name_or_path = self.base_model_id
+        config.save_pretrained(str(directory))
+        document = {**(metadata or {}), "base_model": self.base_model_id}
+        (directory / METADATA_FILE).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        return directory
+
+    # --- embedding -----------------------------------------------------------------------------
+
+    def embed_texts(self, texts: Sequence[str], *, adapter: str | None = None, progress: bool = False) -> np.ndarray:
+        """Vectors for ``texts`` with ``adapter`` (``None``: the base), shape (N, dim), float32,
+        L2-normalised, rows in input order. Cached vectors are reused and new ones stored."""
+        if adapter is not None:
+            self._require_adapter(adapter)
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        hashes = [text_hash(text) for text in texts]
+        version = self._version_of(adapter)
+        use_cache = self.cache is not None and not (adapter is not None and self._adapters[adapter].trainable)
+        cache_key = f"{self.base_model_id}#{self.max_length}"  # truncation changes the vector
+        known = self.cache.get_many(cache_key, version, hashes) if use_cache and self.cache else {}
+        todo: dict[str, str] = {}
+        for digest, text in zip(hashes, texts, strict=True):
+            if digest not in known:
+                todo.setdefault(digest, text)
+        fresh = dict(zip(todo, self._forward(list(todo.values()), adapter, progress), strict=True))
+        if use_cache and self.cache and fresh:
+            self.cache.put_many(cache_key, version, fresh)
+        self.stats.embedded += len(fresh)
+        self.stats.cache_hits += sum(1 for digest in hashes if digest in known)
+        for row, digest in enumerate(hashes):
+            out[row] = known[digest] if digest in known else fresh[digest]
+        return out
+
+    def embed_functions(self, functions: Sequence[CodeFunction], *, progress: bool = False) -> np.ndarray:
+        """Vectors for ``functions`` in input order, each with the adapter of its language."""
+        out = np.empty((len(functions), self.dim), dtype=np.float32)
+        groups: dict[str | None, list[int]] = {}
+        for row, fn in enumerate(functions):
+            groups.setdefault(self.adapter_for(fn.language), []).append(row)
+        for adapter, rows in groups.items():
+            out[rows] = self.embed_texts(
+                [function_text(functions[row]) for row in rows], adapter=adapter, progress=progress
+            )
+        return out
+
+    def embed_query(self, text: str, *, language: str | None = None) -> np.ndarray:
+        """One vector (dim,) for free text or code, in ``language``'s vector space."""
+        return self.embed_texts([text], adapter=self.adapter_for(language))[0]
+
+    def encode_tensor(self, texts: Sequence[str], *, adapter: str | None = None) -> torch.Tensor:
+        """Normalised vectors (B, dim) as a float32 tensor on the model's device, with gradients
+        when the adapter is trainable: the forward pass for training losses. The caller sets
+        train/eval mode."""
+        batch = self.tokenizer(
+            list(texts), truncation=True, max_length=self.max_length, padding=True, return_tensors="pt"
+        )
+        with self._active(adapter):
+            return self._pooled(batch)
+
+    # --- internals -----------------------------------------------------------------------------
+
+    def _forward(self, texts: list[str], adapter: str | None, progress: bool) -> np.ndarray:
+        """Embed distinct texts in length-sorted batches (or input order when bucketing is off)."""
+        import torch
+
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        encoded = self.tokenizer(texts, truncation=True, max_length=self.max_length)
+        ids, masks = encoded["input_ids"], encoded["attention_mask"]
+        extra = {key: encoded[key] for key in ("token_type_ids",) if key in encoded}
+        batches = length_batches([len(row) for row in ids], self.batch_size, bucket=self.length_bucketing)
+        if progress:
+            from tqdm import tqdm
+
+            batches = tqdm(batches, desc="embedding", unit="batch")
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.inference_mode(), self._active(adapter):
+                for rows in batches:
+                    features = {"input_ids": [ids[i] for i in rows], "attention_mask": [masks[i] for i in rows]}
+                    features.update({key: [values[i] for i in rows] for key, values in extra.items()})
+                    batch = self.tokenizer.pad(features, return_tensors="pt")
+                    out[rows] = self._pooled(batch).cpu().numpy()
+                    self.stats.batches += 1
+        finally:
+            self.model.train(was_training)
+        return out
+
+    def _pooled(self, batch: Any) -> torch.Tensor:
+        batch = {key: value.to(self.device) for key, value in batch.items()}
+        hidden = self.model(**batch).last_hidden_state  # (B, T, H)
+        return l2_normalise(mean_pool(hidden, batch["attention_mask"]))  # (B, H) float32
+
+    @contextmanager
+    def _active(self, adapter: str | None) -> Iterator[None]:
+        """Run the model with ``adapter`` switched on, or with every adapter off for ``None``."""
+        from peft import PeftModel
+
+        if adapter is None:
+            context = self.model.disable_adapter() if isinstance(self.model, PeftModel) else nullcontext()
+            with context:
+                yield
+            return
+        record = self._require_adapter(adapter)
+        self.model.set_adapter(adapter, inference_mode=not record.trainable)
+        yield
+
+    def _require_adapter(self, name: str) -> _Adapter:
+        try:
+            return self._adapters[name]
+        except KeyError:
+            loaded = ", ".join(self._adapters) or "none"
+            raise AdapterError(f"adapter {name!r} is not loaded (loaded: {loaded})") from None
+
+    def _version_of(self, adapter: str | None) -> str:
+        if adapter is None:
+            return f"{self.base_short_id}:base"
+        return f"{self.base_short_id}:{adapter}@{self._require_adapter(adapter).version}"
+
+    def _remove_adapter(self, name: str) -> None:
+        """Take adapter ``name`` off the base; the last one unwraps the model back to the base."""
+        del self._adapters[name]
+        if self._adapters:
+            self.model.delete_adapter(name)
+        else:
+            self.model = self.model.unload()

@@ -1,0 +1,82 @@
+"""Batches without false negatives: no two pairs of a batch share a function or a body hash.
+
+In-batch negatives are only negatives if they are different functions. The same function can
+yield several pairs (doc text, identifiers, a synthetic clone, an older version), and copied
+functions share a body hash; putting two such pairs in one batch would push a function away from
+itself. The batcher deals pairs, in a seeded shuffled order, into the first open batch that holds
+neither the function nor the body hash yet.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from embedding.training.pairs import TrainingPair, function_key
+
+
+@dataclass(frozen=True)
+class Batch:
+    pairs: tuple[TrainingPair, ...]
+    hard_negatives: tuple[str, ...] = ()  # code of other functions of the same files
+
+
+def make_batches(pairs: Sequence[TrainingPair], batch_size: int, *, seed: int = 0, drop_last: bool = True) -> list[list[TrainingPair]]:
+    """Pairs grouped into batches of ``batch_size`` with distinct functions and body hashes.
+
+    Pairs that cannot be placed without a clash (a function with more pairs than there are
+    batches) start new batches; with ``drop_last`` incomplete batches are dropped, which keeps
+    batch shapes equal across processes and the number of negatives constant.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    order = list(pairs)
+    random.Random(seed).shuffle(order)
+    open_batches: list[tuple[list[TrainingPair], set[str], set[str]]] = []
+    full: list[list[TrainingPair]] = []
+    for pair in order:
+        for i, (members, keys, hashes) in enumerate(open_batches):
+            if pair.function_key not in keys and pair.body_hash not in hashes:
+                members.append(pair)
+                keys.add(pair.function_key)
+                hashes.add(pair.body_hash)
+                if len(members) == batch_size:
+                    full.append(members)
+                    del open_batches[i]
+                break
+        else:
+            open_batches.append(([pair], {pair.function_key}, {pair.body_hash}))
+            if batch_size == 1:
+                full.append(open_batches.pop()[0])
+    if not drop_last:
+        full.extend(members for members, _, _ in open_batches)
+    random.Random(seed + 1).shuffle(full)
+    return full
+
+
+def hard_negatives_for(batch: Sequence[TrainingPair], by_path: dict[str, list[tuple[str, str, str]]], *, seed: int = 0) -> list[str]:
+    """One function from the same file per pair (not any function or body hash of the batch).
+
+    ``by_path`` maps a path to (function key, body hash, code) of its functions.
+    """
+    keys = {p.function_key for p in batch}
+    hashes = {p.body_hash for p in batch}
+    rng = random.Random(seed)
+    picked: list[str] = []
+    for pair in batch:
+        options = [(k, h, code) for k, h, code in by_path.get(pair.path, ()) if k not in keys and h not in hashes]
+        if options:
+            key, body, code = rng.choice(options)
+            keys.add(key)
+            hashes.add(body)
+            picked.append(code)
+    return picked
+
+
+def functions_by_path(functions: Sequence) -> dict[str, list[tuple[str, str, str]]]:  # type: ignore[type-arg]
+    """Index of ``CodeFunction``s per path, for ``hard_negatives_for``."""
+    out: dict[str, list[tuple[str, str, str]]] = {}
+    for fn in functions:
+        out.setdefault(fn.path, []).append((function_key(fn), fn.body_hash, fn.code))
+    return out

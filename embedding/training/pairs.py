@@ -1,0 +1,220 @@
+"""Training pairs mined from a repository's own functions: pure functions over ``CodeFunction``.
+
+Two kinds of pair teach two skills:
+
+- ``text2code``: (doc text, the function's code without its doc) for documented functions, and
+  (identifier words of name and signature, body) as a weaker source tagged ``identifiers``;
+- ``code2code``: the same function at two commits where it changed modestly (``history``), and
+  synthetic clones (renamed locals, changed literals, a few statements edited, reformatted) tagged
+  ``synthetic``.
+
+Every pair remembers the function it came from (``function_key``) and that function's body hash,
+so batches can avoid false negatives, and its file, so the train/validation/test split is made
+BY FILE (a file's functions all land in the same split; nothing about a held-out file is seen in
+training). Reading files and git history lives in ``mining.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from core.domain import CodeFunction, text_hash
+
+PairKind = Literal["text2code", "code2code"]
+Split = Literal["train", "validation", "test"]
+SPLITS: tuple[Split, ...] = ("train", "validation", "test")
+
+_WORD = re.compile(r"[A-Za-z][a-z]*|[A-Z]+(?![a-z])|\d+")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Doc text that carries no meaning worth learning from.
+_BOILERPLATE = re.compile(r"^\s*(todo|fixme|xxx|deprecated|see\b|override|inheritdoc|\{@inheritdoc\})", re.I)
+
+
+@dataclass(frozen=True)
+class TrainingPair:
+    """One positive pair: ``query`` (text, or another version of the code) and the function's ``code``.
+
+    ``clone_type`` is set for synthetic pairs: ``renamed`` (renaming, literals, layout) or
+    ``edited`` (also one to three statements inserted or deleted).
+    """
+
+    kind: PairKind
+    source: str  # docstring | identifiers | history | synthetic
+    language: str
+    path: str
+    function_key: str
+    query: str
+    code: str
+    body_hash: str
+    split: Split = "train"
+    clone_type: str | None = None
+
+    @property
+    def dedup_key(self) -> tuple[str, str, str]:
+        return (self.kind, text_hash(self.query), text_hash(self.code))
+
+
+def function_key(fn: CodeFunction) -> str:
+    """Identity of a function within a repository (path and qualified name)."""
+    return f"{fn.path}::{fn.qualified_name}"
+
+
+def identifier_words(text: str) -> list[str]:
+    """Lower-case words of identifiers: ``parseHTTPResponse_v2`` → parse, http, response, v, 2."""
+    words: list[str] = []
+    for ident in _IDENT.findall(text):
+        words.extend(w.lower() for w in _WORD.findall(ident))
+    return words
+
+
+def clean_doc(doc: str) -> str:
+    """The doc text used as a query: its first paragraph, whitespace collapsed.
+
+    The summary paragraph says what the function does; parameter lists and examples that follow
+    mostly repeat the code and would make the task too easy.
+    """
+    paragraph = re.split(r"\n\s*\n", doc.strip(), maxsplit=1)[0]
+    return " ".join(paragraph.split())
+
+
+def strip_signature(fn: CodeFunction) -> str:
+    """The body: the code after the signature (the first line when the signature is not found)."""
+    code = fn.code
+    sig = fn.signature.strip()
+    if sig and sig in code:
+        rest = code.split(sig, 1)[1]
+        return rest.lstrip(" :{\t\r\n") if rest.strip() else code
+    lines = code.splitlines()
+    return "\n".join(lines[1:]) if len(lines) > 1 else code
+
+
+def text_pairs(functions: Iterable[CodeFunction], *, identifiers: bool = True, min_query_chars: int = 12) -> list[TrainingPair]:
+    """text→code pairs: doc text → code (without doc), and identifier words → body (tagged)."""
+    pairs: list[TrainingPair] = []
+    for fn in functions:
+        key = function_key(fn)
+        if fn.docstring:
+            doc = clean_doc(fn.docstring)
+            if len(doc) >= min_query_chars and not _BOILERPLATE.match(doc):
+                pairs.append(TrainingPair("text2code", "docstring", fn.language, fn.path, key, doc, fn.code, fn.body_hash))
+        if identifiers:
+            words = identifier_words(fn.signature or fn.name)
+            query = " ".join(words)
+            body = strip_signature(fn)
+            if len(query) >= min_query_chars and body.strip() and body != fn.code:
+                pairs.append(TrainingPair("text2code", "identifiers", fn.language, fn.path, key, query, body, fn.body_hash))
+    return pairs
+
+
+def history_pair(old: CodeFunction, new: CodeFunction, *, min_ratio: float = 0.5, max_ratio: float = 0.97) -> TrainingPair | None:
+    """(old version → new version) when the function changed modestly, else ``None``.
+
+    Identical bodies teach nothing and rewrites are no longer "the same function"; the similarity
+    ratio of their lines decides (difflib's quick ratio on lines).
+    """
+    if old.body_hash == new.body_hash or old.language != new.language:
+        return None
+    ratio = line_similarity(old.code, new.code)
+    if not min_ratio <= ratio <= max_ratio:
+        return None
+    return TrainingPair("code2code", "history", new.language, new.path, function_key(new), old.code, new.code, new.body_hash)
+
+
+def line_similarity(a: str, b: str) -> float:
+    """Similarity of two texts by their stripped lines (0..1), as difflib's ratio."""
+    import difflib
+
+    left = [line.strip() for line in a.splitlines() if line.strip()]
+    right = [line.strip() for line in b.splitlines() if line.strip()]
+    return difflib.SequenceMatcher(a=left, b=right, autojunk=False).ratio()
+
+
+def synthetic_pairs(
+    functions: Iterable[CodeFunction], *, per_function: int = 1, seed: int = 0
+) -> list[TrainingPair]:
+    """code→code pairs from synthetic clones, alternating ``renamed`` and ``edited`` variants."""
+    from embedding.training.mutations import make_clone
+
+    pairs: list[TrainingPair] = []
+    for fn in functions:
+        key = function_key(fn)
+        for i in range(per_function):
+            clone_type = "renamed" if (stable_int(key, seed) + i) % 2 == 0 else "edited"
+            rng = random.Random(stable_int(f"{key}#{i}", seed))
+            clone = make_clone(fn, clone_type, rng)
+            if clone is None or clone.strip() == fn.code.strip():
+                continue
+            pairs.append(
+                TrainingPair("code2code", "synthetic", fn.language, fn.path, key, clone, fn.code, fn.body_hash, clone_type=clone_type)
+            )
+    return pairs
+
+
+def stable_int(text: str, seed: int) -> int:
+    """A deterministic integer from a text and a seed (independent of PYTHONHASHSEED)."""
+    digest = hashlib.sha256(f"{seed}\0{text}".encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def split_for_path(path: str, *, seed: int = 0, validation: float = 0.1, test: float = 0.1) -> Split:
+    """The split a file belongs to: a seeded hash of its path, so it never changes between runs."""
+    u = stable_int(path, seed) / 2**64  # uniform in [0, 1)
+    if u < test:
+        return "test"
+    if u < test + validation:
+        return "validation"
+    return "train"
+
+
+def assign_splits(pairs: Iterable[TrainingPair], *, seed: int = 0, validation: float = 0.1, test: float = 0.1) -> list[TrainingPair]:
+    """Pairs tagged with their file's split."""
+    return [replace(p, split=split_for_path(p.path, seed=seed, validation=validation, test=test)) for p in pairs]
+
+
+def filter_pairs(
+    pairs: Iterable[TrainingPair], *, min_code_chars: int, max_code_chars: int, min_query_chars: int = 1
+) -> list[TrainingPair]:
+    """Drop exact duplicates and pairs whose code or query is too short or too long."""
+    seen: set[tuple[str, str, str]] = set()
+    kept: list[TrainingPair] = []
+    for p in pairs:
+        if not min_code_chars <= len(p.code) <= max_code_chars:
+            continue
+        if len(p.query.strip()) < min_query_chars or len(p.query) > max_code_chars:
+            continue
+        if p.query.strip() == p.code.strip():
+            continue
+        if p.dedup_key in seen:
+            continue
+        seen.add(p.dedup_key)
+        kept.append(p)
+    return kept
+
+
+def cap_pairs(pairs: Sequence[TrainingPair], limit: int, *, seed: int = 0) -> list[TrainingPair]:
+    """At most ``limit`` pairs, a seeded random subset in a stable order."""
+    if len(pairs) <= limit:
+        return list(pairs)
+    ranked = sorted(pairs, key=lambda p: stable_int("|".join(p.dedup_key), seed))
+    return ranked[:limit]
+
+
+def by_split(pairs: Iterable[TrainingPair]) -> dict[Split, list[TrainingPair]]:
+    out: dict[Split, list[TrainingPair]] = {s: [] for s in SPLITS}
+    for p in pairs:
+        out[p.split].append(p)
+    return out
+
+
+def pair_statistics(pairs: Iterable[TrainingPair]) -> dict[str, int]:
+    """Counts per ``split/kind/source`` (for doppel.json's data statistics)."""
+    counts: dict[str, int] = {}
+    for p in pairs:
+        for key in (p.split, f"{p.split}/{p.kind}", f"{p.split}/{p.kind}/{p.source}"):
+            counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items()))

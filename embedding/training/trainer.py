@@ -1,0 +1,199 @@
+"""Training one LoRA adapter on an ``Encoder`` with the symmetric InfoNCE loss.
+
+The base stays frozen; ``Encoder.create_adapter`` adds the trainable LoRA weights (shape from
+``LoraSpec``) under a name (a language or ``shared``), and the loop is plain PyTorch: AdamW,
+linear warm-up then linear decay, gradient accumulation, bfloat16 autocast on CUDA, a progress
+bar showing the loss. Run under ``torchrun`` it shards the batches by rank and the loss gathers
+embeddings so negatives are global; the caller wraps nothing (LoRA weights are tiny, gradients
+are all-reduced here by hand rather than through DDP).
+
+Everything random (LoRA initialisation, batch order, dropout) follows ``TrainConfig.seed``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from embedding.training.batching import functions_by_path, hard_negatives_for, make_batches
+from embedding.training.config import LoraSpec, TrainConfig, save_training_config
+from embedding.training.pairs import TrainingPair
+
+if TYPE_CHECKING:
+    from core.domain import CodeFunction
+    from embedding.encoder import Encoder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    """What a run did: losses per optimiser step, steps, pairs seen and wall time."""
+
+    name: str
+    steps: int
+    pairs: int
+    seconds: float
+    losses: list[float] = field(default_factory=list)
+
+    @property
+    def final_loss(self) -> float | None:
+        tail = self.losses[-10:]
+        return sum(tail) / len(tail) if tail else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "steps": self.steps,
+            "pairs": self.pairs,
+            "seconds": round(self.seconds, 1),
+            "first_loss": round(self.losses[0], 4) if self.losses else None,
+            "final_loss": round(self.final_loss, 4) if self.final_loss is not None else None,
+        }
+
+
+def lr_factor(step: int, *, total: int, warmup: int) -> float:
+    """Learning-rate multiplier: linear warm-up over ``warmup`` steps, then linear decay to 0 at ``total``."""
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    remaining = max(total - warmup, 1)
+    return max(0.0, 1.0 - (step - warmup) / remaining)
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    torch.manual_seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed)
+    except ImportError:  # pragma: no cover - numpy comes with the ml extra
+        pass
+
+
+def plan_steps(n_batches: int, config: TrainConfig) -> int:
+    """Optimiser steps the run will take."""
+    per_epoch = math.ceil(n_batches / config.gradient_accumulation)
+    total = per_epoch * config.epochs
+    return min(total, config.max_steps) if config.max_steps is not None else total
+
+
+def _all_reduce_gradients(params: Sequence[Any]) -> None:
+    import torch.distributed as dist
+
+    from embedding.training.distributed import world
+
+    _, size = world()
+    if size == 1:
+        return
+    for p in params:
+        if p.grad is not None:
+            dist.all_reduce(p.grad)
+            p.grad /= size
+
+
+def train_adapter(
+    encoder: Encoder,
+    name: str,
+    pairs: Sequence[TrainingPair],
+    config: TrainConfig,
+    lora: LoraSpec = LoraSpec(),
+    *,
+    functions: Sequence[CodeFunction] = (),
+    progress: bool = False,
+    on_step: Callable[[int, float], None] | None = None,
+) -> TrainResult:
+    """Add adapter ``name`` to ``encoder`` and train it on ``pairs`` (the training split).
+
+    ``functions`` (every function of the repository) feeds the optional same-file hard negatives.
+    """
+    import torch
+
+    from embedding.training.distributed import world
+    from embedding.training.loss import SymmetricInfoNCE
+
+    if not pairs:
+        raise ValueError(f"adapter {name!r}: no training pairs")
+    rank, size = world()
+    seed_everything(config.seed)
+    params = encoder.create_adapter(
+        name, rank=lora.r, alpha=lora.alpha, dropout=lora.dropout, target_modules=lora.target_modules
+    )
+    batch_size = min(config.batch_size, max(2, len(pairs) // 2))
+    loss_fn = SymmetricInfoNCE(
+        lambda texts: encoder.encode_tensor(texts, adapter=name), temperature=config.temperature, symmetric=config.symmetric
+    )
+    optimiser = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+    by_path = functions_by_path(functions) if config.hard_negatives else {}
+
+    epoch_batches = [make_batches(pairs, batch_size, seed=config.seed + epoch) for epoch in range(config.epochs)]
+    # Each process takes every size-th batch; trailing batches that not all ranks get are dropped.
+    epoch_batches = [batches[: len(batches) // size * size][rank::size] for batches in epoch_batches]
+    total = plan_steps(len(epoch_batches[0]), config)
+    if total == 0:
+        raise ValueError(f"adapter {name!r}: {len(pairs)} pairs make no full batch of {batch_size}")
+    warmup = int(total * config.warmup_ratio)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: lr_factor(s, total=total, warmup=warmup))
+    use_bf16 = config.bf16 and str(getattr(encoder, "device", "cpu")).startswith("cuda")
+
+    bar = None
+    if progress and rank == 0:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, desc=f"train {name}", unit="step")
+    result = TrainResult(name=name, steps=0, pairs=len(pairs), seconds=0.0)
+    started = time.perf_counter()
+    encoder.model.train()
+    step, micro, running = 0, 0, 0.0
+    try:
+        for epoch, batches in enumerate(epoch_batches):
+            for index, batch in enumerate(batches):
+                hard = hard_negatives_for(batch, by_path, seed=config.seed + epoch * 100_003 + index) if by_path else []
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
+                    loss = loss_fn([p.query for p in batch], [p.code for p in batch], hard)
+                (loss / config.gradient_accumulation).backward()
+                running += float(loss.detach()) / config.gradient_accumulation
+                micro += 1
+                if micro % config.gradient_accumulation:
+                    continue
+                _all_reduce_gradients(params)
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                optimiser.step()
+                scheduler.step()
+                optimiser.zero_grad(set_to_none=True)
+                result.losses.append(running)
+                if on_step is not None:
+                    on_step(step, running)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{running:.4f}")
+                running = 0.0
+                step += 1
+                if step >= total:
+                    break
+            if step >= total:
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+        encoder.model.eval()
+    result.steps = step
+    result.seconds = time.perf_counter() - started
+    log.info("training.done adapter=%s steps=%d pairs=%d seconds=%.1f", name, step, len(pairs), result.seconds)
+    return result
+
+
+def save_trained_adapter(
+    encoder: Encoder, name: str, directory: Path, lora: LoraSpec, config: TrainConfig, metadata: dict[str, Any]
+) -> Path:
+    """Write the adapter (peft config + safetensors + doppel.json) and the training configs beside it."""
+    path = encoder.save_adapter(name, directory, metadata)
+    save_training_config(path, lora, config)
+    return path

@@ -1,0 +1,1 @@
+"""Hand-written fakes of the services doppel talks to."""

@@ -1,0 +1,310 @@
+"""Retraining a repository's adapters: mine → train → evaluate → calibrate → gate → register/promote.
+
+Pure of Celery: a nightly task builds a ``RetrainService`` with its collaborators and calls
+``run``. The encoder comes from a factory (a fresh base model per run), the registry files
+versions, and re-indexing goes through a ``Reindexer`` so that the switch to new adapters is
+testable without a vector store: promoted adapters are indexed into a NEW collection, the
+registry's pointer then names adapters and collection together in one atomic write, and only then
+is the old collection dropped. Vectors of two adapter generations are never searched together.
+
+The gate compares validation MRR (mean of text→code and code→code) of the candidate with the
+base model's and with the current adapter's, all measured now on the same validation split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from core.domain import RepoRef
+from embedding.calibration import Thresholds, calibrate, precision_recall, recall_by_type
+from embedding.evaluation import LanguageEvaluation, evaluate_language
+from embedding.registry import AdapterRecord, AdapterRegistry, GateDecision, Pointer, promotion_gate
+from embedding.training.config import LoraSpec, TrainConfig
+from embedding.training.mining import MinedRepository, mine_repository
+from embedding.training.pairs import pair_statistics
+from embedding.training.trainer import TrainResult, save_trained_adapter, train_adapter
+
+if TYPE_CHECKING:
+    from embedding.encoder import Encoder
+
+log = logging.getLogger(__name__)
+SHARED = "shared"
+
+
+class Reindexer(Protocol):
+    """Builds a collection with given adapters and drops old ones (an ``IndexService`` behind it)."""
+
+    def reindex(self, repo: RepoRef, adapters: Mapping[str, Path], collection: str) -> None: ...
+
+    def drop(self, collection: str) -> None: ...
+
+
+@dataclass
+class AdapterOutcome:
+    """One adapter's run: training, metrics of base and adapter per language and split, thresholds, verdict."""
+
+    name: str
+    languages: list[str]
+    train: TrainResult | None = None
+    validation: dict[str, dict[str, LanguageEvaluation]] = field(default_factory=dict)  # model → language → eval
+    test: dict[str, dict[str, LanguageEvaluation]] = field(default_factory=dict)
+    thresholds: Thresholds | None = None
+    test_calibration: dict[str, Any] = field(default_factory=dict)
+    decision: GateDecision | None = None
+    record: AdapterRecord | None = None
+    skipped: str | None = None
+
+    def mean_mrr(self, split: str, model: str) -> float | None:
+        table = (self.validation if split == "validation" else self.test).get(model)
+        if not table:
+            return None
+        values = [ev.mean_mrr for ev in table.values() if any(m.queries for m in ev.metrics.values())]
+        return sum(values) / len(values) if values else None
+
+    def metrics_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for split, table in (("validation", self.validation), ("test", self.test)):
+            out[split] = {model: {lang: ev.to_dict() for lang, ev in evs.items()} for model, evs in table.items()}
+            for model in table:
+                value = self.mean_mrr(split, model)
+                out[split][f"{model}_mean_mrr"] = round(value, 4) if value is not None else None
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "languages": self.languages,
+            "skipped": self.skipped,
+            "train": self.train.to_dict() if self.train else None,
+            "metrics": self.metrics_dict(),
+            "thresholds": self.thresholds.to_dict() if self.thresholds else None,
+            "test_calibration": self.test_calibration,
+            "decision": {"promote": self.decision.promote, "reason": self.decision.reason} if self.decision else None,
+            "version": self.record.version if self.record else None,
+        }
+
+
+@dataclass
+class RetrainReport:
+    repo: str
+    commit: str | None
+    statistics: dict[str, Any]
+    outcomes: list[AdapterOutcome]
+    pointer: Pointer | None = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "repo": self.repo,
+            "commit": self.commit,
+            "statistics": self.statistics,
+            "adapters": [o.to_dict() for o in self.outcomes],
+            "pointer": self.pointer.to_dict() if self.pointer else None,
+            "seconds": round(self.seconds, 1),
+        }
+
+
+def collection_for(repo: RepoRef, adapters: Mapping[str, str]) -> str:
+    """A collection name per adapter set: the repository's name plus a hash of its versions."""
+    key = ",".join(f"{k}={v}" for k, v in sorted(adapters.items()))
+    return f"{repo.collection_name}__{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+
+
+class RetrainService:
+    """Runs the learning loop for one repository (see the module docstring)."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        *,
+        encoder_factory: Callable[[], Encoder],
+        lora: LoraSpec = LoraSpec(),
+        registry: AdapterRegistry | None = None,
+        reindexer: Reindexer | None = None,
+        progress: bool = False,
+    ) -> None:
+        self.config = config
+        self.lora = lora
+        self.encoder_factory = encoder_factory
+        self.registry = registry
+        self.reindexer = reindexer
+        self.progress = progress
+
+    # --- the whole loop ----------------------------------------------------------------------
+    def run(
+        self,
+        root: Path,
+        repo: RepoRef,
+        *,
+        languages: Sequence[str] | None = None,
+        commit: str = "HEAD",
+        mined: MinedRepository | None = None,
+    ) -> RetrainReport:
+        started = time.perf_counter()
+        mined = mined or mine_repository(root, self.config, languages=languages, commit=commit)
+        encoder = self.encoder_factory()
+        outcomes = [self._one(encoder, mined, repo, name, langs) for name, langs in self.plan(mined)]
+        pointer = self._promote(repo, outcomes) if self.registry is not None else None
+        report = RetrainReport(
+            repo=repo.slug,
+            commit=mined.commit,
+            statistics={"functions": len(mined.functions), "pairs": pair_statistics(mined.pairs)},
+            outcomes=outcomes,
+            pointer=pointer,
+            seconds=time.perf_counter() - started,
+        )
+        log.info("retrain.done repo=%s adapters=%d seconds=%.0f", repo.slug, len(outcomes), report.seconds)
+        return report
+
+    def plan(self, mined: MinedRepository) -> list[tuple[str, list[str]]]:
+        """Adapters to train: each language with enough training pairs, plus the shared one over all."""
+        counts = {lang: len(mined.pairs_of(lang, "train")) for lang in mined.languages()}
+        plan = [(lang, [lang]) for lang, n in sorted(counts.items()) if n >= self.config.min_pairs_per_language]
+        total = sum(counts.values())
+        if self.config.train_shared and total >= self.config.min_pairs_per_language and len([c for c in counts.values() if c]) > 1:
+            plan.append((SHARED, sorted(lang for lang, n in counts.items() if n)))
+        for lang, n in sorted(counts.items()):
+            if n < self.config.min_pairs_per_language:
+                log.info("retrain.language_too_small language=%s train_pairs=%d", lang, n)
+        return plan
+
+    # --- one adapter -------------------------------------------------------------------------
+    def _one(self, encoder: Encoder, mined: MinedRepository, repo: RepoRef, name: str, languages: list[str]) -> AdapterOutcome:
+        outcome = AdapterOutcome(name=name, languages=languages)
+        train_pairs = [p for lang in languages for p in mined.pairs_of(lang, "train")]
+        outcome.train = train_adapter(
+            encoder, name, train_pairs, self.config, self.lora, functions=mined.functions, progress=self.progress
+        )
+        models: dict[str, str | None] = {"base": None, "adapter": name}
+        current = self.registry.current(repo, name) if self.registry is not None else None
+        if current is not None:
+            current_name = f"{name}-current"
+            encoder.load_adapter(current_name, current.path)
+            models["current"] = current_name
+        pools: dict[tuple[str | None, str], Any] = {}  # the pool is embedded once per model and language
+        for split in ("validation", "test"):
+            table = outcome.validation if split == "validation" else outcome.test
+            for model, adapter in models.items():
+                table[model] = self.evaluate(encoder, adapter, mined, languages, split, pools=pools)
+        self._calibrate(outcome)
+        if self.registry is not None:
+            base = outcome.mean_mrr("validation", "base") or 0.0
+            candidate = outcome.mean_mrr("validation", "adapter") or 0.0
+            now_current = outcome.mean_mrr("validation", "current")
+            outcome.decision = promotion_gate(candidate, base, now_current, margin=self.config.promotion_margin)
+            outcome.record = self._register(encoder, repo, mined, outcome)
+        return outcome
+
+    def evaluate(
+        self,
+        encoder: Encoder,
+        adapter: str | None,
+        mined: MinedRepository,
+        languages: Sequence[str],
+        split: str,
+        *,
+        pools: dict[tuple[str | None, str], Any] | None = None,
+    ) -> dict[str, LanguageEvaluation]:
+        """Metrics of one model (``adapter`` None: the base) per language on one split.
+
+        ``pools`` memoises pool vectors per (adapter, language) across splits.
+        """
+        embed = lambda texts: encoder.embed_texts(list(texts), adapter=adapter)  # noqa: E731
+        pools = {} if pools is None else pools
+        out: dict[str, LanguageEvaluation] = {}
+        for lang in languages:
+            if (adapter, lang) not in pools:
+                pools[(adapter, lang)] = embed([fn.code for fn in mined.functions if fn.language == lang])
+            pairs = mined.pairs_of(lang, split)
+            paths = {p.path for p in pairs}
+            out[lang] = evaluate_language(
+                embed,
+                lang,
+                pairs,
+                mined.functions,
+                negative_paths=paths,
+                negatives=self.config.negatives_per_positive * sum(1 for p in pairs if p.source == "synthetic"),
+                seed=self.config.seed,
+                pool_vectors=pools[(adapter, lang)],
+            )
+        return out
+
+    def _calibrate(self, outcome: AdapterOutcome) -> None:
+        """Thresholds from the validation split's clones; their precision and recall on the test split."""
+        val = outcome.validation["adapter"].values()
+        positives = [s for ev in val for s, _ in ev.clone_scores]
+        negatives = [s for ev in val for s in ev.non_clone_scores]
+        if not positives:
+            return
+        outcome.thresholds = calibrate(
+            positives, negatives, target_precision=self.config.target_precision, related_precision=self.config.related_precision
+        )
+        test = list(outcome.test["adapter"].values())
+        clones = [c for ev in test for c in ev.clone_scores]
+        if clones:
+            precision, recall = precision_recall(
+                [s for s, _ in clones], [s for ev in test for s in ev.non_clone_scores], outcome.thresholds.duplicate
+            )
+            outcome.test_calibration = {
+                "precision": round(precision, 4),
+                "recall": round(recall, 4),
+                "recall_by_type": recall_by_type(clones, outcome.thresholds.duplicate),
+            }
+
+    def _register(self, encoder: Encoder, repo: RepoRef, mined: MinedRepository, outcome: AdapterOutcome) -> AdapterRecord:
+        assert self.registry is not None and outcome.decision is not None
+        staged = self.registry.staging_dir(repo, outcome.name)
+        metadata = {
+            "language": outcome.name,
+            "languages": outcome.languages,
+            "commit": mined.commit,
+            "data": pair_statistics(p for lang in outcome.languages for p in mined.pairs_of(lang)),
+            "metrics": outcome.metrics_dict(),
+            "train": outcome.train.to_dict() if outcome.train else None,
+            "thresholds": outcome.thresholds.to_metadata() if outcome.thresholds else None,
+            "calibration": {
+                "validation": outcome.thresholds.to_dict() if outcome.thresholds else None,
+                "test": outcome.test_calibration,
+            },
+        }
+        try:
+            save_trained_adapter(encoder, outcome.name, staged, self.lora, self.config, metadata)
+            record = self.registry.register(repo, outcome.name, staged, metadata)
+        except BaseException:
+            self.registry.discard_staging(staged)
+            raise
+        if not outcome.decision.promote:
+            record = self.registry.set_status(repo, outcome.name, record.version, "rejected", outcome.decision.reason)
+        else:
+            record = self.registry.set_status(repo, outcome.name, record.version, "candidate", outcome.decision.reason)
+        log.info(
+            "retrain.gate adapter=%s version=%s promote=%s reason=%s",
+            outcome.name,
+            record.version,
+            outcome.decision.promote,
+            outcome.decision.reason,
+        )
+        return record
+
+    def _promote(self, repo: RepoRef, outcomes: Sequence[AdapterOutcome]) -> Pointer | None:
+        """Re-index with the promoted adapters into a new collection, switch the pointer, drop the old one."""
+        assert self.registry is not None
+        winners = {o.name: o.record.version for o in outcomes if o.decision and o.decision.promote and o.record}
+        if not winners:
+            return None
+        before = self.registry.pointer(repo)
+        adapters = {**before.adapters, **winners}
+        collection = collection_for(repo, adapters) if self.reindexer is not None else None
+        if self.reindexer is not None and collection is not None:
+            paths = {lang: self.registry.language_dir(repo, lang) / version for lang, version in adapters.items()}
+            self.reindexer.reindex(repo, paths, collection)
+        pointer = self.registry.switch(repo, adapters, collection)
+        if self.reindexer is not None and before.collection and before.collection != collection:
+            self.reindexer.drop(before.collection)
+        return pointer

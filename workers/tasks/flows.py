@@ -1,0 +1,154 @@
+"""What each task does, written against the ``Runtime`` ports and free of Celery.
+
+Each function returns a short outcome string (also logged as a dotted event name) so that
+tests and task results say what happened: ``posted``, ``deferred``, ``stale_head`` and so on.
+Precondition failures (a closed PR, a head that moved on) log and return; they never raise.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot.commands import Command, CommandKind
+from bot.commands.parse import HELP_TEXT
+from core.domain import RepoRef
+from core.errors import DoppelError
+from workers.services.coalesce import PullKey
+from workers.tasks import names
+from workers.tasks.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def review_pull_request(
+    rt: Runtime, *, installation_id: int | None, repo: str, pr_number: int, head_sha: str, token: str
+) -> str:
+    """Review one head of a PR, coalesced per PR, and post only if that head is still current."""
+    ref = RepoRef(repo, installation_id)
+    if rt.registry.is_ignored(ref, pr_number):
+        return _outcome("review.ignored", repo, pr_number, head_sha)
+    pull_key = PullKey(repo, pr_number)
+    if not rt.coalescer.start(pull_key, token, head_sha):
+        return _outcome("review.deferred", repo, pr_number, head_sha)
+    try:
+        github = rt.github(installation_id)
+        pull = github.pull(repo, pr_number)
+        if pull.state != "open":
+            return _outcome("review.pr_closed", repo, pr_number, head_sha)
+        if pull.head_sha != head_sha:
+            return _outcome("review.stale_head", repo, pr_number, head_sha)
+        if pull.draft and not rt.settings.review_drafts:
+            return _outcome("review.draft", repo, pr_number, head_sha)
+        result = rt.review(ref, pr_number=pr_number, base=pull.base_sha, head=head_sha)
+        # The review took a while: a push meanwhile makes this result stale. Its own review
+        # (pending or queued) will post instead.
+        if github.pull(repo, pr_number).head_sha != head_sha:
+            return _outcome("review.outdated", repo, pr_number, head_sha)
+        github.publish_review(repo, pr_number, result)
+        return _outcome("review.posted", repo, pr_number, head_sha)
+    finally:
+        pending = rt.coalescer.finish(pull_key, token)
+        if pending is not None and pending != head_sha:
+            rt.enqueue(
+                names.REVIEW_PULL_REQUEST,
+                {"installation_id": installation_id, "repo": repo, "pr_number": pr_number, "head_sha": pending},
+            )
+
+
+def similar_command(
+    rt: Runtime, *, installation_id: int | None, repo: str, pr_number: int, comment_id: int, command: dict[str, Any]
+) -> str:
+    """Answer a ``/similar`` search at the PR's current head."""
+    parsed = Command.from_dict(command)
+    github = rt.github(installation_id)
+    pull = github.pull(repo, pr_number)
+    answer = rt.similar(RepoRef(repo, installation_id), pr_number=pr_number, head=pull.head_sha, command=parsed)
+    github.reply(repo, pr_number, comment_id, answer)
+    return _outcome(f"command.{parsed.kind.value}", repo, pr_number, pull.head_sha)
+
+
+def reply_command(
+    rt: Runtime, *, installation_id: int | None, repo: str, pr_number: int, comment_id: int, command: dict[str, Any]
+) -> str:
+    """Answer ``help``, ``config``, ``ignore`` and commands that did not parse."""
+    parsed = Command.from_dict(command)
+    ref = RepoRef(repo, installation_id)
+    if parsed.kind is CommandKind.IGNORE:
+        rt.registry.ignore(ref, pr_number)
+        body = "doppel will not review this pull request again."
+    elif parsed.kind is CommandKind.CONFIG:
+        body = rt.config_text(ref)
+    elif parsed.kind is CommandKind.INVALID:
+        body = f"I could not read that command: {parsed.error}.\n\n{HELP_TEXT}"
+    else:
+        body = HELP_TEXT
+    rt.github(installation_id).reply(repo, pr_number, comment_id, body)
+    return _outcome(f"command.{parsed.kind.value}", repo, pr_number, "")
+
+
+def index_repository(
+    rt: Runtime, *, installation_id: int | None, repo: str, commit: str | None = None
+) -> dict[str, Any]:
+    """Index (or update) a repository and remember it for the nightly jobs."""
+    ref = RepoRef(repo, installation_id)
+    rt.registry.add(ref)
+    stats = rt.index(ref, commit=commit)
+    log.info("index.done repo=%s commit=%s", repo, commit or "default-branch")
+    return stats
+
+
+def drop_repository(rt: Runtime, *, installation_id: int | None, repo: str) -> str:
+    ref = RepoRef(repo, installation_id)
+    rt.drop(ref)
+    rt.registry.remove(ref)
+    log.info("repository.dropped repo=%s installation=%s", repo, installation_id)
+    return "dropped"
+
+
+def retrain_repository(rt: Runtime, *, installation_id: int | None, repo: str) -> dict[str, Any]:
+    return rt.retrain(RepoRef(repo, installation_id))
+
+
+def nightly_retrain(rt: Runtime) -> int:
+    """Queue one retrain per served repository; returns how many were queued."""
+    repos = rt.registry.repositories()
+    for ref in repos:
+        rt.enqueue(names.RETRAIN_REPOSITORY, {"installation_id": ref.installation_id, "repo": ref.slug})
+    log.info("retrain.scheduled repositories=%d", len(repos))
+    return len(repos)
+
+
+def reconcile_open_pulls(rt: Runtime) -> int:
+    """Queue a review for every open PR whose head has no doppel review yet (lost deliveries,
+    downtime). Returns how many were queued; a repository GitHub refuses is skipped."""
+    queued = 0
+    for ref in rt.registry.repositories():
+        github = rt.github(ref.installation_id)
+        try:
+            pulls = github.open_pulls(ref.slug)
+        except DoppelError as exc:  # one repository's failure must not starve the others
+            log.warning("reconcile.repo_failed repo=%s: %s", ref.slug, exc)
+            continue
+        for pull in pulls:
+            if pull.draft and not rt.settings.review_drafts:
+                continue
+            if rt.registry.is_ignored(ref, pull.number) or github.has_review(ref.slug, pull.number, pull.head_sha):
+                continue
+            rt.enqueue(
+                names.REVIEW_PULL_REQUEST,
+                {
+                    "installation_id": ref.installation_id,
+                    "repo": ref.slug,
+                    "pr_number": pull.number,
+                    "head_sha": pull.head_sha,
+                },
+            )
+            queued += 1
+    log.info("reconcile.done queued=%d", queued)
+    return queued
+
+
+def _outcome(event: str, repo: str, number: int, head_sha: str) -> str:
+    log.info("%s repo=%s pr=%d head=%s", event, repo, number, head_sha[:12])
+    return event.split(".", 1)[1]

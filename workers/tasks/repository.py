@@ -1,0 +1,36 @@
+"""Repository tasks: indexing on push and installation, dropping on removal, retraining."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Task, shared_task
+
+from workers.tasks import flows, names
+from workers.tasks.base import run_flow
+
+
+# Safe to retry: an incremental update starts from the commit stored in the collection's meta,
+# and point ids are deterministic, so re-running upserts the same points.
+@shared_task(bind=True, name=names.INDEX_PUSH)
+def index_push(self: Task, *, installation_id: int | None, repo: str, commit: str) -> dict[str, Any]:
+    return run_flow(self, flows.index_repository, installation_id=installation_id, repo=repo, commit=commit)
+
+
+# Safe to retry: as index_push; a collection already up to date is left as it is.
+@shared_task(bind=True, name=names.INDEX_REPOSITORY)
+def index_repository(self: Task, *, installation_id: int | None, repo: str) -> dict[str, Any]:
+    return run_flow(self, flows.index_repository, installation_id=installation_id, repo=repo, commit=None)
+
+
+# Safe to retry: dropping what is already gone is a no-op.
+@shared_task(bind=True, name=names.DROP_REPOSITORY)
+def drop_repository(self: Task, *, installation_id: int | None, repo: str) -> str:
+    return run_flow(self, flows.drop_repository, installation_id=installation_id, repo=repo)
+
+
+# Safe to retry: a run trains into a new version and promotes it atomically; a half-done run
+# leaves the current adapters in place.
+@shared_task(bind=True, name=names.RETRAIN_REPOSITORY)
+def retrain_repository(self: Task, *, installation_id: int | None, repo: str) -> dict[str, Any]:
+    return run_flow(self, flows.retrain_repository, installation_id=installation_id, repo=repo)

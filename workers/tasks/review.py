@@ -1,0 +1,58 @@
+"""Pull request tasks: the review itself and the answers to ``/similar`` commands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Task, shared_task
+
+from workers.tasks import flows, names
+from workers.tasks.base import run_flow
+
+
+# Safe to retry: the head-SHA checks and the summary's hidden marker make a second run edit
+# the same comments instead of posting new ones.
+@shared_task(bind=True, name=names.REVIEW_PULL_REQUEST)
+def review_pull_request(self: Task, *, installation_id: int | None, repo: str, pr_number: int, head_sha: str) -> str:
+    token = self.request.id or f"{repo}#{pr_number}@{head_sha}"
+    return run_flow(
+        self,
+        flows.review_pull_request,
+        installation_id=installation_id,
+        repo=repo,
+        pr_number=pr_number,
+        head_sha=head_sha,
+        token=token,
+    )
+
+
+# Safe to retry: a search changes nothing; at worst the answer is posted twice.
+@shared_task(bind=True, name=names.SIMILAR_COMMAND)
+def similar_command(
+    self: Task, *, installation_id: int | None, repo: str, pr_number: int, comment_id: int, command: dict[str, Any]
+) -> str:
+    return run_flow(
+        self,
+        flows.similar_command,
+        installation_id=installation_id,
+        repo=repo,
+        pr_number=pr_number,
+        comment_id=comment_id,
+        command=command,
+    )
+
+
+# Safe to retry: ignoring is a set insert; help and config replies are read-only.
+@shared_task(bind=True, name=names.REPLY_COMMAND)
+def reply_command(
+    self: Task, *, installation_id: int | None, repo: str, pr_number: int, comment_id: int, command: dict[str, Any]
+) -> str:
+    return run_flow(
+        self,
+        flows.reply_command,
+        installation_id=installation_id,
+        repo=repo,
+        pr_number=pr_number,
+        comment_id=comment_id,
+        command=command,
+    )

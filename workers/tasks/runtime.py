@@ -1,0 +1,109 @@
+"""The workers' collaborators behind small ports, so that tasks stay thin and tests use fakes.
+
+``Runtime`` is everything a task needs: GitHub for one installation (``GitHubPort``), the
+embedding-side work on a fetched repository, Redis-backed coalescing and bookkeeping, and a
+way to queue follow-up tasks. ``load_runtime`` builds it once per worker process, either the
+production wiring (``workers.tasks.production``) or whatever ``DOPPEL_WORKER_RUNTIME`` names
+(``module:function``), which is how integration tests run the real tasks against fakes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from bot.commands import Command
+from bot.config import BotSettings
+from core.domain import RepoRef
+from core.errors import ConfigError
+from workers.services.coalesce import PullCoalescer
+from workers.tasks.registry import RepoRegistry
+
+
+class PullView(Protocol):
+    """What doppel reads of a pull request (``bot.github.client.PullInfo`` fits)."""
+
+    number: int
+    state: str
+    draft: bool
+    head_sha: str
+    base_sha: str
+
+
+class GitHubPort(Protocol):
+    """GitHub calls the tasks make, for one installation (F2's client behind an adapter)."""
+
+    def pull(self, repo: str, number: int) -> PullView: ...
+
+    def open_pulls(self, repo: str) -> Sequence[PullView]: ...
+
+    def has_review(self, repo: str, number: int, head_sha: str) -> bool:
+        """True when doppel already posted its review of ``head_sha`` (its summary's head marker)."""
+        ...
+
+    def publish_review(self, repo: str, number: int, result: Any) -> None:
+        """Post or update the summary and inline comments for a ``ReviewResult``."""
+        ...
+
+    def reply(self, repo: str, number: int, comment_id: int, body: str) -> None:
+        """Answer the comment ``comment_id`` of pull request ``number``."""
+        ...
+
+
+class Runtime(Protocol):
+    settings: BotSettings
+    coalescer: PullCoalescer
+    registry: RepoRegistry
+
+    def github(self, installation_id: int | None) -> GitHubPort: ...
+
+    def review(self, repo: RepoRef, *, pr_number: int, base: str, head: str) -> Any:
+        """Fetch the PR's commits and run ``ReviewService.review``; returns the ``ReviewResult``."""
+        ...
+
+    def similar(self, repo: RepoRef, *, pr_number: int, head: str, command: Command) -> str:
+        """Run a ``/similar`` search at ``head`` and return the Markdown answer."""
+        ...
+
+    def config_text(self, repo: RepoRef) -> str:
+        """Markdown describing the settings in force for ``repo`` (``/similar config``)."""
+        ...
+
+    def index(self, repo: RepoRef, *, commit: str | None) -> dict[str, Any]:
+        """Fetch and index ``repo`` at ``commit`` (None: its default branch); returns IndexStats as a dict."""
+        ...
+
+    def drop(self, repo: RepoRef) -> None:
+        """Delete the repository's collections, adapters and clone."""
+        ...
+
+    def retrain(self, repo: RepoRef) -> dict[str, Any]:
+        """Run the retraining loop for ``repo``; returns the report as a dict."""
+        ...
+
+    def enqueue(self, task: str, kwargs: dict[str, Any]) -> None: ...
+
+
+_lock = threading.Lock()
+_runtime: Runtime | None = None
+
+
+def load_runtime(settings: BotSettings) -> Runtime:
+    """The process's runtime, built on first use from ``settings.worker_runtime`` or production."""
+    global _runtime
+    with _lock:
+        if _runtime is None:
+            _runtime = _build(settings)
+        return _runtime
+
+
+def _build(settings: BotSettings) -> Runtime:
+    target = settings.worker_runtime or "workers.tasks.production:build_runtime"
+    module_name, _, attr = target.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(f"DOPPEL_WORKER_RUNTIME must look like 'package.module:function', got {target!r}")
+    factory = getattr(importlib.import_module(module_name), attr)
+    runtime: Runtime = factory(settings)
+    return runtime
