@@ -30,12 +30,15 @@ class SymmetricInfoNCE(nn.Module):
         self.symmetric = symmetric
 
     def forward(self, queries: Sequence[str], codes: Sequence[str], hard_negatives: Sequence[str] = ()) -> torch.Tensor:
-        """Embed the texts (one forward pass for all of them) and return the scalar loss."""
-        texts = [*queries, *codes, *hard_negatives]
-        vectors = self.embed(texts)  # (2B + H, D)
+        """Embed the texts and return the scalar loss.
+
+        Queries and codes go through the model in separate passes: doc text is a tenth the length
+        of code, and padding it to the code's length would waste most of the query pass.
+        """
+        q = self.embed(list(queries))  # (B, D)
+        c = self.embed([*codes, *hard_negatives])  # (B + H, D)
         b = len(queries)
-        q, c, h = vectors[:b], vectors[b : 2 * b], vectors[2 * b :]
-        return self.compute_loss_from_embeddings(q, c, h if len(hard_negatives) else None)
+        return self.compute_loss_from_embeddings(q, c[:b], c[b:] if len(hard_negatives) else None)
 
     def compute_loss_from_embeddings(
         self, q: torch.Tensor, c: torch.Tensor, hard: torch.Tensor | None = None
