@@ -7,7 +7,7 @@ qdrant-client's local mode (the stand-in for a server in tests, pure Python) run
 --server-points, and Edge is measured at that size too so that the two compare like for like.
 
     python benchmarks/bench_index_latency.py                       # 50,000 Edge / 5,000 local
-    python benchmarks/bench_index_latency.py --points 10000 --optimize
+    python benchmarks/bench_index_latency.py --points 10000 --server-points 0
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import statistics
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,31 +76,17 @@ def make_points(vectors: np.ndarray) -> list[IndexPoint]:
     return points
 
 
-def measure(
-    label: str, index: VectorIndex, vectors: np.ndarray, queries: np.ndarray, optimize: Callable[[], object] | None
-) -> list[Row]:
+def measure(label: str, index: VectorIndex, vectors: np.ndarray, queries: np.ndarray) -> Row:
     name = REPO.collection_name
     index.ensure_collection(name, vectors.shape[1])
     points = make_points(vectors)
     started = time.perf_counter()
     index.upsert(name, points)
     upsert_s = time.perf_counter() - started
-    rows = [Row(label, len(points), upsert_s, *query_latency(index, queries))]
-    if optimize is not None:
-        started = time.perf_counter()
-        optimize()
-        rows.append(
-            Row(
-                f"{label} + optimize ({time.perf_counter() - started:.1f} s)",
-                len(points),
-                upsert_s,
-                *query_latency(index, queries),
-            )
-        )
-    return rows
+    return Row(label, len(points), upsert_s, *query_latency(label, index, queries))
 
 
-def query_latency(index: VectorIndex, queries: np.ndarray) -> tuple[float, float]:
+def query_latency(label: str, index: VectorIndex, queries: np.ndarray) -> tuple[float, float]:
     """p50 and p95 in milliseconds of filtered top-10 searches (adapter version + language)."""
     name = REPO.collection_name
     timings = []
@@ -112,27 +97,26 @@ def query_latency(index: VectorIndex, queries: np.ndarray) -> tuple[float, float
         )
         timings.append((time.perf_counter() - started) * 1000)
         if len(matches) != 10:
-            raise SystemExit(f"expected 10 matches, got {len(matches)}: is the collection filled?")
+            raise SystemExit(f"{label}: query {i} returned {len(matches)} matches, expected 10")
     cuts = statistics.quantiles(timings, n=100, method="inclusive")
     return cuts[49], cuts[94]
 
 
-def run_edge(vectors: np.ndarray, queries: np.ndarray, optimize: bool, workdir: Path, tag: str) -> list[Row]:
+def run_edge(vectors: np.ndarray, queries: np.ndarray, root: Path) -> Row:
     from embedding.index.edge import EdgeIndex
 
-    with EdgeIndex(workdir / f"edge-{tag}") as index:
-        hook = (lambda: index.optimize(REPO.collection_name)) if optimize else None
-        return measure("Qdrant Edge", index, vectors, queries, hook)
+    with EdgeIndex(root) as index:
+        return measure("Qdrant Edge", index, vectors, queries)
 
 
-def run_local(vectors: np.ndarray, queries: np.ndarray) -> list[Row]:
+def run_local(vectors: np.ndarray, queries: np.ndarray) -> Row:
     from qdrant_client import QdrantClient
 
     from embedding.index.server import ServerIndex
 
     warnings.filterwarnings("ignore", message="Payload indexes have no effect")
     with ServerIndex(QdrantClient(location=":memory:"), location="local mode") as index:
-        return measure("qdrant-client local mode", index, vectors, queries, None)
+        return measure("qdrant-client local mode", index, vectors, queries)
 
 
 def cpu_model() -> str:
@@ -156,7 +140,6 @@ def main(argv: list[str] | None = None) -> int:
         default=5_000,
         help="points for qdrant-client local mode, which is slow; Edge is timed at this size too (default 5000, 0: skip)",
     )
-    parser.add_argument("--optimize", action="store_true", help="also time Edge after building its HNSW graph")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     args = parser.parse_args(argv)
     if args.points < 100 or args.queries < 2 or args.dim < 2:
@@ -172,15 +155,14 @@ def main(argv: list[str] | None = None) -> int:
     small = min(args.server_points, args.points)
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="doppel-bench-index-") as tmp:
-        workdir = Path(tmp)
-        rows += run_edge(vectors, queries, args.optimize, workdir, "full")
+        rows.append(run_edge(vectors, queries, Path(tmp) / "edge-full"))
         edge_small = rows[0]
         if 0 < small < args.points:
-            edge_small = run_edge(vectors[:small], queries, False, workdir, "small")[0]
+            edge_small = run_edge(vectors[:small], queries, Path(tmp) / "edge-small")
             rows.append(edge_small)
-        local = run_local(vectors[:small], queries)[0] if small > 0 else None
-        if local is not None:
-            rows.append(local)
+    local = run_local(vectors[:small], queries) if small > 0 else None
+    if local is not None:
+        rows.append(local)
 
     print()
     print("| backend | points | upsert (s) | query p50 (ms) | query p95 (ms) |")

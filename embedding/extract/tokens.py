@@ -103,8 +103,8 @@ def leaf_tokens(
 ) -> list[tuple[str, str]]:
     """``(kind, text)`` of the leaves under ``nodes``, in order; bytes inside ``skip`` (a docstring) are left out.
 
-    This is the hot loop of extraction (every function's hash goes through it), hence plain
-    tuples, a memo by grammar symbol and a cursor rather than ``node.children`` lists.
+    Runs once per leaf in Python, hence plain tuples, a memo by grammar symbol and a cursor
+    rather than ``node.children`` lists. (``body_hash`` avoids it: it needs no token kinds.)
     """
     classifier = _Classifier.of(language)
     kinds = classifier.kinds

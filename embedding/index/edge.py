@@ -4,9 +4,12 @@ Layout under ``root`` (``<data_dir>/index``): ``<name>/`` is the Edge shard, ``<
 the collection's meta, written atomically. An Edge shard is locked to one process while open, so
 shards stay open (cached here) until ``close()``; several processes need the server backend.
 
-Searches scan the shard exactly until ``optimize()`` builds an HNSW graph; at the sizes of a code
-repository (tens of thousands of functions) the exact scan is already fast (see
-``benchmarks/results/index_latency.md``), and exact results keep reviews reproducible.
+Qdrant Edge runs no background optimizer, so a shard's points stay in plain segments and every
+search is an exact scan narrowed by the keyword payload indexes. At the sizes of a code repository
+(tens of thousands of functions) that is fast enough (``benchmarks/results/index_latency.md``), and
+exact results keep reviews reproducible. (``EdgeShard.optimize()`` would build an HNSW graph; in a
+trial at 50,000 points it took minutes on two cores and a filtered search then returned fewer than
+``limit`` hits, so doppel does not call it.)
 """
 
 from __future__ import annotations
@@ -203,15 +206,6 @@ class EdgeIndex(VectorIndex):
             raise IndexError_(f"could not write the meta of collection {name!r} at {path}: {exc}") from exc
 
     # --- lifecycle ---------------------------------------------------------------------------
-
-    def optimize(self, name: str) -> bool:
-        """Build the shard's HNSW graph and merge segments (blocking; minutes for large shards).
-
-        Worth it past a few hundred thousand points, where the exact scan slows down.
-        """
-        opened = self._get(name)
-        with self._translate(name, "optimize the collection"):
-            return bool(opened.shard.optimize())
 
     def flush(self) -> None:
         """Persist pending changes of every open shard (the write-ahead log already has them)."""

@@ -29,8 +29,13 @@ PairKind = Literal["text2code", "code2code"]
 Split = Literal["train", "validation", "test"]
 SPLITS: tuple[Split, ...] = ("train", "validation", "test")
 
-_WORD = re.compile(r"[A-Za-z][a-z]*|[A-Z]+(?![a-z])|\d+")
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Declaration keywords and receivers: in every signature, so they say nothing about the function.
+_SIGNATURE_NOISE = frozenset(
+    "def async func function fn pub public private protected internal static void const let var self this cls "
+    "final override virtual inline extern unsafe mut abstract synchronized sub".split()
+)
 # Doc text that carries no meaning worth learning from.
 _BOILERPLATE = re.compile(r"^\s*(todo|fixme|xxx|deprecated|see\b|override|inheritdoc|\{@inheritdoc\})", re.I)
 
@@ -103,7 +108,7 @@ def text_pairs(functions: Iterable[CodeFunction], *, identifiers: bool = True, m
             if len(doc) >= min_query_chars and not _BOILERPLATE.match(doc):
                 pairs.append(TrainingPair("text2code", "docstring", fn.language, fn.path, key, doc, fn.code, fn.body_hash))
         if identifiers:
-            words = identifier_words(fn.signature or fn.name)
+            words = [w for w in identifier_words(fn.signature or fn.name) if w not in _SIGNATURE_NOISE]
             query = " ".join(words)
             body = strip_signature(fn)
             if len(query) >= min_query_chars and body.strip() and body != fn.code:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from core.errors import ConfigError
-from embedding.extract import Token, body_hash, code_tokens, extract_source
+from embedding.extract import Token, body_hash, code_tokens, extract_source, parse
 
 
 def test_python_tokens_have_kinds_and_no_comments() -> None:
@@ -110,5 +111,14 @@ def test_copies_in_different_layouts_share_the_body_hash_when_extracted() -> Non
 
 def test_importing_extract_does_not_import_torch() -> None:
     code = "import sys, embedding.extract; print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=repo)
     assert out.stdout.strip() == "False"
+
+
+def test_parse_reuses_one_parser_per_language() -> None:
+    from embedding.extract.parsers import parser
+
+    assert parser("go") is parser("go")
+    assert parse("go", b"package x\n").root_node.type == "source_file"
+    assert parse("tsx", b"const a = <b/>;\n").root_node.has_error is False

@@ -107,9 +107,9 @@ class RepoConfig:
 def glob_matches(path: str, pattern: str) -> bool:
     """Glob match where ``**/`` may match no directory at all (``**/vendor/**`` matches ``vendor/x``)."""
     path = path.lstrip("/")
-    candidates = {pattern}
-    while any(c.startswith("**/") for c in candidates):
-        candidates |= {c[3:] for c in candidates if c.startswith("**/")}
+    candidates = [pattern]
+    while candidates[-1].startswith("**/"):
+        candidates.append(candidates[-1][3:])
     return any(fnmatch.fnmatchcase(path, c) for c in candidates)
 
 

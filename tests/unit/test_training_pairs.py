@@ -1,0 +1,113 @@
+"""Pair mining: text and code pairs, the split by file, filters, history and synthetic clones."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from embedding.training.config import TrainConfig
+from embedding.training.mining import mine_repository
+from embedding.training.pairs import (
+    TrainingPair,
+    assign_splits,
+    clean_doc,
+    filter_pairs,
+    history_pair,
+    identifier_words,
+    split_for_path,
+    synthetic_pairs,
+    text_pairs,
+)
+from tests.factories import commit, make_function, make_repo
+
+DOC_FN = make_function(
+    "def parse_header(line, strict):\n    key, _, value = line.partition(':')\n    return key.strip(), value.strip()\n",
+    docstring="Split an HTTP header line into name and value.\n\nArgs:\n  line: the raw line",
+)
+
+
+def test_identifier_words_split_camel_and_snake_case() -> None:
+    assert identifier_words("parseHTTPResponse_v2(raw_bytes)") == ["parse", "http", "response", "v", "2", "raw", "bytes"]
+
+
+def test_doc_query_is_the_first_paragraph() -> None:
+    assert clean_doc(DOC_FN.docstring or "") == "Split an HTTP header line into name and value."
+
+
+def test_text_pairs_from_doc_and_identifiers() -> None:
+    pairs = text_pairs([DOC_FN])
+    by_source = {p.source: p for p in pairs}
+    assert by_source["docstring"].query == "Split an HTTP header line into name and value."
+    assert by_source["docstring"].code == DOC_FN.code
+    assert by_source["identifiers"].query == "parse header line strict"
+    assert "def parse_header" not in by_source["identifiers"].code
+    assert {p.function_key for p in pairs} == {"pkg/mod.py::parse_header"}
+
+
+def test_identifier_pairs_can_be_switched_off() -> None:
+    assert [p.source for p in text_pairs([DOC_FN], identifiers=False)] == ["docstring"]
+
+
+def test_split_is_by_file_and_leaks_no_file() -> None:
+    pairs = [
+        TrainingPair("text2code", "docstring", "python", f"pkg/m{i % 97}.py", f"pkg/m{i % 97}.py::f{i}", f"q{i}", f"c{i}", f"h{i}")
+        for i in range(2000)
+    ]
+    split = assign_splits(pairs, seed=1, validation=0.2, test=0.2)
+    splits_of_file: dict[str, set[str]] = {}
+    for p in split:
+        splits_of_file.setdefault(p.path, set()).add(p.split)
+    assert all(len(s) == 1 for s in splits_of_file.values())
+    assert {next(iter(s)) for s in splits_of_file.values()} == {"train", "validation", "test"}
+    assert split == assign_splits(pairs, seed=1, validation=0.2, test=0.2)  # deterministic
+
+
+def test_split_fractions_are_roughly_respected() -> None:
+    splits = [split_for_path(f"src/file_{i}.go", seed=0, validation=0.1, test=0.2) for i in range(5000)]
+    assert 0.15 < splits.count("test") / 5000 < 0.25
+    assert 0.06 < splits.count("validation") / 5000 < 0.14
+
+
+def test_filter_drops_duplicates_and_out_of_range_lengths() -> None:
+    base = TrainingPair("text2code", "docstring", "python", "a.py", "a.py::f", "what f does", "x" * 100, "h")
+    pairs = [base, replace(base), replace(base, code="short"), replace(base, code="y" * 10_000), replace(base, query="q")]
+    assert filter_pairs(pairs, min_code_chars=60, max_code_chars=6000, min_query_chars=5) == [base]
+
+
+def test_history_pair_only_for_modest_changes() -> None:
+    old = make_function("def f(x):\n    y = x + 1\n    z = y * 2\n    w = z - 3\n    return w\n")
+    modest = make_function("def f(x):\n    y = x + 1\n    z = y * 2\n    w = z - 4\n    return w\n")
+    rewrite = make_function("def f(x):\n    return sorted(set(x), reverse=True)\n")
+    pair = history_pair(old, modest)
+    assert pair is not None and (pair.query, pair.code, pair.source) == (old.code, modest.code, "history")
+    assert history_pair(old, rewrite) is None
+    assert history_pair(old, old) is None
+
+
+def test_synthetic_pairs_are_deterministic_clones() -> None:
+    fn = make_function(
+        "def total_price(items, tax):\n    total = 0\n    for item in items:\n        total += item.price\n    return total * (1 + tax)\n"
+    )
+    first = synthetic_pairs([fn], per_function=2, seed=0)
+    assert first == synthetic_pairs([fn], per_function=2, seed=0)
+    assert {p.clone_type for p in first} == {"renamed", "edited"}
+    for p in first:
+        assert p.code == fn.code and p.query != fn.code and p.kind == "code2code"
+
+
+def test_mining_a_git_repository_uses_history(tmp_path: Path) -> None:
+    body = "\n".join(f"    v{i} = x + {i}" for i in range(8))
+    repo = make_repo(tmp_path, {"pkg/a.py": f'def f(x):\n    """Add numbers to x in turn."""\n{body}\n    return v7\n'})
+    commit(repo, {"pkg/a.py": f'def f(x):\n    """Add numbers to x in turn."""\n{body}\n    v8 = v7 * 2\n    return v8\n'})
+    mined = mine_repository(Path(repo.working_tree_dir or ""), TrainConfig(min_code_chars=10, synthetic_per_function=0))
+    assert mined.commit == repo.head.commit.hexsha
+    assert [fn.qualified_name for fn in mined.functions] == ["f"]
+    sources = {p.source for p in mined.pairs}
+    assert {"docstring", "history"} <= sources
+
+
+def test_mining_a_plain_directory(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text('def g(a, b):\n    """Multiply two numbers together."""\n    c = a * b\n    return c\n')
+    mined = mine_repository(tmp_path, TrainConfig(min_code_chars=10))
+    assert mined.commit is None
+    assert {p.source for p in mined.pairs} >= {"docstring", "synthetic"}

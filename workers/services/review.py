@@ -1,0 +1,458 @@
+"""Review a change: which functions it adds or changes, and what existing code each resembles.
+
+``ReviewService.review`` takes the functions a commit range adds or changes (a function is
+changed when an added line of the merge-base diff falls inside it), extracts them at the head,
+makes sure the index matches the base, searches each against it, and classifies every match with
+the verdict of ``embedding.verdict`` (cosine combined with identifier-normalised lexical
+similarity). Functions the same change adds twice are compared with each other too.
+
+What is left out of the search, and why:
+
+* the function's own previous version (same path and qualified name, or the path the file was
+  renamed from): a change to a function is not a copy of it;
+* files the change deletes, and functions that no longer exist at the head (moved or renamed
+  away): moving code is not duplicating it.
+
+The result (``ReviewResult``) is plain data; printing and commenting belong to the edges.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from core.domain import CodeFunction, Finding, FindingKind, IndexedFunction, Match, RepoRef
+from core.errors import CollectionNotFound, ConfigError, DoppelError, ReviewError
+from core.settings import Settings
+from embedding.extract import ExtractOptions, extract_source, skip_reason
+from embedding.languages import LANGUAGES, language_for_path
+from embedding.lexical import NormalizedCode, normalize, similarity
+from embedding.verdict import Thresholds, classify, combined_score, thresholds_from
+
+if TYPE_CHECKING:
+    from embedding.encoder import Encoder
+    from embedding.index import VectorIndex
+    from embedding.source import GitSource
+    from workers.services.indexing import IndexService
+
+logger = logging.getLogger(__name__)
+
+SEARCH_MARGIN = 5  # extra hits per search, so that dropping a function's own old version keeps top_k
+_KIND_ORDER = {FindingKind.DUPLICATE: 0, FindingKind.INTRA_PR: 1, FindingKind.RELATED: 2}
+
+
+# --- pure helpers --------------------------------------------------------------------------------
+def changed_functions(functions: Sequence[CodeFunction], added: set[int]) -> list[CodeFunction]:
+    """The functions that contain at least one added line, in their original order."""
+    if not added:
+        return []
+    return [fn for fn in functions if any(fn.contains_line(line) for line in added)]
+
+
+def is_previous_version(fn: CodeFunction, target: IndexedFunction, renamed_from: dict[str, str]) -> bool:
+    """Whether ``target`` (at the base) is ``fn``'s own earlier version: same name, same or renamed-from path."""
+    if target.qualified_name != fn.qualified_name:
+        return False
+    return target.path == fn.path or target.path == renamed_from.get(fn.path)
+
+
+def sort_findings(findings: Sequence[Finding]) -> list[Finding]:
+    """Duplicates first, then copies within the change, then related code; best score first within a kind."""
+    return sorted(
+        findings,
+        key=lambda f: (
+            _KIND_ORDER[f.kind],
+            -f.score,
+            f.function.path,
+            f.function.start_line,
+            f.target.path,
+            f.target.start_line,
+        ),
+    )
+
+
+def code_lines(data: bytes, start_line: int, end_line: int) -> str:
+    """Lines ``start_line``..``end_line`` (1-based, inclusive) of a file's bytes, as text."""
+    lines = data.decode("utf-8", "replace").splitlines()
+    return "\n".join(lines[start_line - 1 : end_line])
+
+
+def _brief(fn: CodeFunction) -> dict[str, Any]:
+    return {
+        "language": fn.language,
+        "path": fn.path,
+        "qualified_name": fn.qualified_name,
+        "start_line": fn.start_line,
+        "end_line": fn.end_line,
+    }
+
+
+# --- result --------------------------------------------------------------------------------------
+@dataclass
+class ReviewStats:
+    """What a review did; ``index`` is the ``IndexStats.to_dict()`` of bringing the index to the base."""
+
+    files_changed: int = 0
+    functions_changed: int = 0
+    searches: int = 0
+    candidates: int = 0  # matches scored after leaving out own versions and moved code
+    seconds: float = 0.0
+    index: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["seconds"] = round(self.seconds, 3)
+        return data
+
+
+@dataclass
+class ReviewResult:
+    """The outcome of reviewing ``base..head``: changed functions and sorted findings, no rendering."""
+
+    repo: RepoRef
+    base: str
+    head: str
+    changed: list[CodeFunction]
+    findings: list[Finding]
+    warnings: list[str] = field(default_factory=list)
+    stats: ReviewStats = field(default_factory=ReviewStats)
+    merge_base: str = ""
+    thresholds: dict[str, Thresholds] = field(default_factory=dict)  # by adapter version
+
+    def of_kind(self, kind: FindingKind) -> list[Finding]:
+        return [f for f in self.findings if f.kind is kind]
+
+    @property
+    def duplicates(self) -> list[Finding]:
+        return self.of_kind(FindingKind.DUPLICATE)
+
+    @property
+    def related(self) -> list[Finding]:
+        return self.of_kind(FindingKind.RELATED)
+
+    @property
+    def intra_pr(self) -> list[Finding]:
+        return self.of_kind(FindingKind.INTRA_PR)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (``doppel review --format json``)."""
+        return {
+            "repo": self.repo.slug,
+            "base": self.base,
+            "head": self.head,
+            "merge_base": self.merge_base,
+            "changed": [_brief(fn) for fn in self.changed],
+            "findings": [f.to_dict() for f in self.findings],
+            "counts": {kind.value: len(self.of_kind(kind)) for kind in FindingKind},
+            "thresholds": {version: t.to_dict() for version, t in sorted(self.thresholds.items())},
+            "warnings": list(self.warnings),
+            "stats": self.stats.to_dict(),
+        }
+
+
+# --- the service ---------------------------------------------------------------------------------
+class ReviewService:
+    """Reviews commit ranges and answers similarity look-ups against a repository's index."""
+
+    def __init__(self, settings: Settings, encoder: Encoder, index: VectorIndex, indexer: IndexService) -> None:
+        self._settings = settings
+        self._encoder = encoder
+        self._index = index
+        self._indexer = indexer
+        self._options = ExtractOptions.from_settings(settings)
+        self._normalized: dict[tuple[str, str], NormalizedCode] = {}
+
+    # --- thresholds and lexical similarity -----------------------------------------------------
+    def thresholds_for(self, language: str | None) -> Thresholds:
+        """Calibrated thresholds of the adapter used for ``language`` when it has them, else settings."""
+        name = self._encoder.adapter_for(language)
+        metadata = self._encoder.adapter_metadata(name) if name is not None else {}
+        return thresholds_from(self._settings, name, metadata)
+
+    def _norm(self, language: str, code: str) -> NormalizedCode:
+        key = (language, code)
+        found = self._normalized.get(key)
+        if found is None:
+            if len(self._normalized) > 4096:
+                self._normalized.clear()
+            found = self._normalized[key] = normalize(language, code)
+        return found
+
+    def lexical(self, language: str, a: str, b: str) -> float:
+        return similarity(self._norm(language, a), self._norm(language, b))
+
+    # --- review --------------------------------------------------------------------------------
+    def review(self, source: GitSource, repo: RepoRef, base: str, head: str = "HEAD") -> ReviewResult:
+        """Findings for the functions that ``head`` adds or changes relative to ``base``."""
+        started = time.perf_counter()
+        base_sha, head_sha = source.resolve(base), source.resolve(head)
+        merge_base = source.merge_base(base_sha, head_sha)
+        added = source.added_lines(base_sha, head_sha)
+        changes = source.changes(merge_base, head_sha)
+        renamed_from = {new: old for old, new in changes.renamed}
+        stats = ReviewStats(files_changed=len(added))
+        warnings: list[str] = []
+        changed = self._changed_at_head(source, head_sha, added, warnings)
+        stats.functions_changed = len(changed)
+        result = ReviewResult(repo, base_sha, head_sha, changed, [], warnings, stats, merge_base)
+        if not changed:
+            stats.seconds = time.perf_counter() - started
+            return result
+
+        stats.index = self._indexer.ensure_indexed(source, repo, base_sha).to_dict()
+        vectors = self._encoder.embed_functions(changed)  # (N, dim)
+        deleted = set(changes.deleted)
+        head_checker = _HeadPresence(source, head_sha, changes, self._options)
+        findings: list[Finding] = []
+        for fn, vector in zip(changed, vectors, strict=True):
+            version = self._encoder.adapter_version(fn.language)
+            thresholds = result.thresholds.setdefault(version, self.thresholds_for(fn.language))
+            matches = self._search(repo, vector, version, self._settings.top_k + SEARCH_MARGIN, fn.language, deleted)
+            stats.searches += 1
+            kept = [
+                m
+                for m in matches
+                if not is_previous_version(fn, m.target, renamed_from) and head_checker.still_there(m.target)
+            ][: self._settings.top_k]
+            stats.candidates += len(kept)
+            for rank, match in enumerate(kept):
+                finding = self._judge(source, base_sha, fn, match, version, thresholds, rank)
+                if finding is not None:
+                    findings.append(finding)
+        findings += self._intra_change(repo, head_sha, changed, vectors, renamed_from, result.thresholds)
+        result.findings = sort_findings(findings)
+        stats.seconds = time.perf_counter() - started
+        logger.info(
+            "review.done repo=%s base=%s head=%s changed=%d findings=%d seconds=%.2f",
+            repo.slug, base_sha[:12], head_sha[:12], len(changed), len(result.findings), stats.seconds,
+        )  # fmt: skip
+        return result
+
+    def _changed_at_head(
+        self, source: GitSource, head_sha: str, added: dict[str, set[int]], warnings: list[str]
+    ) -> list[CodeFunction]:
+        changed: list[CodeFunction] = []
+        for path in sorted(added):
+            if language_for_path(path) is None or skip_reason(path, self._options) is not None:
+                continue
+            try:
+                data = source.read(head_sha, path)
+            except DoppelError as exc:
+                warnings.append(f"{path}: not reviewed: {exc}")
+                continue
+            extracted = extract_source(path, data, self._options)
+            warnings += extracted.warnings
+            if extracted.skipped:
+                warnings.append(f"{path}: not reviewed: {extracted.skipped}")
+                continue
+            changed += changed_functions(extracted.functions, added[path])
+        return changed
+
+    def _search(
+        self, repo: RepoRef, vector: Any, version: str, limit: int, language: str | None, exclude: set[str]
+    ) -> list[Match]:
+        try:
+            return self._index.search(
+                repo.collection_name, vector, adapter_version=version, limit=limit, language=language,
+                exclude_paths=exclude,
+            )  # fmt: skip
+        except CollectionNotFound as exc:
+            raise ReviewError(f"no index for {repo.slug}: run `doppel index` on it first ({exc})") from exc
+
+    def _judge(
+        self,
+        source: GitSource,
+        base_sha: str,
+        fn: CodeFunction,
+        match: Match,
+        version: str,
+        thresholds: Thresholds,
+        rank: int,
+    ) -> Finding | None:
+        target = match.target
+        extra: dict[str, Any] = {"rank": rank}
+        code = target.code or self._code_at(source, base_sha, target)
+        if code:
+            lexical = self.lexical(fn.language, fn.code, code)
+        else:  # no code to compare with: the verdict falls back to the cosine alone
+            lexical = match.score
+            extra["lexical"] = "unavailable"
+        identical = bool(fn.body_hash) and fn.body_hash == target.body_hash
+        kind = classify(match.score, lexical, thresholds, identical=identical)
+        if kind is None:
+            return None
+        if identical:
+            extra["identical"] = True
+        score = combined_score(match.score, lexical, thresholds.lexical_weight)
+        return Finding(kind, fn, target, score, match.score, lexical, version, extra)
+
+    @staticmethod
+    def _code_at(source: GitSource, commit: str, target: IndexedFunction) -> str:
+        try:
+            return code_lines(source.read(commit, target.path), target.start_line, target.end_line)
+        except DoppelError:
+            return ""
+
+    def _intra_change(
+        self,
+        repo: RepoRef,
+        head_sha: str,
+        changed: Sequence[CodeFunction],
+        vectors: Any,
+        renamed_from: dict[str, str],
+        thresholds: dict[str, Thresholds],
+    ) -> list[Finding]:
+        """INTRA_PR findings: two functions new in this change that copy each other."""
+        new = [i for i, fn in enumerate(changed) if not self._existed_at_base(repo, fn, renamed_from)]
+        findings: list[Finding] = []
+        for a_pos, i in enumerate(new):
+            for j in new[a_pos + 1 :]:
+                first, second = changed[i], changed[j]
+                if first.language != second.language or _nested(first, second):
+                    continue
+                version = self._encoder.adapter_version(first.language)
+                limits = thresholds.setdefault(version, self.thresholds_for(first.language))
+                cosine = float(vectors[i] @ vectors[j])
+                if combined_score(cosine, 1.0, limits.lexical_weight) < limits.duplicate:
+                    continue  # even identical tokens could not make it a duplicate
+                lexical = self.lexical(first.language, first.code, second.code)
+                identical = first.body_hash == second.body_hash
+                if classify(cosine, lexical, limits, identical=identical) is not FindingKind.DUPLICATE:
+                    continue
+                earlier, later = sorted((first, second), key=lambda f: (f.path, f.start_line))
+                target = IndexedFunction.from_function(repo, earlier, commit=head_sha, adapter_version=version)
+                score = combined_score(cosine, lexical, limits.lexical_weight)
+                extra = {"identical": True} if identical else {}
+                findings.append(Finding(FindingKind.INTRA_PR, later, target, score, cosine, lexical, version, extra))
+        return findings
+
+    def _existed_at_base(self, repo: RepoRef, fn: CodeFunction, renamed_from: dict[str, str]) -> bool:
+        paths = {fn.path, renamed_from.get(fn.path, fn.path)}
+        try:
+            stored = [f for path in paths for f in self._index.functions_in_path(repo.collection_name, path)]
+        except CollectionNotFound:
+            return False
+        return any(f.qualified_name == fn.qualified_name for f in stored)
+
+    # --- similar -------------------------------------------------------------------------------
+    def similar(
+        self,
+        source: GitSource,
+        repo: RepoRef,
+        *,
+        function: str | None = None,
+        at: tuple[str, int] | None = None,
+        query: str | None = None,
+        commit: str = "HEAD",
+        limit: int | None = None,
+    ) -> list[Match]:
+        """The indexed functions nearest to a function (by name or position) or to free text.
+
+        ``function``: a qualified name (``Class.method``), optionally ``path:qualname``; ``at``:
+        (path, line) of a line inside the function; ``query``: text, embedded once per vector
+        space in use and searched across languages. Exactly one of the three.
+        """
+        given = [name for name, value in (("function", function), ("at", at), ("query", query)) if value]
+        if len(given) != 1:
+            raise ConfigError(f"similar needs exactly one of function, at or query; got {given or 'none'}")
+        limit = limit or self._settings.top_k
+        if limit < 1:
+            raise ConfigError(f"limit must be at least 1, got {limit}")
+        sha = source.resolve(commit)
+        self._indexer.ensure_indexed(source, repo, sha)
+        if query:
+            return self._similar_to_text(repo, query, limit)
+        fn = self.locate(source, sha, function=function, at=at)
+        vector = self._encoder.embed_functions([fn])[0]
+        version = self._encoder.adapter_version(fn.language)
+        matches = self._search(repo, vector, version, limit + SEARCH_MARGIN, fn.language, set())
+        return [m for m in matches if not is_previous_version(fn, m.target, {})][:limit]
+
+    def _similar_to_text(self, repo: RepoRef, query: str, limit: int) -> list[Match]:
+        languages = self._settings.languages or tuple(LANGUAGES)
+        spaces: dict[str, str] = {}  # adapter version → a language embedded in it
+        for language in sorted(languages):
+            spaces.setdefault(self._encoder.adapter_version(language), language)
+        matches: list[Match] = []
+        for version, language in sorted(spaces.items()):
+            vector = self._encoder.embed_query(query, language=language)
+            matches += self._search(repo, vector, version, limit, None, set())
+        return sorted(matches, key=lambda m: (-m.score, m.target.path, m.target.start_line))[:limit]
+
+    def locate(
+        self, source: GitSource, commit: str, *, function: str | None = None, at: tuple[str, int] | None = None
+    ) -> CodeFunction:
+        """The function at ``commit`` named ``function`` (``qualname`` or ``path:qualname``) or containing ``at``."""
+        if at is not None:
+            path, line = at
+            inside = [fn for fn in self._extract(source, commit, path) if fn.contains_line(line)]
+            if not inside:
+                raise ReviewError(f"no function contains line {line} of {path} at {commit[:12]}")
+            return min(inside, key=lambda fn: fn.line_count)  # the innermost
+        if not function:
+            raise ConfigError("locate needs function or at")
+        path, _, qualname = function.rpartition(":")
+        paths = [path] if path else self._candidate_paths(source, commit, qualname)
+        found = [fn for p in paths for fn in self._extract(source, commit, p)]
+        exact = [fn for fn in found if fn.qualified_name == qualname]
+        hits = exact or [fn for fn in found if fn.qualified_name.endswith("." + qualname)]
+        if len(hits) == 1:
+            return hits[0]
+        if not hits:
+            raise ReviewError(
+                f"no function named {qualname!r} at {commit[:12]}{f' in {path}' if path else ''}: "
+                "check the name, or point at it with FILE:LINE"
+            )
+        names = ", ".join(f"{fn.path}:{fn.qualified_name}" for fn in hits[:10])
+        raise ReviewError(f"{qualname!r} is ambiguous ({len(hits)} functions): pass one of {names}")
+
+    def _candidate_paths(self, source: GitSource, commit: str, qualname: str) -> list[str]:
+        needle = qualname.rsplit(".", 1)[-1].encode()
+        paths = []
+        for path in source.list_files(commit):
+            if language_for_path(path) is None or skip_reason(path, self._options) is not None:
+                continue
+            if needle in source.read(commit, path):
+                paths.append(path)
+        return paths
+
+    def _extract(self, source: GitSource, commit: str, path: str) -> list[CodeFunction]:
+        return extract_source(path, source.read(commit, path), self._options).functions
+
+
+def _nested(a: CodeFunction, b: CodeFunction) -> bool:
+    """One function lies inside the other (a nested function or a method of a nested class)."""
+    if a.path != b.path:
+        return False
+    return (a.start_line <= b.start_line and b.end_line <= a.end_line) or (
+        b.start_line <= a.start_line and a.end_line <= b.end_line
+    )
+
+
+class _HeadPresence:
+    """Answers whether a function found at the base still exists at the head (else it was moved)."""
+
+    def __init__(self, source: GitSource, head_sha: str, changes: Any, options: ExtractOptions) -> None:
+        self._source = source
+        self._head = head_sha
+        self._touched = set(changes.modified) | {old for old, _ in changes.renamed}
+        self._renamed_to = dict(changes.renamed)
+        self._options = options
+        self._names: dict[str, set[str]] = {}
+
+    def still_there(self, target: IndexedFunction) -> bool:
+        if target.path not in self._touched:
+            return True  # untouched by the change (or changed on the base side only)
+        path = self._renamed_to.get(target.path, target.path)
+        names = self._names.get(path)
+        if names is None:
+            try:
+                data = self._source.read(self._head, path)
+                names = {fn.qualified_name for fn in extract_source(path, data, self._options).functions}
+            except DoppelError:
+                names = set()
+            self._names[path] = names
+        return target.qualified_name in names
