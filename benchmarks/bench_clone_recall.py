@@ -83,7 +83,12 @@ def embed(texts: Sequence[str], args: argparse.Namespace) -> np.ndarray:
 
     cache = EmbeddingCache(args.cache) if args.cache is not None else None
     encoder = Encoder("default", max_length=args.max_length, batch_size=args.batch_size, device="cpu", cache=cache)
-    return encoder.embed_texts(list(texts), progress=False)
+    # In chunks, so that an interrupted run has cached what it embedded and the next one resumes.
+    chunks = []
+    for start in range(0, len(texts), 512):
+        chunks.append(encoder.embed_texts(list(texts[start : start + 512]), progress=False))
+        print(f"embedded {min(start + 512, len(texts))}/{len(texts)}", file=sys.stderr, flush=True)
+    return np.concatenate(chunks) if chunks else np.zeros((0, encoder.dim), dtype=np.float32)
 
 
 def build_pairs(args: argparse.Namespace) -> tuple[list[Pair], dict[str, float]]:

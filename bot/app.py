@@ -20,7 +20,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from bot.config import PLACEHOLDER_SECRETS, BotSettings, get_bot_settings
+from core.settings import PLACEHOLDER_SECRETS, Settings, get_settings
 from bot.dedup import DeliveryLog, valid_delivery_id
 from bot.metrics import CONTENT_TYPE_LATEST, WebhookMetrics
 from bot.webhooks import signature
@@ -45,7 +45,7 @@ class _DeliveryRejectedError(Exception):
         self.status, self.outcome, self.message = status, outcome, message
 
 
-def webhook_secret(settings: BotSettings) -> bytes | None:
+def webhook_secret(settings: Settings) -> bytes | None:
     """The secret to verify deliveries with; refuses to run without one unless ``insecure_dev``."""
     secret = settings.webhook_secret_bytes()
     if secret is not None and secret.decode(errors="replace").strip().lower() not in PLACEHOLDER_SECRETS:
@@ -64,7 +64,7 @@ def webhook_secret(settings: BotSettings) -> bytes | None:
 class _Receiver:
     """What the routes share: the secret, the dedup log, the queue and the metrics."""
 
-    settings: BotSettings
+    settings: Settings
     secret: bytes | None
     deliveries: DeliveryLog
     enqueuer: Enqueuer
@@ -169,14 +169,14 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 def create_app(
-    settings: BotSettings | None = None,
+    settings: Settings | None = None,
     *,
     enqueuer: Enqueuer | None = None,
     redis: Redis | None = None,
 ) -> FastAPI:
     """Build the receiver. Refuses (``ConfigError``) to start without a webhook secret unless
     ``insecure_dev``. ``enqueuer`` and ``redis`` default to the ones ``settings`` describe."""
-    settings = settings or get_bot_settings()
+    settings = settings or get_settings()
     secret = webhook_secret(settings)
     if redis is None:
         from redis import Redis

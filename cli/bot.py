@@ -51,9 +51,9 @@ def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from bot.app import webhook_secret
-    from bot.config import get_bot_settings
+    from core.settings import get_settings
 
-    webhook_secret(get_bot_settings())  # refuse now, with the reason, rather than inside uvicorn
+    webhook_secret(get_settings())  # refuse now, with the reason, rather than inside uvicorn
     uvicorn.run("bot.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers)
     return 0
 

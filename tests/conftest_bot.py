@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.config import BotSettings
+from core.settings import Settings
 from bot.webhooks.signature import sign
 
 SECRET = "it-is-a-long-test-secret-0123456789"
@@ -48,11 +48,11 @@ class FakeRedis:
         return True
 
 
-def bot_settings(**overrides: Any) -> BotSettings:
+def bot_settings(**overrides: Any) -> Settings:
     """Settings for tests: the test secret, the test Redis DB, no .env file."""
     values: dict[str, Any] = {"github_webhook_secret": SECRET, "redis_url": TEST_REDIS_URL}
     values.update(overrides)
-    return BotSettings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 def delivery_headers(event: str, body: bytes, *, secret: str = SECRET, delivery: str | None = None) -> dict[str, str]:
@@ -187,7 +187,7 @@ class _FakeGitHub:
 class FakeRuntime:
     """The ``Runtime`` ports over Redis-backed fakes (see the comment above)."""
 
-    def __init__(self, settings: BotSettings) -> None:
+    def __init__(self, settings: Settings) -> None:
         import redis
 
         from workers.services.coalesce import PullCoalescer
@@ -238,5 +238,5 @@ class FakeRuntime:
         self._producer.send_task(task, kwargs=kwargs)
 
 
-def build_fake_runtime(settings: BotSettings) -> FakeRuntime:
+def build_fake_runtime(settings: Settings) -> FakeRuntime:
     return FakeRuntime(settings)

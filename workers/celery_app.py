@@ -13,13 +13,13 @@ from celery import Celery
 from celery.schedules import crontab
 from kombu import Queue
 
-from bot.config import BotSettings, get_bot_settings
+from core.settings import Settings, get_settings
 from workers.tasks import names
 
 TASK_MODULES = ("workers.tasks.review", "workers.tasks.repository", "workers.tasks.schedule")
 
 
-def create_celery(settings: BotSettings, *, include_tasks: bool = True) -> Celery:
+def create_celery(settings: Settings, *, include_tasks: bool = True) -> Celery:
     """A Celery app configured from ``settings`` (tasks registered only when ``include_tasks``)."""
     app = Celery("doppel", broker=settings.redis_url, backend=settings.redis_url)
     app.conf.update(
@@ -59,4 +59,4 @@ def create_celery(settings: BotSettings, *, include_tasks: bool = True) -> Celer
     return app
 
 
-app = create_celery(get_bot_settings())
+app = create_celery(get_settings())

@@ -14,7 +14,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from github import Auth, Github, GithubException
 
-from bot.github.auth import DEFAULT_API_URL, web_url_for
+from bot.github.auth import DEFAULT_API_URL, GitHubConfig, TokenProvider, token_provider, web_url_for
 from bot.github.errors import GitHubAuthError, GitHubError
 
 log = logging.getLogger(__name__)
@@ -265,6 +265,27 @@ class GitHubClient:
             if exc.status == 404:
                 return "none"
             raise
+
+
+class GitHubAccess:
+    """Clients per installation from one ``GitHubConfig``: build once per process, ask per job.
+
+    Installation tokens come from the provider's cache, so a client made for each job always
+    holds a token that is good for the job's length.
+    """
+
+    def __init__(self, config: GitHubConfig, *, provider: TokenProvider | None = None, **client_options: Any) -> None:
+        self.config = config
+        self.provider = provider or token_provider(config)
+        self._options = client_options
+
+    def token(self, installation_id: int | None) -> str:
+        return self.provider.token(installation_id)
+
+    def client(self, installation_id: int | None) -> GitHubClient:
+        return GitHubClient.connect(
+            self.token(installation_id), api_url=self.config.api_url, web_url=self.config.web, **self._options
+        )
 
 
 def _review_comment(c: dict[str, Any]) -> ReviewComment:

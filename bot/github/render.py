@@ -205,7 +205,7 @@ def render_summary(view: SummaryView, links: Links, *, resolved_markers: Iterabl
         parts.append("Found " + ", ".join(counts) + ".")
     sections: list[tuple[str, list[Finding]]] = [
         ("Possible duplicates (commented inline)", view.inline),
-        ("More possible duplicates (over the inline comment limit)", view.overflow),
+        ("More possible duplicates (further matches, or over the inline comment limit)", view.overflow),
         ("Possible duplicates that could not be placed on the diff", view.unplaced),
         ("Duplicated within this pull request", view.intra_pr),
         ("Related code worth a look", view.related),

@@ -108,8 +108,11 @@ class EdgeIndex(VectorIndex):
     def drop_collection(self, name: str) -> None:
         check_collection_name(name)
         with self._lock:
-            opened = self._shards.pop(name, None)
-            if opened is not None:
+            if self._is_shard(name):
+                # Take the shard's lock first: deleting files another process has open would corrupt
+                # its view silently, whereas opening fails with a clear "another process" error.
+                opened = self._open(name)
+                del self._shards[name]
                 with self._translate(name, "close the collection"):
                     opened.shard.close()
             try:

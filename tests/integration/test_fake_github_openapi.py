@@ -10,8 +10,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bot.github.auth import AppTokenProvider
-from bot.github.client import GitHubClient, InlineComment
+from bot.github.auth import AppTokenProvider, GitHubConfig
+from bot.github.client import GitHubAccess, GitHubClient, InlineComment
 from bot.github.errors import GitHubError
 from tests.fakes.github import FakeFile, FakeGitHub, FakeGitHubServer
 from tests.fakes.github.openapi import OpenAPIChecker, load_checker, openapi_version
@@ -21,8 +21,7 @@ pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(
         load_checker() is None,
-        reason="GitHub's OpenAPI description is not installed: "
-        "npm install --prefix tests/.npm @octokit/openapi@23.0.2",
+        reason="GitHub's OpenAPI description is not installed: npm install --prefix tests/.npm @octokit/openapi@23.0.2",
     ),
 ]
 
@@ -84,11 +83,17 @@ def test_every_client_call_and_answer_matches_the_description(
     )
     assert review_id > 0
     with pytest.raises(GitHubError) as refused:
-        client.create_review("acme/tool", 1, commit_id=pull.head_sha, body="r", comments=[InlineComment("src/f.py", 9, "x")])
+        client.create_review(
+            "acme/tool", 1, commit_id=pull.head_sha, body="r", comments=[InlineComment("src/f.py", 9, "x")]
+        )
     assert refused.value.unprocessable
-    single = client.create_review_comment("acme/tool", 1, commit_id=pull.head_sha, comment=InlineComment("src/f.py", 3, "y"))
+    single = client.create_review_comment(
+        "acme/tool", 1, commit_id=pull.head_sha, comment=InlineComment("src/f.py", 3, "y")
+    )
     with pytest.raises(GitHubError) as off_diff:
-        client.create_review_comment("acme/tool", 1, commit_id=pull.head_sha, comment=InlineComment("src/f.py", 40, "z"))
+        client.create_review_comment(
+            "acme/tool", 1, commit_id=pull.head_sha, comment=InlineComment("src/f.py", 40, "z")
+        )
     assert off_diff.value.unprocessable
     reply = client.reply_to_review_comment("acme/tool", 1, single.id, "thread answer")
     assert reply.in_reply_to_id == single.id
@@ -134,9 +139,24 @@ def test_checker_rejects_what_github_does_not_document(checker: OpenAPIChecker) 
         return checker.check(Exchange(method, path, {}, {}, body, status, response))
 
     assert "no documented operation" in check("GET", "/repos/a/b/pullz/1", None, 200, {})[0]
-    bad_request = check("POST", "/repos/a/b/pulls/1/reviews", {"event": "SHOUT", "comments": [{"line": "x"}]}, 200, None)
+    bad_request = check(
+        "POST", "/repos/a/b/pulls/1/reviews", {"event": "SHOUT", "comments": [{"line": "x"}]}, 200, None
+    )
     assert any("event" in p for p in bad_request) and any("comments/0/line" in p for p in bad_request)
     assert "answered 201" in check("POST", "/repos/a/b/pulls/1/reviews", {}, 201, None)[0]
     assert any("required property" in p for p in check("GET", "/repos/a/b/pulls/1", None, 200, {"number": 1}))
     graphql = Exchange("POST", "/graphql", {}, {}, {"query": "query { viewer { login } }"}, 200, {}, graphql=True)
     assert checker.check(graphql)
+
+
+def test_access_builds_installation_clients_from_app_credentials(server: FakeGitHubServer) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    server.state.configure_app(55, key.public_key())
+    config = GitHubConfig(api_url=server.api_url, app_id=55, private_key=pem, web_url="https://ghe.example.test")
+    access = GitHubAccess(config, retry=None, seconds_between_requests=None, seconds_between_writes=None)
+    first, second = access.client(9), access.client(9)
+    assert first.pull("acme/tool", 1).head_sha == "a" * 40 and second.web_url == "https://ghe.example.test"
+    assert len(server.state.installation_tokens) == 1  # the second client reused the cached token

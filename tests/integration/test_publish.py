@@ -120,7 +120,9 @@ def test_repush_with_same_findings_edits_summary_in_place_and_posts_no_review(
     assert outcome.summary_action == "edited" and not publisher.has_review(sc.SLUG, sc.NUMBER, sc.HEAD)
 
 
-def test_gone_finding_is_minimized_and_answered_thread_is_kept(fake: FakeGitHubServer, publisher: PublishService) -> None:
+def test_gone_finding_is_minimized_and_answered_thread_is_kept(
+    fake: FakeGitHubServer, publisher: PublishService
+) -> None:
     publisher.publish(sc.result(sc.ALL_FINDINGS), sc.pull_ref())
     roots = bot_roots(fake.state)
     answered = roots[sc.DUP_APPLY.fingerprint]
@@ -145,7 +147,9 @@ def test_gone_finding_is_minimized_and_answered_thread_is_kept(fake: FakeGitHubS
     assert again.minimized == [] and writes(fake, mark) == []
 
 
-def test_refused_batch_falls_back_to_single_comments_and_summary(fake: FakeGitHubServer, publisher: PublishService) -> None:
+def test_refused_batch_falls_back_to_single_comments_and_summary(
+    fake: FakeGitHubServer, publisher: PublishService
+) -> None:
     pull = fake.state.repos[sc.SLUG].pulls[sc.NUMBER]
     pull.reject_lines = {sc.EXPECTED_LINES["format_invoice"]}  # GitHub will not resolve this line
 

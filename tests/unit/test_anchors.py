@@ -38,13 +38,19 @@ def test_anchor_in_billing(fn, line) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_signature_line_skips_decorators() -> None:
-    fn = make_function("@cache\n@trace(level=2)\ndef lookup(key):\n    return key\n", qualified_name="Store.lookup", start_line=20)
+    fn = make_function(
+        "@cache\n@trace(level=2)\ndef lookup(key):\n    return key\n", qualified_name="Store.lookup", start_line=20
+    )
     assert signature_line(fn) == 22
 
 
 def test_decorated_function_with_changed_signature_anchors_on_def_line() -> None:
-    fn = make_function("@cache\ndef lookup(key, default=None):\n    return key\n", qualified_name="lookup", start_line=5)
-    patch = FilePatch.parse("m.py", "@@ -5,3 +5,3 @@\n @cache\n-def lookup(key):\n+def lookup(key, default=None):\n     return key")
+    fn = make_function(
+        "@cache\ndef lookup(key, default=None):\n    return key\n", qualified_name="lookup", start_line=5
+    )
+    patch = FilePatch.parse(
+        "m.py", "@@ -5,3 +5,3 @@\n @cache\n-def lookup(key):\n+def lookup(key, default=None):\n     return key"
+    )
     assert anchor_line(fn, patch) == 6
 
 

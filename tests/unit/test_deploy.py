@@ -26,14 +26,7 @@ def known_settings() -> set[str]:
     """Every DOPPEL_* variable the code reads: the fields of the settings classes."""
     from core.settings import Settings
 
-    names = set(Settings.model_fields)
-    try:
-        from bot.config import BotSettings
-
-        names |= set(BotSettings.model_fields)
-    except ImportError:
-        pass
-    return {f"DOPPEL_{name.upper()}" for name in names}
+    return {f"DOPPEL_{name.upper()}" for name in Settings.model_fields}
 
 
 def test_compose_has_every_service_with_a_health_check() -> None:

@@ -26,7 +26,9 @@ from bot.github.errors import GitHubAuthError
 from core.errors import ConfigError
 
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-PEM = KEY.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+PEM = KEY.private_bytes(
+    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+).decode()
 API = "https://ghe.example.com/api/v3"
 
 
@@ -44,7 +46,9 @@ class TokenEndpoint:
             return httpx.Response(self.status, json={"message": "Bad credentials"})
         scheme, _, token = request.headers["authorization"].partition(" ")
         assert scheme == "Bearer"
-        claims = jwt.decode(token, KEY.public_key(), algorithms=["RS256"], options={"verify_exp": False, "verify_iat": False})
+        claims = jwt.decode(
+            token, KEY.public_key(), algorithms=["RS256"], options={"verify_exp": False, "verify_iat": False}
+        )
         assert claims["iss"] == "77" and claims["exp"] - claims["iat"] <= 600
         expires = datetime.fromtimestamp(self.clock[0] + 3600, UTC).isoformat().replace("+00:00", "Z")
         return httpx.Response(201, json={"token": f"ghs_{len(self.requests)}", "expires_at": expires})
@@ -72,7 +76,9 @@ def test_installation_tokens_are_cached_until_shortly_before_expiry() -> None:
 def test_app_jwt_claims() -> None:
     clock = [1_700_000_000.0]
     token = provider(TokenEndpoint(clock), clock).app_jwt()
-    claims = jwt.decode(token, KEY.public_key(), algorithms=["RS256"], options={"verify_exp": False, "verify_iat": False})
+    claims = jwt.decode(
+        token, KEY.public_key(), algorithms=["RS256"], options={"verify_exp": False, "verify_iat": False}
+    )
     assert claims == {"iat": 1_700_000_000 - 60, "exp": 1_700_000_000 + 540, "iss": "77"}
 
 
@@ -127,7 +133,12 @@ def test_config_from_settings_reads_key_file_and_secrets(tmp_path: Path) -> None
         github_app_id=12, github_private_key_path=key_file, github_token=SecretStr("ghp_x"), github_api_url=API
     )
     config = GitHubConfig.from_settings(settings)
-    assert (config.app_id, config.private_key, config.token, config.web) == (12, PEM, "ghp_x", "https://ghe.example.com")
+    assert (config.app_id, config.private_key, config.token, config.web) == (
+        12,
+        PEM,
+        "ghp_x",
+        "https://ghe.example.com",
+    )
     missing = SimpleNamespace(github_app_id=12, github_private_key_path=tmp_path / "nope.pem")
     with pytest.raises(ConfigError, match="nope.pem"):
         GitHubConfig.from_settings(missing)

@@ -423,3 +423,15 @@ def test_search_filter_always_pins_the_adapter_version() -> None:
     )
     with pytest.raises(IndexError_):
         search_filter("")
+
+
+def test_edge_drop_refuses_a_collection_another_opener_holds(tmp_path: Path) -> None:
+    from embedding.index.edge import EdgeIndex
+
+    name = REPO.collection_name
+    with EdgeIndex(tmp_path) as holder:
+        holder.ensure_collection(name, DIM)
+        holder.upsert(name, [make_point(unit(1))])
+        with EdgeIndex(tmp_path) as intruder, pytest.raises(IndexError_, match="another process"):
+            intruder.drop_collection(name)
+        assert holder.count(name) == 1

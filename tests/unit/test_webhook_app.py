@@ -68,8 +68,8 @@ def test_importing_and_building_the_app_never_imports_torch_or_task_code() -> No
     code = (
         "import sys\n"
         "from bot.app import create_app\n"
-        "from bot.config import BotSettings\n"
-        "create_app(BotSettings(_env_file=None, github_webhook_secret='x' * 32))\n"
+        "from core.settings import Settings\n"
+        "create_app(Settings(_env_file=None, github_webhook_secret='x' * 32))\n"
         "heavy = [m for m in ('torch', 'transformers', 'git', 'workers.tasks.review', 'embedding') if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from celery import Task
 
-from bot.config import BotSettings
+from core.settings import Settings
 from workers.tasks.retry import is_transient, retry_delay
 from workers.tasks.runtime import Runtime, load_runtime
 
@@ -16,8 +16,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def settings_of(task: Task) -> BotSettings:
-    settings: BotSettings = task.app.conf.doppel_settings
+def settings_of(task: Task) -> Settings:
+    settings: Settings = task.app.conf.doppel_settings
     return settings
 
 

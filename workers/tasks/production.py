@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from bot.commands import Command, CommandKind
-from bot.config import BotSettings
+from core.settings import Settings
 from core.domain import PullRef, RepoRef
 from core.settings import Settings, get_settings
 from workers.services.coalesce import PullCoalescer
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 class _GitHubAdapter:
     """``GitHubPort`` over F2's ``GitHubClient`` and ``PublishService``."""
 
-    def __init__(self, client: GitHubClient, settings: BotSettings) -> None:
+    def __init__(self, client: GitHubClient, settings: Settings) -> None:
         from workers.services.publish import PublishService
 
         self.client = client
@@ -53,7 +53,7 @@ class _GitHubAdapter:
 
 
 class ProductionRuntime:
-    def __init__(self, settings: BotSettings, core: Settings) -> None:
+    def __init__(self, settings: Settings, core: Settings) -> None:
         from bot.github.auth import GitHubConfig, token_provider
         from bot.github.clone import RepoCache
 
@@ -171,5 +171,5 @@ class ProductionRuntime:
         app.send_task(task, kwargs=kwargs)
 
 
-def build_runtime(settings: BotSettings) -> ProductionRuntime:
+def build_runtime(settings: Settings) -> ProductionRuntime:
     return ProductionRuntime(settings, get_settings())

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from bot.commands import Command
-from bot.config import BotSettings
+from core.settings import Settings
 from core.domain import RepoRef
 from core.errors import ConfigError
 from workers.services.coalesce import PullCoalescer
@@ -53,7 +53,7 @@ class GitHubPort(Protocol):
 
 
 class Runtime(Protocol):
-    settings: BotSettings
+    settings: Settings
     coalescer: PullCoalescer
     registry: RepoRegistry
 
@@ -90,7 +90,7 @@ _lock = threading.Lock()
 _runtime: Runtime | None = None
 
 
-def load_runtime(settings: BotSettings) -> Runtime:
+def load_runtime(settings: Settings) -> Runtime:
     """The process's runtime, built on first use from ``settings.worker_runtime`` or production."""
     global _runtime
     with _lock:
@@ -99,7 +99,7 @@ def load_runtime(settings: BotSettings) -> Runtime:
         return _runtime
 
 
-def _build(settings: BotSettings) -> Runtime:
+def _build(settings: Settings) -> Runtime:
     target = settings.worker_runtime or "workers.tasks.production:build_runtime"
     module_name, _, attr = target.partition(":")
     if not module_name or not attr:

@@ -7,11 +7,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from core.domain import CodeFunction, Finding, FindingKind, IndexedFunction, PullRef, RepoRef
 from tests.factories import make_function
 from tests.fakes.github.state import FakeFile, FakeGitHub
+from workers.services.review import ReviewResult
 
 SLUG = "acme/shop"
 INSTALLATION = 42
@@ -117,20 +116,13 @@ INLINE_FINDINGS = [DUP_APPLY, DUP_TOTAL, DUP_FORMAT, DUP_SUMMARIZE]
 ALL_FINDINGS = [*INLINE_FINDINGS, DUP_BIG, RELATED_TOTAL, INTRA]
 
 
-@dataclass
-class Result:
-    """The fields of ``workers.services.review.ReviewResult`` that publishing reads."""
-
-    base: str
-    head: str
-    findings: list[Finding]
-    changed: list[CodeFunction] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-
-def result(findings: list[Finding], *, head: str = HEAD, warnings: list[str] | None = None) -> Result:
+def result(findings: list[Finding], *, head: str = HEAD, warnings: list[str] | None = None) -> ReviewResult:
+    """A ``ReviewResult`` of this pull request at ``head`` holding ``findings``."""
     changed = list({(f.function.path, f.function.qualified_name): f.function for f in findings}.values())
-    return Result(base=BASE, head=head, findings=list(findings), changed=changed, warnings=warnings or [])
+    return ReviewResult(
+        repo=RepoRef(SLUG, INSTALLATION), base=BASE, head=head, changed=changed, findings=list(findings),
+        warnings=warnings or [],
+    )  # fmt: skip
 
 
 def pull_ref(head: str = HEAD) -> PullRef:

@@ -1,0 +1,291 @@
+"""ReviewService on real git repositories with real extraction, a hashing encoder and the memory index.
+
+The hashing encoder's cosine is a bag-of-tokens overlap, so these tests pin thresholds of their
+own and check the review's plumbing: what is searched, what is left out, what is reported.
+The real model's verdict is checked by ``test_demo_change.py`` style tests below (``slow``).
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from git import Repo
+
+from core.domain import FindingKind, RepoRef
+from core.errors import ConfigError, ReviewError
+from core.settings import Settings
+from embedding.source import GitSource
+from tests.factories import commit, make_repo
+from tests.fakes.hash_encoder import HashEncoder
+from tests.fakes.memory_index import MemoryIndex
+from workers.services.indexing import IndexService
+from workers.services.review import ReviewService
+
+pytestmark = pytest.mark.integration
+
+REPO = RepoRef("acme/shop")
+
+TOTALS = textwrap.dedent(
+    '''\
+    def order_total(items, tax_rate, discount=0):
+        """Total of an order with tax, after a discount."""
+        subtotal = 0
+        for item in items:
+            if item.quantity <= 0:
+                continue
+            subtotal += item.price * item.quantity
+        subtotal -= discount
+        tax = subtotal * tax_rate
+        return round(subtotal + tax, 2)
+    '''
+)
+SLUGS = textwrap.dedent(
+    '''\
+    def slugify(title, max_length=40):
+        words = []
+        for word in title.lower().split():
+            cleaned = "".join(ch for ch in word if ch.isalnum())
+            if cleaned:
+                words.append(cleaned)
+        slug = "-".join(words)
+        return slug[:max_length].rstrip("-")
+    '''
+)
+# order_total, renamed throughout, with one statement more: a near-duplicate.
+TOTALS_COPY = textwrap.dedent(
+    '''\
+    def invoice_sum(lines, rate, rebate=0):
+        acc = 0
+        for line in lines:
+            if line.quantity <= 0:
+                continue
+            acc += line.price * line.quantity
+        acc -= rebate
+        extra = acc * rate
+        print(extra)
+        return round(acc + extra, 2)
+    '''
+)
+# Nothing like anything above.
+EASTER = textwrap.dedent(
+    '''\
+    def easter_sunday(year):
+        a = year % 19
+        b, c = divmod(year, 100)
+        d, e = divmod(b, 4)
+        g = (8 * b + 13) // 25
+        h = (19 * a + b - d - g + 15) % 30
+        j, k = divmod(c, 4)
+        m = (a + 11 * h) // 319
+        r = (2 * e + 2 * j - k - h + m + 32) % 7
+        n = (h - m + r + 90) // 25
+        p = (h - m + r + n + 19) % 32
+        return year, n, p
+    '''
+)
+BASE_FILES = {"shop/billing.py": TOTALS + "\n\n" + SLUGS, "shop/util.py": SLUGS.replace("slugify", "make_slug"), "README.md": "# shop\n"}
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", duplicate_threshold=0.7, related_threshold=0.55, lexical_weight=0.5)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Repo:
+    repo = make_repo(tmp_path, BASE_FILES)
+    repo.git.checkout("-q", "-b", "feature")
+    return repo
+
+
+class _Env:
+    def __init__(self, settings: Settings, repo: Repo, encoder: Any = None) -> None:
+        self.encoder = encoder or HashEncoder(dim=256)
+        self.index = MemoryIndex()
+        self.indexer = IndexService(settings, self.encoder, self.index, progress=False)
+        self.service = ReviewService(settings, self.encoder, self.index, self.indexer)
+        self.source = GitSource(Path(repo.working_tree_dir or ""))
+
+    def review(self, base: str = "main", head: str = "HEAD"):
+        return self.service.review(self.source, REPO, base, head)
+
+
+def _pairs(result) -> list[tuple[str, str, str]]:
+    return [(f.kind.value, f.function.qualified_name, f.target.qualified_name) for f in result.findings]
+
+
+def test_a_renamed_copy_is_a_duplicate_and_a_new_function_is_not_flagged(settings: Settings, repo: Repo) -> None:
+    commit(repo, {"shop/invoices.py": TOTALS_COPY + "\n\n" + EASTER}, "add invoices")
+    env = _Env(settings, repo)
+    result = env.review()
+    assert [fn.qualified_name for fn in result.changed] == ["invoice_sum", "easter_sunday"]
+    duplicates = result.duplicates
+    assert [(f.function.qualified_name, f.target.path, f.target.qualified_name) for f in duplicates] == [
+        ("invoice_sum", "shop/billing.py", "order_total")
+    ], _pairs(result)
+    assert duplicates[0].lexical_score > 0.8
+    assert not [f for f in result.findings if f.function.qualified_name == "easter_sunday"], _pairs(result)
+    assert result.stats.functions_changed == 2 and result.stats.searches == 2
+    assert result.stats.index is not None and result.stats.index["commit"] == env.source.resolve("main")
+    assert result.thresholds["hash256:base"].source == "settings"
+
+
+def test_editing_a_function_does_not_match_its_own_previous_version(settings: Settings, repo: Repo) -> None:
+    edited = TOTALS.replace("    tax = subtotal * tax_rate\n", "    tax = subtotal * tax_rate\n    tax = max(tax, 0)\n")
+    commit(repo, {"shop/billing.py": edited + "\n\n" + SLUGS}, "clamp tax")
+    result = _Env(settings, repo).review()
+    assert [fn.qualified_name for fn in result.changed] == ["order_total"]
+    assert all(f.target.qualified_name != "order_total" for f in result.findings), _pairs(result)
+
+
+def test_a_renamed_file_does_not_match_its_old_path(settings: Settings, repo: Repo) -> None:
+    edited = TOTALS.replace("discount=0", "discount=1")
+    commit(repo, {"shop/orders.py": edited + "\n\n" + SLUGS}, "rename", delete=["shop/billing.py"])
+    result = _Env(settings, repo).review()
+    assert "order_total" in [fn.qualified_name for fn in result.changed]
+    assert all(
+        not (f.function.qualified_name == "order_total" and f.target.qualified_name == "order_total")
+        for f in result.findings
+    ), _pairs(result)
+
+
+def test_moving_a_function_to_another_file_is_not_duplication(settings: Settings, repo: Repo) -> None:
+    commit(repo, {"shop/billing.py": SLUGS, "shop/totals.py": TOTALS}, "move order_total")
+    result = _Env(settings, repo).review()
+    assert "order_total" in [fn.qualified_name for fn in result.changed]
+    assert not [f for f in result.findings if f.target.qualified_name == "order_total"], _pairs(result)
+
+
+def test_a_copy_of_code_in_a_deleted_file_is_not_flagged(settings: Settings, repo: Repo) -> None:
+    commit(repo, {"shop/invoices.py": TOTALS_COPY}, "replace billing", delete=["shop/billing.py"])
+    result = _Env(settings, repo).review()
+    assert not [f for f in result.findings if f.target.path == "shop/billing.py"], _pairs(result)
+
+
+def test_an_exact_copy_is_a_duplicate_even_with_strict_thresholds(repo: Repo, tmp_path: Path) -> None:
+    strict = Settings(data_dir=tmp_path / "d", duplicate_threshold=1.0, related_threshold=1.0, lexical_weight=0.0)
+    commit(repo, {"shop/copy.py": "# a comment\n" + SLUGS.replace("    words = []", "    words  =  []")}, "copy")
+    result = _Env(strict, repo).review()
+    found = [(f.kind, f.target.path, f.extra.get("identical")) for f in result.findings]
+    assert (FindingKind.DUPLICATE, "shop/billing.py", True) in found
+
+
+def test_two_copies_added_together_are_an_intra_change_finding(settings: Settings, repo: Repo) -> None:
+    second = EASTER.replace("easter_sunday", "paschal_date").replace("year", "yr")
+    commit(repo, {"shop/dates.py": EASTER, "shop/more_dates.py": second}, "two calendars")
+    result = _Env(settings, repo).review()
+    intra = result.intra_pr
+    assert [(f.function.path, f.target.path, f.target.qualified_name) for f in intra] == [
+        ("shop/more_dates.py", "shop/dates.py", "easter_sunday")
+    ]
+    assert intra[0].lexical_score == pytest.approx(1.0)
+    assert intra[0].target.commit == result.head
+
+
+def test_a_change_without_code_reviews_nothing_and_indexes_nothing(settings: Settings, repo: Repo) -> None:
+    commit(repo, {"README.md": "# shop\n\nNow with docs.\n"}, "docs")
+    env = _Env(settings, repo)
+    result = env.review()
+    assert result.changed == [] and result.findings == []
+    assert env.index.calls == []
+    assert result.to_dict()["counts"] == {"duplicate": 0, "related": 0, "intra_pr": 0}
+
+
+class _CalibratedEncoder(HashEncoder):
+    """A hashing encoder with a python adapter whose doppel.json carries thresholds."""
+
+    def adapter_metadata(self, name: str | None) -> dict[str, Any]:
+        return {"thresholds": {"duplicate": 0.99, "related": 0.98}} if name == "python" else {}
+
+
+def test_thresholds_come_from_the_adapter_when_calibrated(settings: Settings, repo: Repo) -> None:
+    commit(repo, {"shop/invoices.py": TOTALS_COPY}, "add invoices")
+    encoder = _CalibratedEncoder(dim=256, adapters={"python": "v1"})
+    result = _Env(settings, repo, encoder).review()
+    limits = result.thresholds["hash256:python@v1"]
+    assert (limits.duplicate, limits.related, limits.source) == (0.99, 0.98, "adapter:python")
+    assert result.findings == []  # nothing reaches 0.98 but an identical copy
+
+
+def test_similar_by_name_position_and_text(settings: Settings, repo: Repo) -> None:
+    env = _Env(settings, repo)
+    by_name = env.service.similar(env.source, REPO, function="slugify")
+    assert by_name[0].target.qualified_name == "make_slug"
+    assert all(not (m.target.path == "shop/billing.py" and m.target.qualified_name == "slugify") for m in by_name)
+    by_path = env.service.similar(env.source, REPO, function="shop/util.py:make_slug", limit=1)
+    assert [(m.target.path, m.target.qualified_name) for m in by_path] == [("shop/billing.py", "slugify")]
+    at_line = env.service.similar(env.source, REPO, at=("shop/billing.py", 5))
+    assert at_line[0].target.qualified_name in ("slugify", "make_slug")
+    assert at_line[0].target.qualified_name != "order_total"
+    by_text = env.service.similar(env.source, REPO, query="order total tax discount subtotal items", limit=2)
+    assert by_text[0].target.qualified_name == "order_total"
+    assert len(by_text) == 2
+
+
+def test_similar_reports_unknown_ambiguous_and_bad_arguments(settings: Settings, repo: Repo) -> None:
+    commit(repo, {"shop/other.py": SLUGS}, "second slugify")
+    env = _Env(settings, repo)
+    with pytest.raises(ReviewError, match="ambiguous"):
+        env.service.similar(env.source, REPO, function="slugify")
+    with pytest.raises(ReviewError, match="no function named"):
+        env.service.similar(env.source, REPO, function="nope")
+    with pytest.raises(ReviewError, match="no function contains line"):
+        env.service.similar(env.source, REPO, at=("shop/billing.py", 500))
+    with pytest.raises(ConfigError, match="exactly one"):
+        env.service.similar(env.source, REPO, function="slugify", query="x")
+
+
+# --- the demo change, with the real model ----------------------------------------------------------
+_PROJECT = Path(__file__).resolve().parents[2]
+_DEMO_SUBSET = ("core", "embedding/languages.py", "embedding/verdict.py", "embedding/lexical.py")
+
+
+def _load_demo_script() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("apply_demo_change", _PROJECT / "examples" / "apply_demo_change.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_demo_change_flags_the_near_copy_and_not_the_new_function(tmp_path: Path) -> None:
+    """``examples/apply_demo_change.py`` on a copy of part of doppel, reviewed with the real encoder
+    and the default settings: the near-copy is a duplicate of the method it copies, the new
+    function is not reported at all."""
+    from embedding.encoder import Encoder
+    from embedding.index import open_index
+    demo = _load_demo_script()
+
+    files: dict[str, str] = {}
+    for entry in _DEMO_SUBSET:
+        source_path = _PROJECT / entry
+        paths = sorted(source_path.rglob("*.py")) if source_path.is_dir() else [source_path]
+        for path in paths:
+            files[str(path.relative_to(_PROJECT))] = path.read_text(encoding="utf-8")
+    repo = make_repo(tmp_path, files, name="doppel-copy")
+    root = Path(repo.working_tree_dir or "")
+    base = repo.head.commit.hexsha
+    demo.apply(root)
+    commit(repo, message="demo change")
+
+    settings = Settings(data_dir=tmp_path / "data")
+    encoder = Encoder("default", max_length=settings.max_length, device="cpu")
+    with open_index(settings) as index:
+        indexer = IndexService(settings, encoder, index, progress=False)
+        service = ReviewService(settings, encoder, index, indexer)
+        with GitSource(root) as source:
+            result = service.review(source, REPO, base, "HEAD")
+    scores = [(f.kind.value, f.function.qualified_name, f.target.qualified_name, round(f.embedding_score, 3),
+               round(f.lexical_score, 3), round(f.score, 3)) for f in result.findings]  # fmt: skip
+    assert sorted(fn.qualified_name for fn in result.changed) == sorted([demo.COPY_NAME, demo.NEW_NAME])
+    copy_findings = [f for f in result.findings if f.function.qualified_name == demo.COPY_NAME]
+    assert copy_findings and copy_findings[0].kind is FindingKind.DUPLICATE, scores
+    assert (copy_findings[0].target.path, copy_findings[0].target.qualified_name) == demo.COPIED, scores
+    assert copy_findings[0].function.path == demo.DEMO_PATH
+    assert not [f for f in result.findings if f.function.qualified_name == demo.NEW_NAME], scores
