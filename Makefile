@@ -29,7 +29,7 @@ $(NPM_DIR)/.installed:
 	@mkdir -p $(NPM_DIR)
 	@if command -v npm >/dev/null 2>&1; then \
 		cd $(NPM_DIR) && (test -f package.json || echo '{"private": true}' > package.json) && \
-		npm install --silent --no-audit --no-fund $(NPM_PACKAGES) && touch .installed; \
+		npm install --silent --no-audit --no-fund --save-exact $(NPM_PACKAGES) && touch .installed; \
 	else echo "npm not found: tests against GitHub's OpenAPI and webhook examples will be skipped"; fi
 
 npm-fixtures: $(NPM_DIR)/.installed

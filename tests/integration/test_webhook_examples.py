@@ -2,7 +2,7 @@
 
 Every example of every event doppel handles must be answered as documented: accepted with the
 task the router names, or ignored for a stated reason; never a 4xx/5xx. Install the examples
-with ``npm install --prefix tests/.npm-webhooks --no-save --no-package-lock @octokit/webhooks-examples@7.6.1``.
+with ``npm install --prefix tests/.npm @octokit/webhooks-examples@7.6.1 (make npm-fixtures)``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 EXAMPLES_VERSION = "7.6.1"
 EXAMPLES = (
     Path(__file__).resolve().parents[1]
-    / ".npm-webhooks/node_modules/@octokit/webhooks-examples/api.github.com/index.json"
+    / ".npm/node_modules/@octokit/webhooks-examples/api.github.com/index.json"
 )
 HANDLED = (
     "ping",
@@ -72,7 +72,7 @@ def _expected(event: str, payload: dict[str, Any]) -> str | None:
 
 
 @pytest.mark.skipif(
-    not CASES, reason=f"@octokit/webhooks-examples@{EXAMPLES_VERSION} is not installed under tests/.npm-webhooks"
+    not CASES, reason=f"@octokit/webhooks-examples@{EXAMPLES_VERSION} is not installed under tests/.npm (make npm-fixtures)"
 )
 @pytest.mark.parametrize(
     ("event", "index", "payload"), CASES, ids=[f"{e}-{i}-{p.get('action', '')}" for e, i, p in CASES]
@@ -94,7 +94,7 @@ def test_github_example_is_routed_as_documented(event: str, index: int, payload:
 
 
 @pytest.mark.skipif(
-    not CASES, reason=f"@octokit/webhooks-examples@{EXAMPLES_VERSION} is not installed under tests/.npm-webhooks"
+    not CASES, reason=f"@octokit/webhooks-examples@{EXAMPLES_VERSION} is not installed under tests/.npm (make npm-fixtures)"
 )
 def test_examples_with_a_command_added_queue_the_command() -> None:
     """GitHub's comment examples, with the body replaced by a command, reach the similar task
