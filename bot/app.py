@@ -20,7 +20,6 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from core.settings import PLACEHOLDER_SECRETS, Settings, get_settings
 from bot.dedup import DeliveryLog, valid_delivery_id
 from bot.metrics import CONTENT_TYPE_LATEST, WebhookMetrics
 from bot.webhooks import signature
@@ -28,6 +27,7 @@ from bot.webhooks.dispatch import Decision, Job, Policy, route
 from bot.webhooks.enqueue import CeleryEnqueuer, Enqueuer
 from bot.webhooks.events import PayloadError, parse_event
 from core.errors import ConfigError
+from core.settings import PLACEHOLDER_SECRETS, Settings, get_settings
 
 if TYPE_CHECKING:
     from redis import Redis

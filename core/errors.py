@@ -8,7 +8,12 @@
     ├── IndexError_            the vector index refused an operation
     │   └── CollectionNotFound the collection for a repository does not exist yet
     ├── GitError               a repository, ref or commit range could not be read
-    └── ReviewError            the review could not run (e.g. no index for the base)
+    ├── ReviewError            the review could not run (e.g. no index for the base)
+    ├── GitHubError            GitHub refused or failed a request (``status`` when it answered)
+    │   └── GitHubAuthError    the App key, an installation token or a personal token was refused
+    └── TransientError         a failure that may pass on its own: retry later
+
+Messages never contain a token, a JWT or a private key.
 """
 
 from __future__ import annotations
@@ -48,3 +53,47 @@ class GitError(DoppelError):
 
 class ReviewError(DoppelError):
     """The review could not run."""
+
+
+class GitHubError(DoppelError):
+    """GitHub refused or failed a request; ``status`` is the HTTP status when there was one.
+
+    ``retry_after`` (seconds) and ``reset_at`` (unix seconds, from ``X-RateLimit-Reset``) are set
+    when GitHub said when to come back; the task retry policy honours them.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        reset_at: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+        self.reset_at = reset_at
+
+    @property
+    def unprocessable(self) -> bool:
+        """422: GitHub understood the request but will not apply it (e.g. a comment off the diff)."""
+        return self.status == 422
+
+    @property
+    def not_found(self) -> bool:
+        return self.status == 404
+
+
+class GitHubAuthError(GitHubError):
+    """Credentials were refused: check the App id and key, the installation, or the token's scopes."""
+
+
+class TransientError(DoppelError):
+    """A failure that may pass on its own: retry later. ``retry_after`` (seconds) when known,
+    ``reset_at`` (unix seconds, e.g. ``X-RateLimit-Reset``) when a quota refills then."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, reset_at: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.reset_at = reset_at

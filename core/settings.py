@@ -164,6 +164,15 @@ class Settings(BaseSettings):
     github_api_url: str = Field(
         "https://api.github.com", description="GitHub REST API base URL (GitHub Enterprise: https://HOST/api/v3)."
     )
+    github_private_key: SecretStr | None = Field(
+        None, description="PEM text of the GitHub App key (alternative to DOPPEL_GITHUB_PRIVATE_KEY_PATH)."
+    )
+    github_web_url: str | None = Field(
+        None, description="Web host for permalinks and clones; unset: derived from DOPPEL_GITHUB_API_URL."
+    )
+    max_inline_comments: int = Field(
+        20, ge=0, le=100, description="Inline comments per pull request at most; more go into the summary."
+    )
     repos_dir: Path | None = Field(
         None, description="Where workers keep bare clones of reviewed repositories. Unset: DATA_DIR/repos."
     )

@@ -208,7 +208,7 @@ class FakeRuntime:
     def review(self, repo: Any, *, pr_number: int, base: str, head: str) -> dict[str, Any]:
         import time
 
-        from workers.tasks.retry import TransientError
+        from core.errors import TransientError
 
         if self.redis.delete(f"test:fail_once:{head}"):
             self._github._event(f"transient:{head}")

@@ -87,9 +87,21 @@ def _translate(fn: Callable[P, T]) -> Callable[P, T]:
             message = exc.message or (exc.data.get("message") if isinstance(exc.data, dict) else None) or ""
             text = f"GitHub {fn.__name__} failed with HTTP {exc.status}: {message}".rstrip(": ")
             cls = GitHubAuthError if exc.status == 401 else GitHubError
-            raise cls(text, status=exc.status) from exc
+            retry_after, reset_at = _rate_limit_hints(exc.headers or {})
+            raise cls(text, status=exc.status, retry_after=retry_after, reset_at=reset_at) from exc
 
     return wrapper
+
+
+def _rate_limit_hints(headers: dict[str, Any]) -> tuple[float | None, float | None]:
+    """``Retry-After`` seconds, and ``X-RateLimit-Reset`` when the quota is spent, from a response."""
+    lowered = {str(k).lower(): str(v) for k, v in headers.items()}
+    retry_after = lowered.get("retry-after")
+    reset = lowered.get("x-ratelimit-reset") if lowered.get("x-ratelimit-remaining") == "0" else None
+    try:
+        return (float(retry_after) if retry_after else None, float(reset) if reset else None)
+    except ValueError:
+        return None, None
 
 
 def _login(user: dict[str, Any] | None) -> str:

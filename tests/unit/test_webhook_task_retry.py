@@ -7,7 +7,8 @@ import redis
 
 from bot.github.errors import GitHubError
 from core.errors import ConfigError
-from workers.tasks.retry import BASE_DELAY_S, TransientError, is_transient, retry_delay
+from core.errors import TransientError
+from workers.tasks.retry import BASE_DELAY_S, is_transient, retry_delay
 
 
 def _top(low: float, high: float) -> float:

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from bot.commands import Command, CommandKind
-from core.settings import Settings
 from core.domain import PullRef, RepoRef
 from core.settings import Settings, get_settings
 from workers.services.coalesce import PullCoalescer
@@ -33,7 +32,9 @@ class _GitHubAdapter:
 
         self.client = client
         self.installation_id: int | None = None
-        self.publisher = PublishService(client, bot_login=settings.bot_login)
+        self.publisher = PublishService(
+            client, bot_login=settings.bot_login, max_comments=settings.max_inline_comments
+        )
 
     def pull(self, repo: str, number: int) -> Any:
         return self.client.pull(repo, number)

@@ -12,20 +12,10 @@ import random
 import time
 from collections.abc import Callable
 
-from core.errors import DoppelError
+from core.errors import TransientError
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 BASE_DELAY_S = 5.0
-
-
-class TransientError(DoppelError):
-    """A failure that may pass on its own: retry later. ``retry_after`` (seconds) when known,
-    ``reset_at`` (unix seconds, e.g. ``X-RateLimit-Reset``) when a quota refills then."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None, reset_at: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.reset_at = reset_at
 
 
 def is_transient(exc: BaseException) -> bool:

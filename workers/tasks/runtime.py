@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from bot.commands import Command
-from core.settings import Settings
 from core.domain import RepoRef
 from core.errors import ConfigError
+from core.settings import Settings
 from workers.services.coalesce import PullCoalescer
 from workers.tasks.registry import RepoRegistry
 
