@@ -22,14 +22,14 @@ import random
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import tree_sitter
 
 
-class CloneKind(str, Enum):
+class CloneKind(StrEnum):
     REFORMATTED = "reformatted"  # layout only
     RENAMED = "renamed"  # consistent renaming of locals, parameters and the function
     RENAMED_EDITED = "renamed_edited"  # renamed, then 1–3 statements inserted, deleted or changed
@@ -46,19 +46,77 @@ class Clone:
 
 # Names a developer might pick for a copied variable; none is a keyword in a supported language.
 _VOCABULARY = (
-    "item", "value", "entry", "elem", "node", "data", "result", "acc", "tmp", "cur", "obj", "record",
-    "payload", "chunk", "part", "token", "target", "source", "key", "idx", "pos", "total", "count",
-    "size", "limit", "flag", "state", "ctx", "buf", "text", "label", "spec", "info", "meta", "current",
-    "output", "values", "items", "entries", "parts", "seen", "found", "start", "stop", "offset", "width",
+    "item",
+    "value",
+    "entry",
+    "elem",
+    "node",
+    "data",
+    "result",
+    "acc",
+    "tmp",
+    "cur",
+    "obj",
+    "record",
+    "payload",
+    "chunk",
+    "part",
+    "token",
+    "target",
+    "source",
+    "key",
+    "idx",
+    "pos",
+    "total",
+    "count",
+    "size",
+    "limit",
+    "flag",
+    "state",
+    "ctx",
+    "buf",
+    "text",
+    "label",
+    "spec",
+    "info",
+    "meta",
+    "current",
+    "output",
+    "values",
+    "items",
+    "entries",
+    "parts",
+    "seen",
+    "found",
+    "start",
+    "stop",
+    "offset",
+    "width",
 )
 _NEVER_RENAME = frozenset({"self", "cls", "this", "super", "_"})
-_PYTHON_PATTERNS = frozenset({"pattern_list", "tuple_pattern", "list_pattern", "list_splat_pattern", "parenthesized_expression"})
+_PYTHON_PATTERNS = frozenset(
+    {"pattern_list", "tuple_pattern", "list_pattern", "list_splat_pattern", "parenthesized_expression"}
+)
 _DECLARATION_FIELDS = ("name", "left", "pattern", "declarator")
 _MEMBER_ACCESS = frozenset({".", "->", "::", "?."})
-_STATEMENT_CONTAINERS = frozenset({"block", "compound_statement", "statement_block", "constructor_body", "body_statement"})
+_STATEMENT_CONTAINERS = frozenset(
+    {"block", "compound_statement", "statement_block", "constructor_body", "body_statement"}
+)
 _OPERATOR_FLIPS = {
-    "+": "-", "-": "+", "<": "<=", "<=": "<", ">": ">=", ">=": ">", "==": "!=", "!=": "==",
-    "and": "or", "or": "and", "&&": "||", "||": "&&", "*": "//", "//": "*",
+    "+": "-",
+    "-": "+",
+    "<": "<=",
+    "<=": "<",
+    ">": ">=",
+    ">=": ">",
+    "==": "!=",
+    "!=": "==",
+    "and": "or",
+    "or": "and",
+    "&&": "||",
+    "||": "&&",
+    "*": "//",
+    "//": "*",
 }
 _INSERT_TEMPLATES: dict[str, tuple[str, ...]] = {
     "python": (
@@ -236,7 +294,11 @@ def _literal_edit(node: tree_sitter.Node, rng: random.Random) -> tuple[int, int,
             new = value + rng.randint(1, 9) if rng.random() < 0.7 else value * 2 + 1
             return node.start_byte, node.end_byte, str(new).encode()
         return None
-    if node.child_count == 0 and node.type in ("string_content", "string_fragment", "interpreted_string_literal_content"):
+    if node.child_count == 0 and node.type in (
+        "string_content",
+        "string_fragment",
+        "interpreted_string_literal_content",
+    ):
         words = _WORD.findall(text)
         if words and rng.random() < 0.7:
             old = rng.choice(words)
@@ -285,14 +347,19 @@ def _delete(node: tree_sitter.Node, data: bytes) -> tuple[int, int, bytes] | Non
     return start, end, b""
 
 
-def _insert(language: str, node: tree_sitter.Node, data: bytes, names: list[str], rng: random.Random) -> tuple[int, int, bytes] | None:
+def _insert(
+    language: str, node: tree_sitter.Node, data: bytes, names: list[str], rng: random.Random
+) -> tuple[int, int, bytes] | None:
     templates = _INSERT_TEMPLATES.get(language)
     if not templates or not names:
         return None
     indent = _indent_of(data, node.start_byte).decode()
     line = rng.choice(templates).format(
-        v=rng.choice(names), new=rng.choice(_VOCABULARY) + "_n", word=rng.choice(_VOCABULARY),
-        indent=indent, quote='"',
+        v=rng.choice(names),
+        new=rng.choice(_VOCABULARY) + "_n",
+        word=rng.choice(_VOCABULARY),
+        indent=indent,
+        quote='"',
     )
     start = _line_start(data, node.start_byte)
     return start, start, f"{indent}{line}\n".encode()
@@ -301,8 +368,17 @@ def _insert(language: str, node: tree_sitter.Node, data: bytes, names: list[str]
 def _modify(node: tree_sitter.Node, rng: random.Random) -> tuple[int, int, bytes] | None:
     edits = []
     for sub in _walk(node):
-        if sub.child_count == 0 and not sub.is_named and _text(sub) in _OPERATOR_FLIPS and sub.parent.type in (
-            "binary_operator", "comparison_operator", "boolean_operator", "binary_expression",
+        if (
+            sub.child_count == 0
+            and not sub.is_named
+            and _text(sub) in _OPERATOR_FLIPS
+            and sub.parent.type
+            in (
+                "binary_operator",
+                "comparison_operator",
+                "boolean_operator",
+                "binary_expression",
+            )
         ):
             edits.append((sub.start_byte, sub.end_byte, _OPERATOR_FLIPS[_text(sub)].encode()))
         elif (lit := _literal_edit(sub, rng)) is not None:
@@ -315,7 +391,9 @@ def edit_statements(language: str, code: str, rng: random.Random, *, count: int 
     data = code.encode("utf-8")
     function = _function_node(_parse(language, data))
     statements = _statements(function, data)
-    names = sorted((_python_bindings(function) if language == "python" else _generic_bindings(function)) - _NEVER_RENAME)
+    names = sorted(
+        (_python_bindings(function) if language == "python" else _generic_bindings(function)) - _NEVER_RENAME
+    )
     edits: list[tuple[int, int, bytes]] = []
     operations: list[str] = []
     used: set[int] = set()
@@ -386,7 +464,9 @@ def reformat(language: str, code: str, rng: random.Random) -> tuple[str, list[st
     by_row: dict[int, list[tuple[tree_sitter.Node, int]]] = {}
     # Inside brackets a line break is free (Python's implicit joining; other languages: only
     # parentheses and brackets, since a brace there opens a block).
-    openers, closers = ({b"(", b"[", b"{"}, {b")", b"]", b"}"}) if language == "python" else ({b"(", b"["}, {b")", b"]"})
+    openers, closers = (
+        ({b"(", b"[", b"{"}, {b")", b"]", b"}"}) if language == "python" else ({b"(", b"["}, {b")", b"]"})
+    )
     depth = 0
     for leaf in leaves:
         text = leaf.text or b""

@@ -6,8 +6,9 @@ changed or their layout redone; an unrelated function that merely talks about th
 changes and keeps what it doesn't:
 
 * local names (variables, parameters) become ``$``-placeholders, so a consistent renaming does
-  not show; member names after ``.``/``->``/``::`` and the names of called functions stay, since
-  a copy calls the same things (the defined function's own name is a placeholder too);
+  not show; member names after ``.``/``->``/``::``, keyword-argument names and the names of
+  called functions stay, since a copy calls the same things (the defined function's own name
+  is a placeholder too);
 * literals become their type (``STR``, ``NUM``): a changed constant or message does not show;
 * comments and whitespace are gone (the tokenizer drops them).
 
@@ -20,13 +21,14 @@ statement only disturbs the n-grams around it.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 NGRAM = 4  # long enough to be specific, short enough that one edit touches few n-grams
 MEMBER_ACCESS = frozenset({".", "->", "::", "?.", "?->"})
-_STRING_START = ("'", '"', "`")
+_STRING = re.compile(r"""[rRbBuUfFL8@$]{0,3}['"`]""")  # quotes with prefixes: r"", b'', f"", @"", L"", u8""
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,7 @@ class NormalizedCode:
 def literal_class(text: str) -> str:
     """A literal's type: ``STR`` for strings and characters, ``NUM`` for numbers, else the text itself
     (``true``, ``None``, ``nil`` stay: swapping one for another is a real change)."""
-    stripped = text.lstrip("rRbBuUfF@$LuU8")  # string prefixes: r"", b'', f"", @"", $"", L"", u8""
-    if stripped.startswith(_STRING_START) or text.startswith(_STRING_START):
+    if _STRING.match(text):
         return "STR"
     if text[:1].isdigit() or (text[:1] in ".-+" and text[1:2].isdigit()):
         return "NUM"
@@ -59,7 +60,17 @@ def normalize_tokens(tokens: Sequence[tuple[str, str]]) -> NormalizedCode:
     last_seen: dict[str, int] = {}  # local name → position among local-name occurrences
     n_locals = 0
     seen_definition = False
+    depth = 0  # parenthesis depth
+    params_depth = -1  # depth inside the defined function's parameter list, while in it
     for i, (kind, text) in enumerate(tokens):
+        if text == "(" and kind == "punct":
+            depth += 1
+            if seen_definition and params_depth == -2:
+                params_depth = depth
+        elif text == ")" and kind == "punct":
+            if depth == params_depth:
+                params_depth = -1
+            depth -= 1
         if kind == "literal":
             token = literal_class(text)
             shape.append(token)
@@ -71,7 +82,9 @@ def normalize_tokens(tokens: Sequence[tuple[str, str]]) -> NormalizedCode:
             continue
         previous = tokens[i - 1][1] if i > 0 else ""
         following = tokens[i + 1][1] if i + 1 < len(tokens) else ""
-        if previous in MEMBER_ACCESS:
+        keyword_argument = following == "=" and depth > 0 and params_depth < 0
+        if previous in MEMBER_ACCESS or keyword_argument:
+            # Member and keyword-argument names belong to another object or callee: a copy keeps them.
             shape.append(text)
             flow.append(text)
             continue
@@ -82,6 +95,7 @@ def normalize_tokens(tokens: Sequence[tuple[str, str]]) -> NormalizedCode:
         if following == "(":
             # The first name followed by "(" is the function being defined: a copy renames it.
             seen_definition = True
+            params_depth = -2  # the next "(" opens its parameters
         back = n_locals - last_seen[text] if text in last_seen else 0
         last_seen[text] = n_locals
         n_locals += 1

@@ -99,9 +99,7 @@ def combined_score(cosine: float, lexical: float, weight: float) -> float:
     return (1.0 - weight) * cosine + weight * lexical
 
 
-def classify(
-    cosine: float, lexical: float, thresholds: Thresholds, *, identical: bool = False
-) -> FindingKind | None:
+def classify(cosine: float, lexical: float, thresholds: Thresholds, *, identical: bool = False) -> FindingKind | None:
     """DUPLICATE, RELATED or ``None`` (not worth reporting) for one pair of functions.
 
     ``identical``: the two bodies hash the same after dropping comments and layout; such a copy

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from core.settings import Settings
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from core.settings import Settings  # noqa: E402
 
 
 def _default(field) -> str:  # noqa: ANN001

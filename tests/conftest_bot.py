@@ -180,7 +180,13 @@ class _FakeGitHub:
         self.redis.sadd("test:reviewed", f"{repo}#{number}@{result['head']}")
         self._event(f"posted:{result['head']}")
 
-    def reply(self, repo: str, number: int, comment_id: int, body: str) -> None:
+    def is_review_comment(self, repo: str, number: int, comment_id: int) -> bool:
+        return False
+
+    def react(self, repo: str, comment_id: int, content: str, *, review_comment: bool) -> None:
+        self._event(f"react:{comment_id}:{content}")
+
+    def reply(self, repo: str, number: int, comment_id: int, body: str, *, review_comment: bool) -> None:
         self._event(f"reply:{comment_id}:{body.splitlines()[0]}")
 
 

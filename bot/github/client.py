@@ -237,6 +237,12 @@ class GitHubClient:
         self._gh.requester.requestJsonAndCheck("POST", url, input={"content": content})
 
     @_translate
+    def add_review_comment_reaction(self, slug: str, comment_id: int, content: str) -> None:
+        """React to a review comment (a ``/similar`` typed on a diff line)."""
+        url = f"{self._repo(slug).url}/pulls/comments/{comment_id}/reactions"
+        self._gh.requester.requestJsonAndCheck("POST", url, input={"content": content})
+
+    @_translate
     def minimize_comment(self, node_id: str, classifier: str = "OUTDATED") -> bool:
         """Hide a comment as outdated (GraphQL ``minimizeComment``); works for review and issue comments."""
         _, data = self._gh.requester.graphql_named_mutation(

@@ -281,8 +281,8 @@ class EdgeIndex(VectorIndex):
 
 
 def _edge_filter(spec: SearchFilter) -> qe.Filter:
-    must = [qe.FieldCondition(key, match=qe.MatchValue(value)) for key, value in spec.must]
-    must_not = [qe.FieldCondition(key, match=qe.MatchAny(list(values))) for key, values in spec.must_not_any]
+    must: list[Any] = [qe.FieldCondition(key, match=qe.MatchValue(value)) for key, value in spec.must]
+    must_not: list[Any] = [qe.FieldCondition(key, match=qe.MatchAny(list(values))) for key, values in spec.must_not_any]
     return qe.Filter(must=must or None, must_not=must_not or None)
 
 

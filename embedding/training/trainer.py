@@ -126,7 +126,7 @@ def train_adapter(
     params = encoder.create_adapter(
         name, rank=lora.r, alpha=lora.alpha, dropout=lora.dropout, target_modules=lora.target_modules
     )
-    batch_size = min(config.batch_size, max(2, len(pairs) // 2))
+    batch_size = min(config.batch_size, len(pairs))
     loss_fn = SymmetricInfoNCE(
         lambda texts: encoder.encode_tensor(texts, adapter=name), temperature=config.temperature, symmetric=config.symmetric
     )

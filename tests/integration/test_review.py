@@ -43,7 +43,7 @@ TOTALS = textwrap.dedent(
     '''
 )
 SLUGS = textwrap.dedent(
-    '''\
+    """\
     def slugify(title, max_length=40):
         words = []
         for word in title.lower().split():
@@ -52,11 +52,11 @@ SLUGS = textwrap.dedent(
                 words.append(cleaned)
         slug = "-".join(words)
         return slug[:max_length].rstrip("-")
-    '''
+    """
 )
 # order_total, renamed throughout, with one statement more: a near-duplicate.
 TOTALS_COPY = textwrap.dedent(
-    '''\
+    """\
     def invoice_sum(lines, rate, rebate=0):
         acc = 0
         for line in lines:
@@ -67,11 +67,11 @@ TOTALS_COPY = textwrap.dedent(
         extra = acc * rate
         print(extra)
         return round(acc + extra, 2)
-    '''
+    """
 )
 # Nothing like anything above.
 EASTER = textwrap.dedent(
-    '''\
+    """\
     def easter_sunday(year):
         a = year % 19
         b, c = divmod(year, 100)
@@ -84,9 +84,13 @@ EASTER = textwrap.dedent(
         n = (h - m + r + 90) // 25
         p = (h - m + r + n + 19) % 32
         return year, n, p
-    '''
+    """
 )
-BASE_FILES = {"shop/billing.py": TOTALS + "\n\n" + SLUGS, "shop/util.py": SLUGS.replace("slugify", "make_slug"), "README.md": "# shop\n"}
+BASE_FILES = {
+    "shop/billing.py": TOTALS + "\n\n" + SLUGS,
+    "shop/util.py": SLUGS.replace("slugify", "make_slug"),
+    "README.md": "# shop\n",
+}
 
 
 @pytest.fixture
@@ -260,6 +264,7 @@ def test_demo_change_flags_the_near_copy_and_not_the_new_function(tmp_path: Path
     function is not reported at all."""
     from embedding.encoder import Encoder
     from embedding.index import open_index
+
     demo = _load_demo_script()
 
     files: dict[str, str] = {}

@@ -19,7 +19,7 @@ from embedding.clones import (
 from embedding.extract import body_hash, code_tokens
 
 FUNCTION = textwrap.dedent(
-    '''\
+    """\
     def merge_counts(left, right, *extra, limit=10, **options):
         total = {}
         for key, value in left.items():
@@ -33,7 +33,7 @@ FUNCTION = textwrap.dedent(
         print("merged %d keys" % len(pairs), self_check,
               extra)
         return pairs[:limit]
-    '''
+    """
 )
 
 
@@ -113,9 +113,18 @@ def test_statement_edits_change_between_one_and_count_statements(seed: int) -> N
 @pytest.mark.parametrize(
     ("language", "code"),
     [
-        ("javascript", "function total(items, rate) {\n  let sum = 0;\n  for (const item of items) {\n    sum += item.price;\n  }\n  const tax = sum * rate;\n  return sum + tax;\n}\n"),
-        ("go", "func total(items []Item, rate float64) float64 {\n\tsum := 0.0\n\tfor _, item := range items {\n\t\tsum += item.Price\n\t}\n\ttax := sum * rate\n\treturn sum + tax\n}\n"),
-        ("java", "int total(List<Item> items, int rate) {\n    int sum = 0;\n    for (Item item : items) {\n        sum += item.price;\n    }\n    int tax = sum * rate;\n    return sum + tax;\n}\n"),
+        (
+            "javascript",
+            "function total(items, rate) {\n  let sum = 0;\n  for (const item of items) {\n    sum += item.price;\n  }\n  const tax = sum * rate;\n  return sum + tax;\n}\n",
+        ),
+        (
+            "go",
+            "func total(items []Item, rate float64) float64 {\n\tsum := 0.0\n\tfor _, item := range items {\n\t\tsum += item.Price\n\t}\n\ttax := sum * rate\n\treturn sum + tax\n}\n",
+        ),
+        (
+            "java",
+            "int total(List<Item> items, int rate) {\n    int sum = 0;\n    for (Item item : items) {\n        sum += item.price;\n    }\n    int tax = sum * rate;\n    return sum + tax;\n}\n",
+        ),
     ],
 )
 def test_other_languages_best_effort_parse_and_rename(language: str, code: str) -> None:

@@ -95,10 +95,16 @@ def test_normalize_tokens_is_tokenizer_agnostic() -> None:
 @pytest.mark.parametrize(
     ("language", "a", "b"),
     [
-        ("go", "func Sum(xs []int) int {\n\ttotal := 0\n\tfor _, x := range xs {\n\t\ttotal += x\n\t}\n\treturn total\n}",
-         "func Add(vals []int) int {\n\tacc := 0\n\tfor _, v := range vals {\n\t\tacc += v\n\t}\n\treturn acc\n}"),
-        ("javascript", "function sum(xs) {\n  let t = 0;\n  for (const x of xs) { t += x; }\n  return t;\n}",
-         "function add(vals) {\n  let acc = 0;\n  for (const v of vals) { acc += v; }\n  return acc;\n}"),
+        (
+            "go",
+            "func Sum(xs []int) int {\n\ttotal := 0\n\tfor _, x := range xs {\n\t\ttotal += x\n\t}\n\treturn total\n}",
+            "func Add(vals []int) int {\n\tacc := 0\n\tfor _, v := range vals {\n\t\tacc += v\n\t}\n\treturn acc\n}",
+        ),
+        (
+            "javascript",
+            "function sum(xs) {\n  let t = 0;\n  for (const x of xs) { t += x; }\n  return t;\n}",
+            "function add(vals) {\n  let acc = 0;\n  for (const v of vals) { acc += v; }\n  return acc;\n}",
+        ),
     ],
 )
 def test_renamed_copies_in_other_languages_score_one(language: str, a: str, b: str) -> None:
@@ -110,3 +116,8 @@ def test_dice_of_empty_multisets_is_one() -> None:
 
     assert dice(Counter(), Counter()) == 1.0
     assert dice(Counter({("a",): 2}), Counter({("a",): 1, ("b",): 1})) == pytest.approx(0.5)
+
+
+def test_keyword_argument_names_are_kept_but_default_parameters_are_not() -> None:
+    normalized = normalize("python", "def f(limit=3):\n    return g(key=limit)\n")
+    assert normalized.shape == ("def", "$", "(", "$", "=", "NUM", ")", ":", "return", "g()", "(", "key", "=", "$", ")")

@@ -42,7 +42,9 @@ def test_a_function_is_changed_when_an_added_line_falls_inside_it() -> None:
 
 
 def test_nested_functions_both_count_when_the_line_is_in_both() -> None:
-    outer = make_function("def outer():\n    def inner():\n        return 1\n    return inner\n", qualified_name="outer")
+    outer = make_function(
+        "def outer():\n    def inner():\n        return 1\n    return inner\n", qualified_name="outer"
+    )
     inner = make_function("def inner():\n    return 1\n", start_line=2, qualified_name="outer.inner")
     assert changed_functions([outer, inner], {3}) == [outer, inner]
     assert changed_functions([outer, inner], {4}) == [outer]

@@ -102,17 +102,17 @@ def test_loss_falls_on_a_toy_problem(tmp_path: Path) -> None:
     from embedding.training.trainer import train_adapter
     from tests.tiny_models import build_tiny_roberta
 
-    encoder = Encoder(str(build_tiny_roberta(tmp_path / "m")), device="cpu", max_length=32)
+    model_dir = build_tiny_roberta(tmp_path / "m")
     words = ["add", "sum", "read", "close", "push", "size", "print", "load"]
     pairs = [
-        TrainingPair("text2code", "docstring", "python", f"m{i}.py", f"m{i}.py::f{i}", f"{w} numbers", f"def {w}(a):\n    return {w}(a)", f"h{i}")
+        TrainingPair("text2code", "docstring", "python", f"m{i}.py", f"m{i}.py::f{i}", f"{w} {w}", f"def {w}(a): return {w}", f"h{i}")
         for i, w in enumerate(words)
     ]
-    config = TrainConfig(batch_size=8, epochs=40, learning_rate=5e-3, warmup_ratio=0.0, seed=0, temperature=0.1)
-    result = train_adapter(encoder, "python", pairs, config, LoraSpec(r=4, alpha=8, dropout=0.0))
-    assert result.steps == 40
-    assert sum(result.losses[-5:]) / 5 < 0.5 * sum(result.losses[:5]) / 5
+    config = TrainConfig(batch_size=8, epochs=20, learning_rate=2e-2, warmup_ratio=0.0, seed=0, temperature=0.1)
+    lora = LoraSpec(r=8, alpha=16, dropout=0.0)
+    result = train_adapter(Encoder(str(model_dir), device="cpu", max_length=16), "python", pairs, config, lora)
+    assert result.steps == 20
+    assert sum(result.losses[-5:]) / 5 < 0.6 * sum(result.losses[:5]) / 5
     # Same seed, same run.
-    again = Encoder(str(build_tiny_roberta(tmp_path / "m2")), device="cpu", max_length=32)
-    rerun = train_adapter(again, "python", pairs, config, LoraSpec(r=4, alpha=8, dropout=0.0))
+    rerun = train_adapter(Encoder(str(model_dir), device="cpu", max_length=16), "python", pairs, config, lora)
     assert rerun.losses == pytest.approx(result.losses, rel=1e-4)

@@ -13,10 +13,10 @@ from typing import Any
 from bot.commands import Command, CommandKind
 from bot.commands.parse import HELP_TEXT
 from core.domain import RepoRef
-from core.errors import DoppelError
+from core.errors import ConfigError, DoppelError, ReviewError
 from workers.services.coalesce import PullKey
 from workers.tasks import names
-from workers.tasks.runtime import Runtime
+from workers.tasks.runtime import GitHubPort, Runtime
 
 log = logging.getLogger(__name__)
 
@@ -57,23 +57,48 @@ def review_pull_request(
 
 
 def similar_command(
-    rt: Runtime, *, installation_id: int | None, repo: str, pr_number: int, comment_id: int, command: dict[str, Any]
+    rt: Runtime,
+    *,
+    installation_id: int | None,
+    repo: str,
+    pr_number: int,
+    comment_id: int,
+    command: dict[str, Any],
+    review_comment: bool | None = None,
 ) -> str:
-    """Answer a ``/similar`` search at the PR's current head."""
+    """Answer a ``/similar`` search at the PR's current head: 👀 on the command, then the answer
+    (in the comment's thread when it was typed on the diff). A search that cannot run for a
+    reason the user can fix (no such function, no function on that line) is answered with it."""
     parsed = Command.from_dict(command)
     github = rt.github(installation_id)
+    on_diff = _on_diff(github, repo, pr_number, comment_id, review_comment)
+    github.react(repo, comment_id, "eyes", review_comment=on_diff)
     pull = github.pull(repo, pr_number)
-    answer = rt.similar(RepoRef(repo, installation_id), pr_number=pr_number, head=pull.head_sha, command=parsed)
-    github.reply(repo, pr_number, comment_id, answer)
+    try:
+        answer = rt.similar(RepoRef(repo, installation_id), pr_number=pr_number, head=pull.head_sha, command=parsed)
+    except (ReviewError, ConfigError) as exc:
+        answer = f"I could not run that search: {exc}"
+        log.info("command.failed repo=%s pr=%d: %s", repo, pr_number, exc)
+    github.reply(repo, pr_number, comment_id, answer, review_comment=on_diff)
     return _outcome(f"command.{parsed.kind.value}", repo, pr_number, pull.head_sha)
 
 
 def reply_command(
-    rt: Runtime, *, installation_id: int | None, repo: str, pr_number: int, comment_id: int, command: dict[str, Any]
+    rt: Runtime,
+    *,
+    installation_id: int | None,
+    repo: str,
+    pr_number: int,
+    comment_id: int,
+    command: dict[str, Any],
+    review_comment: bool | None = None,
 ) -> str:
     """Answer ``help``, ``config``, ``ignore`` and commands that did not parse."""
     parsed = Command.from_dict(command)
     ref = RepoRef(repo, installation_id)
+    github = rt.github(installation_id)
+    on_diff = _on_diff(github, repo, pr_number, comment_id, review_comment)
+    github.react(repo, comment_id, "eyes", review_comment=on_diff)
     if parsed.kind is CommandKind.IGNORE:
         rt.registry.ignore(ref, pr_number)
         body = "doppel will not review this pull request again."
@@ -83,8 +108,15 @@ def reply_command(
         body = f"I could not read that command: {parsed.error}.\n\n{HELP_TEXT}"
     else:
         body = HELP_TEXT
-    rt.github(installation_id).reply(repo, pr_number, comment_id, body)
+    github.reply(repo, pr_number, comment_id, body, review_comment=on_diff)
     return _outcome(f"command.{parsed.kind.value}", repo, pr_number, "")
+
+
+def _on_diff(github: GitHubPort, repo: str, number: int, comment_id: int, review_comment: bool | None) -> bool:
+    """Whether the command was typed on the diff: as the producer said, else asked of GitHub."""
+    if review_comment is not None:
+        return review_comment
+    return github.is_review_comment(repo, number, comment_id)
 
 
 def index_repository(

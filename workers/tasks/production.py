@@ -1,82 +1,113 @@
-"""The production ``Runtime``: GitHub through ``bot.github`` (F2), clones in a ``RepoCache``, the
+"""The production ``Runtime``: GitHub through ``bot.github``, clones in a ``RepoCache``, the
 embedding services from ``workers.services.wiring``, Redis for coalescing and bookkeeping.
 
-Heavy pieces (the encoder, the index, git) are built on first use, once per worker process.
+Heavy pieces (the encoder, the index) are built on first use, once per worker process, and kept:
+an embedded (Edge) index shard is locked to the one process that opened it.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import shutil
 import threading
 from typing import TYPE_CHECKING, Any
 
 import redis
 
-from bot.commands import Command, CommandKind
+from bot.commands import Command
+from bot.github.auth import GitHubConfig
+from bot.github.client import GitHubAccess, GitHubClient, PullInfo
 from core.domain import PullRef, RepoRef
-from core.settings import Settings, get_settings
+from core.errors import ConfigError
+from core.settings import Settings
 from workers.services.coalesce import PullCoalescer
 from workers.tasks.registry import RepoRegistry
 
 if TYPE_CHECKING:
-    from bot.github.client import GitHubClient
+    from celery import Celery
+
+    from embedding.source import GitSource
+    from workers.services.review import ReviewResult
     from workers.services.wiring import EmbeddingServices
 
+log = logging.getLogger(__name__)
 
-class _GitHubAdapter:
-    """``GitHubPort`` over F2's ``GitHubClient`` and ``PublishService``."""
+ALL_BRANCHES = "+refs/heads/*:refs/remotes/origin/*"
 
-    def __init__(self, client: GitHubClient, settings: Settings) -> None:
+
+def pull_refspec(number: int) -> str:
+    """The ref GitHub keeps for a pull request's head, fetched as it is (forks included)."""
+    return f"+refs/pull/{number}/head:refs/pull/{number}/head"
+
+
+class GitHubAdapter:
+    """``GitHubPort`` for one installation over ``GitHubClient`` and ``PublishService``."""
+
+    def __init__(self, client: GitHubClient, installation_id: int | None, settings: Settings) -> None:
         from workers.services.publish import PublishService
 
         self.client = client
-        self.installation_id: int | None = None
-        self.publisher = PublishService(
-            client, bot_login=settings.bot_login, max_comments=settings.max_inline_comments
-        )
+        self.installation_id = installation_id
+        self.publisher = PublishService(client, bot_login=settings.bot_login, max_comments=settings.max_inline_comments)
 
-    def pull(self, repo: str, number: int) -> Any:
+    def pull(self, repo: str, number: int) -> PullInfo:
         return self.client.pull(repo, number)
 
-    def open_pulls(self, repo: str) -> list[Any]:
+    def open_pulls(self, repo: str) -> list[PullInfo]:
         return list(self.client.open_pulls(repo))
 
     def has_review(self, repo: str, number: int, head_sha: str) -> bool:
         return self.publisher.has_review(repo, number, head_sha)
 
-    def publish_review(self, repo: str, number: int, result: Any) -> None:
-        pull = PullRef(RepoRef(repo, self.installation_id), number, result.head, result.base)
-        self.publisher.publish(result, pull)
+    def publish_review(self, repo: str, number: int, result: ReviewResult) -> None:
+        from workers.services.repo_config import RepoConfig, load_repo_config
 
-    def reply(self, repo: str, number: int, comment_id: int, body: str) -> None:
-        self.client.create_issue_comment(repo, number, body)
+        config: RepoConfig | None
+        try:
+            config = load_repo_config(self.client, repo)
+        except ConfigError as exc:  # a broken .github/doppel.yml must not stop the review
+            log.warning("review.bad_repo_config repo=%s: %s", repo, exc)
+            config = None
+        pull = PullRef(RepoRef(repo, self.installation_id), number, result.head, result.base)
+        outcome = self.publisher.publish(result, pull, config=config)
+        log.info("review.published repo=%s pr=%d status=%s", repo, number, outcome.status)
+
+    def is_review_comment(self, repo: str, number: int, comment_id: int) -> bool:
+        return any(c.id == comment_id for c in self.client.review_comments(repo, number))
+
+    def react(self, repo: str, comment_id: int, content: str, *, review_comment: bool) -> None:
+        if review_comment:
+            self.client.add_review_comment_reaction(repo, comment_id, content)
+        else:
+            self.client.add_reaction(repo, comment_id, content)
+
+    def reply(self, repo: str, number: int, comment_id: int, body: str, *, review_comment: bool) -> None:
+        if review_comment:
+            self.client.reply_to_review_comment(repo, number, comment_id, body)
+        else:
+            self.client.create_issue_comment(repo, number, body)
 
 
 class ProductionRuntime:
-    def __init__(self, settings: Settings, core: Settings) -> None:
-        from bot.github.auth import GitHubConfig, token_provider
+    """The workers' collaborators, built from one ``Settings``."""
+
+    def __init__(self, settings: Settings) -> None:
         from bot.github.clone import RepoCache
 
         self.settings = settings
-        self.core = core
         self.redis = redis.Redis.from_url(settings.redis_url)
         self.coalescer = PullCoalescer(self.redis, lock_seconds=settings.review_lock_seconds)
         self.registry = RepoRegistry(self.redis)
-        self.github_config = GitHubConfig.from_settings(settings)
-        self.tokens = token_provider(self.github_config)
-        self.clones = RepoCache(settings.repos_dir or core.data_dir / "repos", web_url=self.github_config.web)
+        self.access = GitHubAccess(GitHubConfig.from_settings(settings))
+        self.clones = RepoCache(settings.repos_dir or settings.data_dir / "repos", web_url=self.access.config.web)
         self._services: EmbeddingServices | None = None
+        self._producer: Celery | None = None
         self._lock = threading.Lock()
 
     # --- collaborators -------------------------------------------------------------------------
-    def github(self, installation_id: int | None) -> _GitHubAdapter:
-        from bot.github.client import GitHubClient
-
-        client = GitHubClient.connect(self.tokens.token(installation_id), api_url=self.github_config.api_url)
-        adapter = _GitHubAdapter(client, self.settings)
-        adapter.installation_id = installation_id
-        return adapter
+    def github(self, installation_id: int | None) -> GitHubAdapter:
+        return GitHubAdapter(self.access.client(installation_id), installation_id, self.settings)
 
     @property
     def services(self) -> EmbeddingServices:
@@ -84,67 +115,53 @@ class ProductionRuntime:
             if self._services is None:
                 from workers.services.wiring import build_services
 
-                self._services = build_services(self.core, progress=False)
+                self._services = build_services(self.settings, progress=False)
             return self._services
 
-    def _source(self, repo: RepoRef, refspecs: list[str]) -> Any:
+    def _source(self, repo: RepoRef, refspecs: list[str]) -> GitSource:
         from embedding.source import GitSource
 
         path = self.clones.sync(
             repo.slug,
-            token=self.tokens.token(repo.installation_id),
+            token=self.access.token(repo.installation_id),
             refspecs=refspecs,
             installation_id=repo.installation_id,
         )
         return GitSource(path)
 
     # --- the work -------------------------------------------------------------------------------
-    def review(self, repo: RepoRef, *, pr_number: int, base: str, head: str) -> Any:
-        source = self._source(repo, [f"+refs/pull/{pr_number}/head:refs/pull/{pr_number}/head", base])
+    def review(self, repo: RepoRef, *, pr_number: int, base: str, head: str) -> ReviewResult:
+        source = self._source(repo, [pull_refspec(pr_number), base])
         return self.services.reviewer.review(source, repo, base, head)
 
     def similar(self, repo: RepoRef, *, pr_number: int, head: str, command: Command) -> str:
-        from bot.github.render import render_similar
+        from workers.services.pull_review import similar_answer
 
-        source = self._source(repo, [f"+refs/pull/{pr_number}/head:refs/pull/{pr_number}/head"])
-        reviewer = self.services.reviewer
-        if command.kind is CommandKind.QUERY:
-            matches, subject = reviewer.similar(source, repo, query=command.query, commit=head), f'"{command.query}"'
-        elif command.kind is CommandKind.AT:
-            assert command.path is not None and command.line is not None
-            at = (command.path, command.line)
-            matches, subject = reviewer.similar(source, repo, at=at, commit=head), f"`{command.path}:{command.line}`"
-        elif command.kind is CommandKind.FUNCTION:
-            matches = reviewer.similar(source, repo, function=command.function, commit=head)
-            subject = f"`{command.function}`"
-        else:  # CHANGED: the review is the answer for the changed functions
-            return "The review summary on this pull request lists what its changed functions resemble."
-        return render_similar(matches, web_url=self.github_config.web, slug=repo.slug, commit=head, subject=subject)
-
-    def config_text(self, repo: RepoRef) -> str:
-        c = self.core
-        return (
-            f"doppel settings for `{repo.slug}`:\n\n"
-            f"- base model: `{c.base_model}`; adapters: `{c.adapter_dir or 'none'}`\n"
-            f"- thresholds: duplicate {c.duplicate_threshold}, related {c.related_threshold}, "
-            f"lexical weight {c.lexical_weight}, top-k {c.top_k}\n"
-            f"- drafts reviewed: {self.settings.review_drafts}"
+        source = self._source(repo, [pull_refspec(pr_number)])
+        return similar_answer(
+            self.services.reviewer, source, repo, command, head=head, web_url=self.access.config.web
         )
 
+    def config_text(self, repo: RepoRef) -> str:
+        from workers.services.repo_config import load_repo_config, render_config
+
+        return render_config(load_repo_config(self.github(repo.installation_id).client, repo.slug), self.settings)
+
     def index(self, repo: RepoRef, *, commit: str | None) -> dict[str, Any]:
-        source = self._source(repo, ["+refs/heads/*:refs/remotes/origin/*"])
+        source = self._source(repo, [ALL_BRANCHES])
         if commit is None:
             branch = self.github(repo.installation_id).client.default_branch(repo.slug)
             commit = source.resolve(f"refs/remotes/origin/{branch}")
         stats = self.services.indexer.update(source, repo, commit)
-        return stats.to_dict()
+        result: dict[str, Any] = stats.to_dict()
+        return result
 
     def drop(self, repo: RepoRef) -> None:
         index = self.services.index
         for name in index.list_collections():
             if name == repo.collection_name or name.startswith(repo.collection_name + "__"):
                 index.drop_collection(name)
-        shutil.rmtree(self.core.data_dir / "adapters" / repo.collection_name, ignore_errors=True)
+        shutil.rmtree(self.settings.data_dir / "adapters" / repo.collection_name, ignore_errors=True)
         shutil.rmtree(self.clones.path_for(repo.slug, repo.installation_id), ignore_errors=True)
 
     def retrain(self, repo: RepoRef) -> dict[str, Any]:
@@ -153,13 +170,13 @@ class ProductionRuntime:
         from embedding.training.config import TrainConfig
         from workers.services.retrain import RetrainService
 
-        source = self._source(repo, ["+refs/heads/*:refs/remotes/origin/*"])
+        source = self._source(repo, [ALL_BRANCHES])
         branch = self.github(repo.installation_id).client.default_branch(repo.slug)
         commit = source.resolve(f"refs/remotes/origin/{branch}")
         service = RetrainService(
             TrainConfig(),
-            encoder_factory=functools.partial(Encoder.from_settings, self.core),
-            registry=AdapterRegistry(self.core.data_dir / "adapters"),
+            encoder_factory=functools.partial(Encoder.from_settings, self.settings),
+            registry=AdapterRegistry(self.settings.data_dir / "adapters"),
         )
         root = self.clones.path_for(repo.slug, repo.installation_id)
         report = service.run(root, repo, commit=commit)
@@ -167,10 +184,14 @@ class ProductionRuntime:
         return result
 
     def enqueue(self, task: str, kwargs: dict[str, Any]) -> None:
-        from workers.celery_app import app
+        with self._lock:
+            if self._producer is None:
+                from workers.celery_app import create_celery
 
-        app.send_task(task, kwargs=kwargs)
+                self._producer = create_celery(self.settings, include_tasks=False)
+        self._producer.send_task(task, kwargs=kwargs)
 
 
 def build_runtime(settings: Settings) -> ProductionRuntime:
-    return ProductionRuntime(settings, get_settings())
+    """``DOPPEL_WORKER_RUNTIME``'s default: the production wiring."""
+    return ProductionRuntime(settings)

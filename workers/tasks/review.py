@@ -26,10 +26,18 @@ def review_pull_request(self: Task, *, installation_id: int | None, repo: str, p
     )
 
 
-# Safe to retry: a search changes nothing; at worst the answer is posted twice.
+# Safe to retry: a search changes nothing; at worst the answer is posted twice. ``review_comment``
+# (optional) says the command was typed on the diff; unset, the task asks GitHub.
 @shared_task(bind=True, name=names.SIMILAR_COMMAND)
 def similar_command(
-    self: Task, *, installation_id: int | None, repo: str, pr_number: int, comment_id: int, command: dict[str, Any]
+    self: Task,
+    *,
+    installation_id: int | None,
+    repo: str,
+    pr_number: int,
+    comment_id: int,
+    command: dict[str, Any],
+    review_comment: bool | None = None,
 ) -> str:
     return run_flow(
         self,
@@ -39,13 +47,21 @@ def similar_command(
         pr_number=pr_number,
         comment_id=comment_id,
         command=command,
+        review_comment=review_comment,
     )
 
 
 # Safe to retry: ignoring is a set insert; help and config replies are read-only.
 @shared_task(bind=True, name=names.REPLY_COMMAND)
 def reply_command(
-    self: Task, *, installation_id: int | None, repo: str, pr_number: int, comment_id: int, command: dict[str, Any]
+    self: Task,
+    *,
+    installation_id: int | None,
+    repo: str,
+    pr_number: int,
+    comment_id: int,
+    command: dict[str, Any],
+    review_comment: bool | None = None,
 ) -> str:
     return run_flow(
         self,
@@ -55,4 +71,5 @@ def reply_command(
         pr_number=pr_number,
         comment_id=comment_id,
         command=command,
+        review_comment=review_comment,
     )

@@ -47,8 +47,17 @@ class GitHubPort(Protocol):
         """Post or update the summary and inline comments for a ``ReviewResult``."""
         ...
 
-    def reply(self, repo: str, number: int, comment_id: int, body: str) -> None:
-        """Answer the comment ``comment_id`` of pull request ``number``."""
+    def is_review_comment(self, repo: str, number: int, comment_id: int) -> bool:
+        """True when ``comment_id`` is a comment on the PR's diff (else one on its conversation)."""
+        ...
+
+    def react(self, repo: str, comment_id: int, content: str, *, review_comment: bool) -> None:
+        """Put a reaction (``eyes``: being worked on) on a comment of either kind."""
+        ...
+
+    def reply(self, repo: str, number: int, comment_id: int, body: str, *, review_comment: bool) -> None:
+        """Answer the comment ``comment_id`` of pull request ``number``: in its thread when it is
+        a comment on the diff, else as a new comment on the conversation."""
         ...
 
 

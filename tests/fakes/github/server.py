@@ -11,6 +11,7 @@ under ``/api/v3`` and GraphQL at ``/api/graphql``, as on GitHub Enterprise Serve
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import socket
@@ -56,6 +57,21 @@ class _Ctx:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass
+class Hold:
+    """Requests matching ``method`` and ``path`` (a regex over the REST path) wait until
+    ``release`` is set; ``reached`` is set when the first one arrives. Tests use it to act while a
+    client is in the middle of a request (e.g. kill a worker mid-review)."""
+
+    method: str
+    path: re.Pattern[str]
+    reached: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    def matches(self, method: str, path: str) -> bool:
+        return method == self.method and self.path.fullmatch(path) is not None
+
+
 Result = tuple[int, Any] | tuple[int, Any, dict[str, str]]
 Handler = Callable[[_Ctx], Result]
 
@@ -75,6 +91,7 @@ class FakeGitHubApp:
         self._lock = threading.Lock()
         self._routes: list[tuple[str, re.Pattern[str], Handler, bool]] = []
         self.templates: list[tuple[str, str]] = []  # (method, path template) the fake serves
+        self.holds: list[Hold] = []
         r = self._route
         r("POST", "/app/installations/{installation_id}/access_tokens", self.create_token, auth=False)
         r("GET", "/repos/{owner}/{repo}", self.get_repo)
@@ -90,6 +107,7 @@ class FakeGitHubApp:
         r("POST", "/repos/{owner}/{repo}/issues/{number}/comments", self.create_issue_comment)
         r("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}", self.edit_issue_comment)
         r("POST", "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", self.create_reaction)
+        r("POST", "/repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions", self.create_review_reaction)
         r("GET", "/repos/{owner}/{repo}/contents/{path:path}", self.get_content)
         r("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission", self.get_permission)
         self.app = FastAPI()
@@ -114,6 +132,10 @@ class FakeGitHubApp:
         graphql = path == GRAPHQL_PATH
         rest_path = "/graphql" if graphql else (path[len(API_PREFIX) :] if path.startswith(API_PREFIX + "/") else path)
         extra: dict[str, str] = {}
+        for hold in [h for h in self.holds if h.matches(request.method, rest_path)]:
+            hold.reached.set()
+            while not hold.release.is_set():  # without blocking the event loop: other requests go on
+                await asyncio.sleep(0.02)
         with self._lock:
             try:
                 status, payload, extra = self._handle(request.method, path, rest_path, query, headers, body, graphql)
@@ -370,12 +392,18 @@ class FakeGitHubApp:
         return 200, self.state.issue_comment_json(record)
 
     def create_reaction(self, ctx: _Ctx) -> Result:
+        return self._react(ctx, self.state.issue_comments)
+
+    def create_review_reaction(self, ctx: _Ctx) -> Result:
+        return self._react(ctx, self.state.review_comments)
+
+    def _react(self, ctx: _Ctx, comments: dict[int, dict[str, Any]]) -> Result:
         repo = self._repo(ctx)
         body = self._require_body(ctx, "content")
         if body["content"] not in REACTIONS:
             raise HttpError(422, "Validation Failed", [{"resource": "Reaction", "field": "content", "code": "invalid"}])
         cid = int(ctx.params["comment_id"])
-        if cid not in self.state.issue_comments or self.state.issue_comments[cid]["repo"] != repo.full_name:
+        if cid not in comments or comments[cid]["repo"] != repo.full_name:
             raise HttpError(404, "Not Found")
         for r in self.state.reactions:
             if r["comment_id"] == cid and r["login"] == ctx.login and r["content"] == body["content"]:
@@ -461,6 +489,12 @@ class FakeGitHubServer:
     @property
     def exchanges(self) -> list[Exchange]:
         return self.handler.exchanges
+
+    def hold(self, method: str, path: str) -> Hold:
+        """Hold every ``method`` request whose REST path matches the regex ``path`` until released."""
+        held = Hold(method, re.compile(path))
+        self.handler.holds.append(held)
+        return held
 
     def writes(self) -> list[Exchange]:
         """Requests that change state (everything but GET)."""

@@ -1,0 +1,1 @@
+"""End-to-end tests of the GitHub bot: receiver, queue, worker, git and the fake GitHub, all real."""

@@ -1,0 +1,169 @@
+"""The adapter registry, the promotion gate, save → load round trips and the retrain service."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.domain import RepoRef
+from core.errors import AdapterError
+from embedding.registry import POINTER_FILE, AdapterRegistry, GateDecision, promotion_gate
+from embedding.training.config import LoraSpec, TrainConfig, load_training_config
+from workers.services.retrain import AdapterOutcome, RetrainService, collection_for
+
+REPO = RepoRef("acme/widgets")
+
+
+def _staged(registry: AdapterRegistry, language: str, payload: bytes) -> Path:
+    staged = registry.staging_dir(REPO, language)
+    (staged / "adapter_model.safetensors").write_bytes(payload)
+    (staged / "adapter_config.json").write_text("{}")
+    (staged / "doppel.json").write_text(json.dumps({"base_model": "m"}))
+    return staged
+
+
+def test_gate_rejects_a_worse_adapter_and_promotes_a_better_one() -> None:
+    assert not promotion_gate(0.50, base=0.45, current=0.52, margin=0.01).promote
+    assert not promotion_gate(0.455, base=0.45, current=None, margin=0.01).promote
+    decision = promotion_gate(0.60, base=0.45, current=0.52, margin=0.01)
+    assert decision.promote and "0.6000" in decision.reason
+
+
+def test_register_versions_and_switch_the_pointer(tmp_path: Path) -> None:
+    registry = AdapterRegistry(tmp_path)
+    first = registry.register(REPO, "python", _staged(registry, "python", b"one"), {"metrics": {"x": 1}})
+    second = registry.register(REPO, "python", _staged(registry, "python", b"two"), {})
+    assert first.version.startswith("v0001-") and second.version.startswith("v0002-")
+    assert [r.version for r in registry.versions(REPO, "python")] == [first.version, second.version]
+    assert first.metadata["metrics"] == {"x": 1} and first.metadata["base_model"] == "m"
+    assert first.status == "candidate" and registry.current(REPO, "python") is None
+
+    registry.switch(REPO, {"python": first.version}, "coll_a")
+    assert registry.current(REPO, "python").version == first.version  # type: ignore[union-attr]
+    registry.switch(REPO, {"python": second.version}, "coll_b")
+    pointer = registry.pointer(REPO)
+    assert (pointer.adapters, pointer.collection) == ({"python": second.version}, "coll_b")
+    assert registry.record(REPO, "python", first.version).status == "retired"
+    assert registry.record(REPO, "python", second.version).status == "promoted"
+    assert registry.current_paths(REPO) == {"python": registry.language_dir(REPO, "python") / second.version}
+    assert [p.name for p in registry.repo_dir(REPO).iterdir() if p.name.startswith(f".{POINTER_FILE}")] == []
+
+
+def test_switch_refuses_unknown_versions_and_bad_names(tmp_path: Path) -> None:
+    registry = AdapterRegistry(tmp_path)
+    with pytest.raises(AdapterError):
+        registry.switch(REPO, {"python": "v0009-deadbeef"}, None)
+    with pytest.raises(AdapterError):
+        registry.language_dir(REPO, "../etc")
+
+
+class RecordingReindexer:
+    def __init__(self, registry: AdapterRegistry) -> None:
+        self.registry = registry
+        self.calls: list[tuple[str, str]] = []
+
+    def reindex(self, repo: RepoRef, adapters: Mapping[str, Path], collection: str) -> None:
+        assert all(path.is_dir() for path in adapters.values())
+        # Search must not have switched yet while the new collection is being built.
+        assert self.registry.pointer(repo).collection != collection
+        self.calls.append(("reindex", collection))
+
+    def drop(self, collection: str) -> None:
+        self.calls.append(("drop", collection))
+
+
+def test_promotion_reindexes_then_switches_then_drops_the_old_collection(tmp_path: Path) -> None:
+    registry = AdapterRegistry(tmp_path)
+    old = registry.register(REPO, "python", _staged(registry, "python", b"old"), {})
+    registry.switch(REPO, {"python": old.version}, "old_collection")
+    new = registry.register(REPO, "python", _staged(registry, "python", b"new"), {})
+    reindexer = RecordingReindexer(registry)
+    service = RetrainService(TrainConfig(), encoder_factory=lambda: None, registry=registry, reindexer=reindexer)  # type: ignore[arg-type,return-value]
+    winner = AdapterOutcome(name="python", languages=["python"], decision=GateDecision(True, "better"), record=new)
+    loser = AdapterOutcome(name="shared", languages=["python"], decision=GateDecision(False, "worse"), record=None)
+    pointer = service._promote(REPO, [winner, loser])
+    expected = collection_for(REPO, {"python": new.version})
+    assert pointer is not None and pointer.collection == expected
+    assert reindexer.calls == [("reindex", expected), ("drop", "old_collection")]
+    assert registry.current(REPO, "python").version == new.version  # type: ignore[union-attr]
+
+
+PY_FILES = {
+    f"pkg/m{i}.py": (
+        f'def {name}(values, limit):\n    """{doc}"""\n    out = []\n    for v in values:\n'
+        f"        if v > limit + {i}:\n            out.append(v * {i + 2})\n    return out\n"
+    )
+    for i, (name, doc) in enumerate(
+        [
+            ("scale_large", "Scale the values above a limit."),
+            ("pick_big", "Pick big numbers from a list."),
+            ("grow_items", "Grow every item that passes the bar."),
+            ("filter_high", "Keep the high values, multiplied."),
+            ("boost", "Boost the numbers over the threshold."),
+            ("amplify", "Amplify values that exceed the limit."),
+            ("lift", "Lift the large entries of a sequence."),
+            ("expand", "Expand items beyond a bound."),
+        ]
+    )
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.tiny_models import build_tiny_roberta
+
+    return build_tiny_roberta(tmp_path_factory.mktemp("tiny"))
+
+
+def test_save_then_load_round_trips(tmp_path: Path, tiny_model: Path) -> None:
+    from embedding.encoder import Encoder
+    from embedding.training.pairs import TrainingPair
+    from embedding.training.trainer import save_trained_adapter, train_adapter
+
+    encoder = Encoder(str(tiny_model), device="cpu", max_length=32)
+    pairs = [TrainingPair("text2code", "docstring", "python", f"{i}.py", f"{i}.py::f", f"q {i}", f"def f{i}(): return {i}", f"h{i}") for i in range(4)]
+    lora, config = LoraSpec(r=4, alpha=8), TrainConfig(batch_size=4, max_steps=2, learning_rate=1e-2)
+    train_adapter(encoder, "python", pairs, config, lora)
+    path = save_trained_adapter(encoder, "python", tmp_path / "python", lora, config, {"thresholds": {"duplicate": 0.9, "related": 0.8}})
+    texts = ["def g(x): return x", "read a file"]
+    trained = encoder.embed_texts(texts, adapter="python")
+
+    fresh = Encoder(str(tiny_model), device="cpu", max_length=32)
+    fresh.load_adapter("python", path)
+    np.testing.assert_allclose(fresh.embed_texts(texts, adapter="python"), trained, atol=1e-5)
+    assert not np.allclose(fresh.embed_texts(texts), trained, atol=1e-5)
+    assert fresh.adapter_metadata("python")["thresholds"] == {"duplicate": 0.9, "related": 0.8}
+    assert load_training_config(path) == (lora, config)
+
+
+def test_retrain_service_keeps_a_rejected_adapter_with_its_metrics(tmp_path: Path, tiny_model: Path) -> None:
+    from embedding.encoder import Encoder
+
+    root = tmp_path / "repo"
+    for rel, text in PY_FILES.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    registry = AdapterRegistry(tmp_path / "adapters")
+    reindexer = RecordingReindexer(registry)
+    config = TrainConfig(
+        min_pairs_per_language=1, max_steps=2, batch_size=4, min_code_chars=10, promotion_margin=1.0,
+        validation_fraction=0.3, test_fraction=0.3, seed=5, negatives_per_positive=2,
+    )  # fmt: skip
+    service = RetrainService(
+        config, lora=LoraSpec(r=4, alpha=8), encoder_factory=lambda: Encoder(str(tiny_model), device="cpu", max_length=32),
+        registry=registry, reindexer=reindexer,
+    )  # fmt: skip
+    report = service.run(root, REPO)
+    (outcome,) = report.outcomes
+    assert outcome.name == "python" and outcome.train is not None and outcome.train.steps == 2
+    assert outcome.decision is not None and not outcome.decision.promote
+    record = registry.record(REPO, "python", outcome.record.version)  # type: ignore[union-attr]
+    assert record.status == "rejected" and "does not beat" in record.metadata["gate"]
+    assert set(record.metadata["metrics"]["validation"]) >= {"base", "adapter", "base_mean_mrr", "adapter_mean_mrr"}
+    assert record.metadata["data"]["train"] > 0
+    assert report.pointer is None and reindexer.calls == [] and registry.pointer(REPO).adapters == {}
+    assert json.dumps(report.to_dict())  # JSON-friendly for the task result
