@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learning-rate", type=float, default=5e-4)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--balance", action="store_true", help="as many code→code as text→code training pairs")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "doppel-stdlib")
     args = parser.parse_args(argv)
 
@@ -84,7 +85,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     started = time.perf_counter()
     mined = mine_repository(repo_dir, config, languages=["python"])
-    print(f"mined {len(mined.functions)} functions, {len(mined.pairs)} pairs in {time.perf_counter() - started:.0f}s", flush=True)
+    if args.balance:
+        # As many synthetic code→code training pairs as doc-text ones, so that the few steps a
+        # CPU run affords are not spent mostly on the easier code→code task.
+        from dataclasses import replace as _replace
+
+        from embedding.training.pairs import cap_pairs
+
+        train_doc = [p for p in mined.pairs if p.split == "train" and p.kind == "text2code"]
+        train_code = [p for p in mined.pairs if p.split == "train" and p.kind == "code2code"]
+        kept = {id(p) for p in train_doc + cap_pairs(train_code, len(train_doc), seed=args.seed)}
+        mined = _replace(mined, pairs=[p for p in mined.pairs if p.split != "train" or id(p) in kept])
+    print(
+        f"mined {len(mined.functions)} functions, {len(mined.pairs)} pairs in {time.perf_counter() - started:.0f}s",
+        flush=True,
+    )
     service = RetrainService(
         config,
         lora=LoraSpec(),

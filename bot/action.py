@@ -299,8 +299,8 @@ class ActionRun:
     def _write_sarif(self, findings: list[Finding], head: str) -> None:
         path = self.inputs.sarif_path
         path.parent.mkdir(parents=True, exist_ok=True)
-        log_ = to_sarif(findings, tool_version=tool_version(), head_sha=head)
-        path.write_text(json.dumps(log_, indent=2) + "\n", encoding="utf-8")
+        sarif_log = to_sarif(findings, tool_version=tool_version(), head_sha=head)
+        path.write_text(json.dumps(sarif_log, indent=2) + "\n", encoding="utf-8")
 
     @staticmethod
     def _append(path: Path | None, text: str) -> None:
@@ -323,6 +323,11 @@ def main(environ: Mapping[str, str] | None = None, *, stdout: TextIO | None = No
         return ActionRun(inputs, stdout=out).run()
     except DoppelError as exc:
         out.write(f"::error title=doppel::{escape_data(str(exc))}\n")
+        out.flush()
+        return 2
+    except Exception as exc:  # the step's edge: a bug must still end as "could not run", not as "duplicates"
+        log.exception("action.crashed")
+        out.write(f"::error title=doppel::unexpected {type(exc).__name__}: {escape_data(str(exc))}\n")
         out.flush()
         return 2
 

@@ -27,11 +27,15 @@ def _csv(value: str) -> tuple[str, ...]:
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("path", nargs="?", default=".", type=Path, help="repository or directory (default: current directory)")
+    common.add_argument(
+        "path", nargs="?", default=".", type=Path, help="repository or directory (default: current directory)"
+    )
     common.add_argument("--languages", type=_csv, help="comma-separated languages (default: every one found)")
     common.add_argument("--repo", metavar="NAME", help="repository name in the registry (default: derived from PATH)")
     common.add_argument("--data-dir", type=Path, help="override DOPPEL_DATA_DIR for this run")
-    common.add_argument("--report", type=Path, metavar="DIR", help="where to write report.md, report.png and report.json")
+    common.add_argument(
+        "--report", type=Path, metavar="DIR", help="where to write report.md, report.png and report.json"
+    )
     common.add_argument("--max-length", type=int, help="token limit per text (default: DOPPEL_MAX_LENGTH)")
     common.add_argument("--device", help="'auto', 'cpu' or 'cuda[:N]' (default: DOPPEL_DEVICE)")
     common.add_argument("--seed", type=int, default=0)
@@ -50,7 +54,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--min-pairs", type=int, default=2000, help="training pairs a language needs for its own adapter")
     p.add_argument("--margin", type=float, default=0.01, help="validation MRR margin the gate requires")
     p.add_argument("--no-shared", action="store_true", help="do not train the shared adapter")
-    p.add_argument("--export", type=Path, metavar="DIR", help="copy the promoted adapters to DIR/<language> (for DOPPEL_ADAPTER_DIR)")
+    p.add_argument(
+        "--export",
+        type=Path,
+        metavar="DIR",
+        help="copy the promoted adapters to DIR/<language> (for DOPPEL_ADAPTER_DIR)",
+    )
     p.set_defaults(handler=run_train)
 
     p = subparsers.add_parser(
@@ -104,7 +113,9 @@ def _config(args: argparse.Namespace, settings: Any) -> TrainConfig:
 def _encoder_factory(settings: Any, config: TrainConfig) -> Any:
     from embedding.encoder import Encoder
 
-    return lambda: Encoder(settings.base_model, max_length=config.max_length, batch_size=settings.batch_size, device=config.device)
+    return lambda: Encoder(
+        settings.base_model, max_length=config.max_length, batch_size=settings.batch_size, device=config.device
+    )
 
 
 def _repo(args: argparse.Namespace) -> Any:
@@ -169,7 +180,11 @@ def _adapter_dirs(paths: list[Path]) -> dict[str, Path]:
 
     found: dict[str, Path] = {}
     for path in paths:
-        candidates = [path] if (path / ADAPTER_CONFIG).is_file() else sorted(p for p in path.iterdir() if (p / ADAPTER_CONFIG).is_file())
+        candidates = (
+            [path]
+            if (path / ADAPTER_CONFIG).is_file()
+            else sorted(p for p in path.iterdir() if (p / ADAPTER_CONFIG).is_file())
+        )
         if not candidates:
             raise ConfigError(f"--adapter {path}: no adapter_config.json in it or in its sub-directories")
         for candidate in candidates:
@@ -187,7 +202,11 @@ def run_eval(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.path} is not a directory")
     settings = _settings(args)
     config = _config(args, settings)
-    adapters = _adapter_dirs(args.adapter) if args.adapter else AdapterRegistry(settings.data_dir / "adapters").current_paths(_repo(args))
+    adapters = (
+        _adapter_dirs(args.adapter)
+        if args.adapter
+        else AdapterRegistry(settings.data_dir / "adapters").current_paths(_repo(args))
+    )
     mined = mine_repository(args.path, config, languages=args.languages)
     encoder = _encoder_factory(settings, config)()
     service = RetrainService(config, encoder_factory=lambda: encoder)

@@ -74,7 +74,11 @@ def threshold_at_precision(positives: Sequence[float], negatives: Sequence[float
 
 
 def calibrate(
-    positives: Sequence[float], negatives: Sequence[float], *, target_precision: float = 0.95, related_precision: float = 0.7
+    positives: Sequence[float],
+    negatives: Sequence[float],
+    *,
+    target_precision: float = 0.95,
+    related_precision: float = 0.7,
 ) -> Thresholds:
     """The duplicate threshold at ``target_precision`` and the related one at ``related_precision``."""
     if not 0 < related_precision <= target_precision <= 1:

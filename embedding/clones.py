@@ -225,7 +225,8 @@ def _python_bindings(function: tree_sitter.Node) -> set[str]:
             targets = [node.child_by_field_name("name") or node]
         for target in targets:
             for sub in _walk(target):
-                if sub.type == "identifier" and (sub == target or sub.parent.type in _PYTHON_PATTERNS | {target.type}):
+                parent_type = sub.parent.type if sub.parent is not None else ""
+                if sub.type == "identifier" and (sub == target or parent_type in _PYTHON_PATTERNS | {target.type}):
                     names.add(_text(sub))
     return names
 
@@ -336,6 +337,8 @@ def _statements(function: tree_sitter.Node, data: bytes) -> list[tree_sitter.Nod
 
 
 def _delete(node: tree_sitter.Node, data: bytes) -> tuple[int, int, bytes] | None:
+    if node.parent is None:
+        return None
     siblings = [c for c in node.parent.named_children if "comment" not in c.type]
     if len(siblings) < 2:
         return None  # an empty block would not parse
@@ -372,6 +375,7 @@ def _modify(node: tree_sitter.Node, rng: random.Random) -> tuple[int, int, bytes
             sub.child_count == 0
             and not sub.is_named
             and _text(sub) in _OPERATOR_FLIPS
+            and sub.parent is not None
             and sub.parent.type
             in (
                 "binary_operator",

@@ -21,10 +21,11 @@ from typing import Any
 import numpy as np
 
 from core.domain import CodeFunction
-from embedding.training.pairs import TrainingPair, function_key
+from embedding.training.pairs import TrainingPair, function_key, line_similarity
 
 Embed = Callable[[Sequence[str]], np.ndarray]  # texts → (N, D) L2-normalised rows
 TASKS = ("text2code", "code2code")
+NON_CLONE_MAX_SIMILARITY = 0.5  # line similarity at or above which a random pair is not a negative
 _TASK_SOURCES = {"text2code": ("docstring",), "code2code": ("synthetic", "history")}
 
 
@@ -145,7 +146,8 @@ def evaluate_language(
     """Metrics of one encoder on ``pairs`` (one split) against every function of ``language``.
 
     With ``negatives`` > 0, also that many scores of random pairs of distinct functions (different
-    body hashes) whose files are in ``negative_paths``, for threshold calibration.
+    body hashes, line similarity under ``NON_CLONE_MAX_SIMILARITY``) whose files are in
+    ``negative_paths``, for threshold calibration.
     """
     pool = Pool.of([fn for fn in functions if fn.language == language])
     result = LanguageEvaluation(language=language)
@@ -177,7 +179,10 @@ def evaluate_language(
         while len(result.non_clone_scores) < negatives and len(rows) > 1 and tries < negatives * 20:
             tries += 1
             a, b = rng.choice(rows, size=2, replace=False)
-            if pool.functions[a].body_hash == pool.functions[b].body_hash:
+            fa, fb = pool.functions[a], pool.functions[b]
+            # Distinct functions that are near-copies anyway (generated accessors, boilerplate) are
+            # not "non-clones": counting them would make precision unreachable at any threshold.
+            if fa.body_hash == fb.body_hash or line_similarity(fa.code, fb.code) >= NON_CLONE_MAX_SIMILARITY:
                 continue
             result.non_clone_scores.append(float(vectors[a] @ vectors[b]))
     return result

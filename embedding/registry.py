@@ -49,7 +49,9 @@ class GateDecision:
 def promotion_gate(candidate: float, base: float, current: float | None, *, margin: float) -> GateDecision:
     """Promote only when the candidate's validation MRR beats the base's and the current adapter's by ``margin``."""
     if candidate < base + margin:
-        return GateDecision(False, f"validation MRR {candidate:.4f} does not beat the base model's {base:.4f} by {margin}")
+        return GateDecision(
+            False, f"validation MRR {candidate:.4f} does not beat the base model's {base:.4f} by {margin}"
+        )
     if current is not None and candidate < current + margin:
         return GateDecision(
             False, f"validation MRR {candidate:.4f} does not beat the current adapter's {current:.4f} by {margin}"
@@ -86,7 +88,11 @@ class Pointer:
     switched: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"adapters": dict(sorted(self.adapters.items())), "collection": self.collection, "switched": self.switched}
+        return {
+            "adapters": dict(sorted(self.adapters.items())),
+            "collection": self.collection,
+            "switched": self.switched,
+        }
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -166,7 +172,9 @@ class AdapterRegistry:
             except OSError:
                 number += 1
         path = directory / version
-        stored = json.loads((path / METADATA_FILE).read_text(encoding="utf-8")) if (path / METADATA_FILE).is_file() else {}
+        stored = (
+            json.loads((path / METADATA_FILE).read_text(encoding="utf-8")) if (path / METADATA_FILE).is_file() else {}
+        )
         document = {
             **stored,
             **metadata,
@@ -179,7 +187,9 @@ class AdapterRegistry:
         write_json_atomic(path / METADATA_FILE, document)
         return self._record(language, path)
 
-    def set_status(self, repo: RepoRef, language: str, version: str, status: str, reason: str | None = None) -> AdapterRecord:
+    def set_status(
+        self, repo: RepoRef, language: str, version: str, status: str, reason: str | None = None
+    ) -> AdapterRecord:
         if status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
         record = self.record(repo, language, version)
@@ -195,7 +205,9 @@ class AdapterRegistry:
         if not path.is_file():
             return Pointer()
         data = json.loads(path.read_text(encoding="utf-8"))
-        return Pointer(adapters=dict(data.get("adapters", {})), collection=data.get("collection"), switched=data.get("switched"))
+        return Pointer(
+            adapters=dict(data.get("adapters", {})), collection=data.get("collection"), switched=data.get("switched")
+        )
 
     def current(self, repo: RepoRef, language: str) -> AdapterRecord | None:
         version = self.pointer(repo).adapters.get(language)
@@ -203,7 +215,10 @@ class AdapterRegistry:
 
     def current_paths(self, repo: RepoRef) -> dict[str, Path]:
         """Adapter name → directory of the versions search uses (for ``Encoder.load_adapter``)."""
-        return {language: self.language_dir(repo, language) / version for language, version in self.pointer(repo).adapters.items()}
+        return {
+            language: self.language_dir(repo, language) / version
+            for language, version in self.pointer(repo).adapters.items()
+        }
 
     def switch(self, repo: RepoRef, adapters: dict[str, str], collection: str | None) -> Pointer:
         """Point search at ``adapters`` (language → version) and ``collection`` in one atomic write.

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from core.settings import Settings
 from bot.webhooks.signature import sign
+from core.settings import Settings
 
 SECRET = "it-is-a-long-test-secret-0123456789"
 TEST_REDIS_URL = "redis://127.0.0.1:6379/15"  # a DB of its own: tests flush only this one

@@ -22,7 +22,9 @@ class Batch:
     hard_negatives: tuple[str, ...] = ()  # code of other functions of the same files
 
 
-def make_batches(pairs: Sequence[TrainingPair], batch_size: int, *, seed: int = 0, drop_last: bool = True) -> list[list[TrainingPair]]:
+def make_batches(
+    pairs: Sequence[TrainingPair], batch_size: int, *, seed: int = 0, drop_last: bool = True
+) -> list[list[TrainingPair]]:
     """Pairs grouped into batches of ``batch_size`` with distinct functions and body hashes.
 
     Pairs that cannot be placed without a clash (a function with more pairs than there are
@@ -55,7 +57,9 @@ def make_batches(pairs: Sequence[TrainingPair], batch_size: int, *, seed: int = 
     return full
 
 
-def hard_negatives_for(batch: Sequence[TrainingPair], by_path: dict[str, list[tuple[str, str, str]]], *, seed: int = 0) -> list[str]:
+def hard_negatives_for(
+    batch: Sequence[TrainingPair], by_path: dict[str, list[tuple[str, str, str]]], *, seed: int = 0
+) -> list[str]:
     """One function from the same file per pair (not any function or body hash of the batch).
 
     ``by_path`` maps a path to (function key, body hash, code) of its functions.

@@ -16,7 +16,6 @@ from typing import Any
 TRAINING_CONFIG_NAME = "training_config.json"
 
 
-
 def _help(text: str, **kwargs: Any) -> Any:
     return field(metadata={"help": text}, **kwargs)
 
@@ -94,7 +93,9 @@ class TrainConfig:
     min_code_chars: int = _help("Pairs whose code is shorter than this are dropped.", default=60)
     max_code_chars: int = _help("Pairs whose code is longer than this are dropped.", default=6000)
     min_query_chars: int = _help("Text queries (doc text, identifier words) shorter than this are dropped.", default=12)
-    identifier_pairs: bool = _help("Also mine (name and signature words → body) pairs, tagged 'identifiers'.", default=True)
+    identifier_pairs: bool = _help(
+        "Also mine (name and signature words → body) pairs, tagged 'identifiers'.", default=True
+    )
     synthetic_per_function: int = _help("Synthetic clone pairs made per function (code→code).", default=1)
     history_commits: int = _help("Commits of git history scanned for changed functions (0: none).", default=200)
     max_history_pairs: int = _help("Cap on (old, new) function pairs taken from history per language.", default=5000)
@@ -102,7 +103,9 @@ class TrainConfig:
     temperature: float = _help("Softmax temperature of the InfoNCE loss (paper's code: 0.2).", default=0.05)
     symmetric: bool = _help("Add the code→query direction to the loss.", default=True)
     hard_negatives: bool = _help("Add one function from the same file per pair as an extra negative.", default=False)
-    batch_size: int = _help("Pairs per micro-batch (in-batch negatives = batch_size - 1, times world size).", default=32)
+    batch_size: int = _help(
+        "Pairs per micro-batch (in-batch negatives = batch_size - 1, times world size).", default=32
+    )
     gradient_accumulation: int = _help("Micro-batches per optimiser step.", default=1)
     learning_rate: float = _help("AdamW peak learning rate.", default=2e-4)
     weight_decay: float = _help("AdamW weight decay.", default=0.01)

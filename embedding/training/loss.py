@@ -10,6 +10,7 @@ guarantees that no two rows of a batch come from the same function or share a bo
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+
 import torch
 from torch import nn
 

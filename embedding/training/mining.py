@@ -48,7 +48,9 @@ class MinedRepository:
 
     def pairs_of(self, language: str | None, split: str | None = None) -> list[TrainingPair]:
         return [
-            p for p in self.pairs if (language is None or p.language == language) and (split is None or p.split == split)
+            p
+            for p in self.pairs
+            if (language is None or p.language == language) and (split is None or p.split == split)
         ]
 
 
@@ -109,7 +111,13 @@ def collect_functions(
 
 
 def history_pairs(
-    root: Path, head: str, *, max_commits: int, max_pairs: int, languages: Sequence[str] | None = None, options: object | None = None
+    root: Path,
+    head: str,
+    *,
+    max_commits: int,
+    max_pairs: int,
+    languages: Sequence[str] | None = None,
+    options: object | None = None,
 ) -> list[TrainingPair]:
     """(old → new) pairs of functions that changed modestly in the last ``max_commits`` commits."""
     if max_commits <= 0 or max_pairs <= 0 or not is_git_repository(root):
@@ -161,14 +169,24 @@ def mine_repository(
     pairs += synthetic_pairs(functions, per_function=config.synthetic_per_function, seed=config.seed)
     if sha is not None:
         pairs += history_pairs(
-            root, sha, max_commits=config.history_commits, max_pairs=config.max_history_pairs, languages=languages, options=options
+            root,
+            sha,
+            max_commits=config.history_commits,
+            max_pairs=config.max_history_pairs,
+            languages=languages,
+            options=options,
         )
     pairs = filter_pairs(
-        pairs, min_code_chars=config.min_code_chars, max_code_chars=config.max_code_chars, min_query_chars=config.min_query_chars
+        pairs,
+        min_code_chars=config.min_code_chars,
+        max_code_chars=config.max_code_chars,
+        min_query_chars=config.min_query_chars,
     )
     pairs = assign_splits(pairs, seed=config.seed, validation=config.validation_fraction, test=config.test_fraction)
     capped: list[TrainingPair] = []
     for language in sorted({p.language for p in pairs}):
-        capped += cap_pairs([p for p in pairs if p.language == language], config.max_pairs_per_language, seed=config.seed)
+        capped += cap_pairs(
+            [p for p in pairs if p.language == language], config.max_pairs_per_language, seed=config.seed
+        )
     log.info("training.mined root=%s functions=%d pairs=%d", root, len(functions), len(capped))
     return MinedRepository(root=root, commit=sha, functions=functions, pairs=capped)

@@ -57,7 +57,9 @@ def local_names(fn: CodeFunction) -> list[str]:
             idents = [i for i in _IDENT.findall(part.split("=")[0].split(":")[0]) if i.lower() not in _KEYWORDS]
             candidates = [i for i in idents if i[0].islower() or i[0] == "_"]
             if candidates:
-                names.append(candidates[-1] if fn.language in {"java", "c", "cpp", "csharp", "typescript"} else candidates[0])
+                names.append(
+                    candidates[-1] if fn.language in {"java", "c", "cpp", "csharp", "typescript"} else candidates[0]
+                )
     names += _ASSIGNED.findall(fn.code)
     names += _LOOP_VAR.findall(fn.code)
     out: list[str] = []
@@ -71,7 +73,9 @@ def rename(code: str, mapping: dict[str, str]) -> str:
     """Replace whole identifiers (not attribute accesses after a dot) by their new names."""
     if not mapping:
         return code
-    pattern = re.compile(r"(?<![\w.])(" + "|".join(re.escape(k) for k in sorted(mapping, key=len, reverse=True)) + r")\b")
+    pattern = re.compile(
+        r"(?<![\w.])(" + "|".join(re.escape(k) for k in sorted(mapping, key=len, reverse=True)) + r")\b"
+    )
     return pattern.sub(lambda m: mapping[m.group(1)], code)
 
 
@@ -103,7 +107,9 @@ def _simple_statement_lines(lines: list[str]) -> list[int]:
         stripped = line.strip()
         if not stripped or _COMMENT_LINE.match(line):
             continue
-        if stripped.endswith((":", "{", "}", "(", ",", "\\", "[")) or stripped.startswith(("}", ")", "]", "return", "else", "elif", "except", "finally", "case")):
+        if stripped.endswith((":", "{", "}", "(", ",", "\\", "[")) or stripped.startswith(
+            ("}", ")", "]", "return", "else", "elif", "except", "finally", "case")
+        ):
             continue
         if stripped.count("(") != stripped.count(")"):
             continue

@@ -98,7 +98,9 @@ def strip_signature(fn: CodeFunction) -> str:
     return "\n".join(lines[1:]) if len(lines) > 1 else code
 
 
-def text_pairs(functions: Iterable[CodeFunction], *, identifiers: bool = True, min_query_chars: int = 12) -> list[TrainingPair]:
+def text_pairs(
+    functions: Iterable[CodeFunction], *, identifiers: bool = True, min_query_chars: int = 12
+) -> list[TrainingPair]:
     """text→code pairs: doc text → code (without doc), and identifier words → body (tagged)."""
     pairs: list[TrainingPair] = []
     for fn in functions:
@@ -106,17 +108,23 @@ def text_pairs(functions: Iterable[CodeFunction], *, identifiers: bool = True, m
         if fn.docstring:
             doc = clean_doc(fn.docstring)
             if len(doc) >= min_query_chars and not _BOILERPLATE.match(doc):
-                pairs.append(TrainingPair("text2code", "docstring", fn.language, fn.path, key, doc, fn.code, fn.body_hash))
+                pairs.append(
+                    TrainingPair("text2code", "docstring", fn.language, fn.path, key, doc, fn.code, fn.body_hash)
+                )
         if identifiers:
             words = [w for w in identifier_words(fn.signature or fn.name) if w not in _SIGNATURE_NOISE]
             query = " ".join(words)
             body = strip_signature(fn)
             if len(query) >= min_query_chars and body.strip() and body != fn.code:
-                pairs.append(TrainingPair("text2code", "identifiers", fn.language, fn.path, key, query, body, fn.body_hash))
+                pairs.append(
+                    TrainingPair("text2code", "identifiers", fn.language, fn.path, key, query, body, fn.body_hash)
+                )
     return pairs
 
 
-def history_pair(old: CodeFunction, new: CodeFunction, *, min_ratio: float = 0.5, max_ratio: float = 0.97) -> TrainingPair | None:
+def history_pair(
+    old: CodeFunction, new: CodeFunction, *, min_ratio: float = 0.5, max_ratio: float = 0.97
+) -> TrainingPair | None:
     """(old version → new version) when the function changed modestly, else ``None``.
 
     Identical bodies teach nothing and rewrites are no longer "the same function"; the similarity
@@ -127,7 +135,9 @@ def history_pair(old: CodeFunction, new: CodeFunction, *, min_ratio: float = 0.5
     ratio = line_similarity(old.code, new.code)
     if not min_ratio <= ratio <= max_ratio:
         return None
-    return TrainingPair("code2code", "history", new.language, new.path, function_key(new), old.code, new.code, new.body_hash)
+    return TrainingPair(
+        "code2code", "history", new.language, new.path, function_key(new), old.code, new.code, new.body_hash
+    )
 
 
 def line_similarity(a: str, b: str) -> float:
@@ -139,9 +149,7 @@ def line_similarity(a: str, b: str) -> float:
     return difflib.SequenceMatcher(a=left, b=right, autojunk=False).ratio()
 
 
-def synthetic_pairs(
-    functions: Iterable[CodeFunction], *, per_function: int = 1, seed: int = 0
-) -> list[TrainingPair]:
+def synthetic_pairs(functions: Iterable[CodeFunction], *, per_function: int = 1, seed: int = 0) -> list[TrainingPair]:
     """code→code pairs from synthetic clones, alternating ``renamed`` and ``edited`` variants."""
     from embedding.training.mutations import make_clone
 
@@ -155,7 +163,17 @@ def synthetic_pairs(
             if clone is None or clone.strip() == fn.code.strip():
                 continue
             pairs.append(
-                TrainingPair("code2code", "synthetic", fn.language, fn.path, key, clone, fn.code, fn.body_hash, clone_type=clone_type)
+                TrainingPair(
+                    "code2code",
+                    "synthetic",
+                    fn.language,
+                    fn.path,
+                    key,
+                    clone,
+                    fn.code,
+                    fn.body_hash,
+                    clone_type=clone_type,
+                )
             )
     return pairs
 
@@ -176,7 +194,9 @@ def split_for_path(path: str, *, seed: int = 0, validation: float = 0.1, test: f
     return "train"
 
 
-def assign_splits(pairs: Iterable[TrainingPair], *, seed: int = 0, validation: float = 0.1, test: float = 0.1) -> list[TrainingPair]:
+def assign_splits(
+    pairs: Iterable[TrainingPair], *, seed: int = 0, validation: float = 0.1, test: float = 0.1
+) -> list[TrainingPair]:
     """Pairs tagged with their file's split."""
     return [replace(p, split=split_for_path(p.path, seed=seed, validation=validation, test=test)) for p in pairs]
 

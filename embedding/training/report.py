@@ -46,7 +46,7 @@ def comparison_rows(data: dict[str, Any], split: str = "test") -> list[dict[str,
 
 def markdown_table(data: dict[str, Any], split: str = "test") -> str:
     lines = [
-        f"| adapter | language | task | queries | pool | MRR base | MRR adapter | Δ MRR | R@1 base | R@1 adapter | nDCG@10 base | nDCG@10 adapter |",
+        "| adapter | language | task | queries | pool | MRR base | MRR adapter | Δ MRR | R@1 base | R@1 adapter | nDCG@10 base | nDCG@10 adapter |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in comparison_rows(data, split):

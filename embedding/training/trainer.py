@@ -104,7 +104,7 @@ def train_adapter(
     name: str,
     pairs: Sequence[TrainingPair],
     config: TrainConfig,
-    lora: LoraSpec = LoraSpec(),
+    lora: LoraSpec | None = None,
     *,
     functions: Sequence[CodeFunction] = (),
     progress: bool = False,
@@ -121,6 +121,7 @@ def train_adapter(
 
     if not pairs:
         raise ValueError(f"adapter {name!r}: no training pairs")
+    lora = lora or LoraSpec()
     rank, size = world()
     seed_everything(config.seed)
     params = encoder.create_adapter(
@@ -128,7 +129,9 @@ def train_adapter(
     )
     batch_size = min(config.batch_size, len(pairs))
     loss_fn = SymmetricInfoNCE(
-        lambda texts: encoder.encode_tensor(texts, adapter=name), temperature=config.temperature, symmetric=config.symmetric
+        lambda texts: encoder.encode_tensor(texts, adapter=name),
+        temperature=config.temperature,
+        symmetric=config.symmetric,
     )
     optimiser = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
     by_path = functions_by_path(functions) if config.hard_negatives else {}

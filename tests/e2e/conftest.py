@@ -246,12 +246,20 @@ class World:
     github: FakeGitHubServer
     hooks: Hooks
     workers: Workers
-    remotes: dict[str, GitRemote]
-    installations: dict[str, int]
+    root: Path
+    remotes: dict[str, GitRemote] = field(default_factory=dict)
+    installations: dict[str, int] = field(default_factory=dict)
 
     @property
     def state(self) -> FakeGitHub:
         return self.github.state
+
+    def add_repository(self, slug: str, installation_id: int, files: dict[str, str]) -> GitRemote:
+        """A repository on the fake GitHub, installed for ``installation_id``, its code pushed."""
+        remote = GitRemote(self.root / "work", self.root / "remotes", slug, files)
+        self.remotes[slug], self.installations[slug] = remote, installation_id
+        self.state.add_repo(slug, installation_id=installation_id, permissions={USER: "write"})
+        return remote
 
     def result(self, async_result: AsyncResult, timeout: float = 120) -> Any:
         """The task's return value; on a timeout, the worker's log says why."""
@@ -309,7 +317,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     try:
         workers.start()
         with TestClient(create_app(settings, enqueuer=enqueuer)) as http:
-            yield World(server, Hooks(http, enqueuer), workers, {}, {})
+            yield World(server, Hooks(http, enqueuer), workers, root)
     finally:
         workers.stop()
         server.stop()

@@ -103,11 +103,15 @@ def _load_encoder_once(monkeypatch: pytest.MonkeyPatch, shared_encoder: Any) -> 
     monkeypatch.setattr(Encoder, "from_settings", classmethod(lambda cls, settings: shared_encoder))
 
 
-def _example_payload() -> dict[str, Any]:
+def _catalogue() -> dict[str, Any]:
+    """GitHub's example payloads by event name."""
     if not EXAMPLES.is_file():
         pytest.skip("npm @octokit/webhooks-examples is not installed: run `make npm-fixtures`")
-    catalogue = {entry["name"]: entry for entry in json.loads(EXAMPLES.read_text())}
-    opened = [ex for ex in catalogue["pull_request"]["examples"] if ex.get("action") == "opened"]
+    return {entry["name"]: entry for entry in json.loads(EXAMPLES.read_text())}
+
+
+def _example_payload() -> dict[str, Any]:
+    opened = [ex for ex in _catalogue()["pull_request"]["examples"] if ex.get("action") == "opened"]
     return copy.deepcopy(opened[0])
 
 
@@ -307,3 +311,33 @@ def test_fork_pull_request_never_tries_to_write(change: dict[str, Any], fake: Fa
     assert fake.exchanges == []
     assert any(line.startswith("::warning file=shop/invoices.py,") for line in stdout.getvalue().splitlines())
     assert "from a fork" in (tmp_path / "summary.md").read_text()
+
+
+def test_push_warms_the_index_that_the_pull_request_run_then_reuses(
+    change: dict[str, Any], fake: FakeGitHubServer, tmp_path: Path
+) -> None:
+    """A push to main indexes it; the pull request run on the same data directory (what a cache
+    hit restores) finds the index already at its base and embeds nothing for it."""
+    push = copy.deepcopy(_catalogue()["push"]["examples"][0])
+    push["after"], push["before"] = change["base"], "0" * 40
+    push["repository"]["full_name"] = SLUG
+    push_event = tmp_path / "push.json"
+    push_event.write_text(json.dumps(push))
+    push_dir = tmp_path / "push"
+    push_dir.mkdir()
+    data_dir = str(tmp_path / "doppel-data")
+    environ = _environ(change, fake, push_dir, push_event, data_dir=data_dir)
+    environ["GITHUB_EVENT_NAME"] = "push"
+
+    assert main(environ, stdout=io.StringIO()) == 0
+    assert "index built" in (push_dir / "summary.md").read_text()
+    assert _outputs(push_dir / "output.txt")["findings"] == "0"
+
+    pull_dir = tmp_path / "pull"
+    pull_dir.mkdir()
+    # The same data directory: what a cache hit restores.
+    environ = _environ(change, fake, pull_dir, _event(change, pull_dir, fork=True), data_dir=data_dir)
+    assert main(environ, stdout=io.StringIO()) == 0
+    summary = (pull_dir / "summary.md").read_text()
+    assert "index already at the base" in summary
+    assert fake.exchanges == []

@@ -56,9 +56,37 @@ def test_evaluate_language_scores_both_tasks_against_the_pool() -> None:
         make_function("func d() {}\n", language="go", path="d.go"),
     ]
     pairs = [
-        TrainingPair("text2code", "docstring", "python", "b.py", function_key(fns[1]), "read a file", fns[1].code, fns[1].body_hash),
-        TrainingPair("text2code", "identifiers", "python", "a.py", function_key(fns[0]), "json json", fns[0].code, fns[0].body_hash),
-        TrainingPair("code2code", "synthetic", "python", "c.py", function_key(fns[2]), "parse(json(t))", fns[2].code, fns[2].body_hash, clone_type="renamed"),
+        TrainingPair(
+            "text2code",
+            "docstring",
+            "python",
+            "b.py",
+            function_key(fns[1]),
+            "read a file",
+            fns[1].code,
+            fns[1].body_hash,
+        ),
+        TrainingPair(
+            "text2code",
+            "identifiers",
+            "python",
+            "a.py",
+            function_key(fns[0]),
+            "json json",
+            fns[0].code,
+            fns[0].body_hash,
+        ),
+        TrainingPair(
+            "code2code",
+            "synthetic",
+            "python",
+            "c.py",
+            function_key(fns[2]),
+            "parse(json(t))",
+            fns[2].code,
+            fns[2].body_hash,
+            clone_type="renamed",
+        ),
     ]
     result = evaluate_language(KeywordEmbed(), "python", pairs, fns, negatives=3, seed=0)
     t2c, c2c = result.metrics["text2code"], result.metrics["code2code"]

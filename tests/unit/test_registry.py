@@ -125,10 +125,17 @@ def test_save_then_load_round_trips(tmp_path: Path, tiny_model: Path) -> None:
     from embedding.training.trainer import save_trained_adapter, train_adapter
 
     encoder = Encoder(str(tiny_model), device="cpu", max_length=32)
-    pairs = [TrainingPair("text2code", "docstring", "python", f"{i}.py", f"{i}.py::f", f"q {i}", f"def f{i}(): return {i}", f"h{i}") for i in range(4)]
+    pairs = [
+        TrainingPair(
+            "text2code", "docstring", "python", f"{i}.py", f"{i}.py::f", f"q {i}", f"def f{i}(): return {i}", f"h{i}"
+        )
+        for i in range(4)
+    ]
     lora, config = LoraSpec(r=4, alpha=8), TrainConfig(batch_size=4, max_steps=2, learning_rate=1e-2)
     train_adapter(encoder, "python", pairs, config, lora)
-    path = save_trained_adapter(encoder, "python", tmp_path / "python", lora, config, {"thresholds": {"duplicate": 0.9, "related": 0.8}})
+    path = save_trained_adapter(
+        encoder, "python", tmp_path / "python", lora, config, {"thresholds": {"duplicate": 0.9, "related": 0.8}}
+    )
     texts = ["def g(x): return x", "read a file"]
     trained = encoder.embed_texts(texts, adapter="python")
 

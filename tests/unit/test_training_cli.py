@@ -25,7 +25,9 @@ def test_subcommands_parse_their_options() -> None:
 
 
 @pytest.mark.slow
-def test_train_then_eval_write_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_train_then_eval_write_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from tests.tiny_models import build_tiny_roberta
     from tests.unit.test_registry import PY_FILES
 
@@ -34,9 +36,32 @@ def test_train_then_eval_write_reports(tmp_path: Path, monkeypatch: pytest.Monke
     for rel, text in PY_FILES.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text)
-    common = [str(root), "--data-dir", str(tmp_path / "data"), "--device", "cpu", "--max-length", "32", "--repo", "tiny"]
+    common = [
+        str(root),
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--device",
+        "cpu",
+        "--max-length",
+        "32",
+        "--repo",
+        "tiny",
+    ]
     args = _parser().parse_args(
-        ["train", *common, "--min-pairs", "1", "--max-steps", "2", "--batch-size", "4", "--margin", "0", "--report", str(tmp_path / "r")]
+        [
+            "train",
+            *common,
+            "--min-pairs",
+            "1",
+            "--max-steps",
+            "2",
+            "--batch-size",
+            "4",
+            "--margin",
+            "0",
+            "--report",
+            str(tmp_path / "r"),
+        ]
     )
     assert args.handler(args) == 0
     printed = capsys.readouterr().out

@@ -16,7 +16,12 @@ def test_lora_defaults_are_the_papers() -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "field"),
-    [({"r": 0}, "LoraSpec.r"), ({"alpha": -1}, "LoraSpec.alpha"), ({"dropout": 1.0}, "LoraSpec.dropout"), ({"target_modules": "query"}, "LoraSpec.target_modules")],
+    [
+        ({"r": 0}, "LoraSpec.r"),
+        ({"alpha": -1}, "LoraSpec.alpha"),
+        ({"dropout": 1.0}, "LoraSpec.dropout"),
+        ({"target_modules": "query"}, "LoraSpec.target_modules"),
+    ],
 )
 def test_lora_spec_names_the_bad_field(kwargs: dict, field: str) -> None:
     with pytest.raises(ValueError, match=field):

@@ -70,7 +70,16 @@ def test_gather_with_grad_under_a_one_process_group(tmp_path: Path) -> None:
 
 
 def _pair(i: int, fn: int, body: str | None = None) -> TrainingPair:
-    return TrainingPair("text2code", "docstring", "python", f"f{fn % 3}.py", f"f{fn % 3}.py::fn{fn}", f"q{i}", f"code{i}", body or f"h{fn}")
+    return TrainingPair(
+        "text2code",
+        "docstring",
+        "python",
+        f"f{fn % 3}.py",
+        f"f{fn % 3}.py::fn{fn}",
+        f"q{i}",
+        f"code{i}",
+        body or f"h{fn}",
+    )
 
 
 def test_batches_hold_no_function_or_body_hash_twice() -> None:
@@ -87,7 +96,10 @@ def test_batches_hold_no_function_or_body_hash_twice() -> None:
 def test_hard_negatives_come_from_the_same_file_and_avoid_the_batch() -> None:
     from tests.factories import make_function
 
-    functions = [make_function(f"def fn{i}(x):\n    return x + {i}\n", path=f"f{i % 3}.py", qualified_name=f"fn{i}") for i in range(9)]
+    functions = [
+        make_function(f"def fn{i}(x):\n    return x + {i}\n", path=f"f{i % 3}.py", qualified_name=f"fn{i}")
+        for i in range(9)
+    ]
     by_path = functions_by_path(functions)
     batch = [_pair(0, 0), _pair(1, 1)]
     negatives = hard_negatives_for(batch, by_path, seed=0)
@@ -105,7 +117,16 @@ def test_loss_falls_on_a_toy_problem(tmp_path: Path) -> None:
     model_dir = build_tiny_roberta(tmp_path / "m")
     words = ["add", "sum", "read", "close", "push", "size", "print", "load"]
     pairs = [
-        TrainingPair("text2code", "docstring", "python", f"m{i}.py", f"m{i}.py::f{i}", f"{w} {w}", f"def {w}(a): return {w}", f"h{i}")
+        TrainingPair(
+            "text2code",
+            "docstring",
+            "python",
+            f"m{i}.py",
+            f"m{i}.py::f{i}",
+            f"{w} {w}",
+            f"def {w}(a): return {w}",
+            f"h{i}",
+        )
         for i, w in enumerate(words)
     ]
     config = TrainConfig(batch_size=8, epochs=20, learning_rate=2e-2, warmup_ratio=0.0, seed=0, temperature=0.1)

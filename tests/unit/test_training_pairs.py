@@ -27,7 +27,15 @@ DOC_FN = make_function(
 
 
 def test_identifier_words_split_camel_and_snake_case() -> None:
-    assert identifier_words("parseHTTPResponse_v2(raw_bytes)") == ["parse", "http", "response", "v", "2", "raw", "bytes"]
+    assert identifier_words("parseHTTPResponse_v2(raw_bytes)") == [
+        "parse",
+        "http",
+        "response",
+        "v",
+        "2",
+        "raw",
+        "bytes",
+    ]
 
 
 def test_doc_query_is_the_first_paragraph() -> None:
@@ -50,7 +58,16 @@ def test_identifier_pairs_can_be_switched_off() -> None:
 
 def test_split_is_by_file_and_leaks_no_file() -> None:
     pairs = [
-        TrainingPair("text2code", "docstring", "python", f"pkg/m{i % 97}.py", f"pkg/m{i % 97}.py::f{i}", f"q{i}", f"c{i}", f"h{i}")
+        TrainingPair(
+            "text2code",
+            "docstring",
+            "python",
+            f"pkg/m{i % 97}.py",
+            f"pkg/m{i % 97}.py::f{i}",
+            f"q{i}",
+            f"c{i}",
+            f"h{i}",
+        )
         for i in range(2000)
     ]
     split = assign_splits(pairs, seed=1, validation=0.2, test=0.2)
@@ -70,7 +87,13 @@ def test_split_fractions_are_roughly_respected() -> None:
 
 def test_filter_drops_duplicates_and_out_of_range_lengths() -> None:
     base = TrainingPair("text2code", "docstring", "python", "a.py", "a.py::f", "what f does", "x" * 100, "h")
-    pairs = [base, replace(base), replace(base, code="short"), replace(base, code="y" * 10_000), replace(base, query="q")]
+    pairs = [
+        base,
+        replace(base),
+        replace(base, code="short"),
+        replace(base, code="y" * 10_000),
+        replace(base, query="q"),
+    ]
     assert filter_pairs(pairs, min_code_chars=60, max_code_chars=6000, min_query_chars=5) == [base]
 
 
@@ -98,7 +121,9 @@ def test_synthetic_pairs_are_deterministic_clones() -> None:
 def test_mining_a_git_repository_uses_history(tmp_path: Path) -> None:
     body = "\n".join(f"    v{i} = x + {i}" for i in range(8))
     repo = make_repo(tmp_path, {"pkg/a.py": f'def f(x):\n    """Add numbers to x in turn."""\n{body}\n    return v7\n'})
-    commit(repo, {"pkg/a.py": f'def f(x):\n    """Add numbers to x in turn."""\n{body}\n    v8 = v7 * 2\n    return v8\n'})
+    commit(
+        repo, {"pkg/a.py": f'def f(x):\n    """Add numbers to x in turn."""\n{body}\n    v8 = v7 * 2\n    return v8\n'}
+    )
     mined = mine_repository(Path(repo.working_tree_dir or ""), TrainConfig(min_code_chars=10, synthetic_per_function=0))
     assert mined.commit == repo.head.commit.hexsha
     assert [fn.qualified_name for fn in mined.functions] == ["f"]
@@ -107,7 +132,27 @@ def test_mining_a_git_repository_uses_history(tmp_path: Path) -> None:
 
 
 def test_mining_a_plain_directory(tmp_path: Path) -> None:
-    (tmp_path / "m.py").write_text('def g(a, b):\n    """Multiply two numbers together."""\n    c = a * b\n    return c\n')
+    (tmp_path / "m.py").write_text(
+        'def g(a, b):\n    """Multiply two numbers together."""\n    c = a * b\n    return c\n'
+    )
     mined = mine_repository(tmp_path, TrainConfig(min_code_chars=10))
     assert mined.commit is None
     assert {p.source for p in mined.pairs} >= {"docstring", "synthetic"}
+
+
+def test_fallback_clone_renames_consistently_and_edits_statements() -> None:
+    import random
+
+    from embedding.training.mutations import fallback_clone, local_names
+
+    fn = make_function(
+        "func Sum(values []int, limit int) int {\n\ttotal := 0\n\tfor _, v := range values {\n\t\ttotal += v\n\t}\n\tcount := limit + 1\n\treturn total + count\n}\n",
+        language="go",
+        path="sum.go",
+    )
+    assert {"values", "limit", "total", "count"} <= set(local_names(fn))
+    renamed = fallback_clone(fn, "renamed", random.Random(0))
+    assert renamed is not None and "values" not in renamed and "total" not in renamed
+    assert renamed.count("func Sum(") == 1
+    edited = fallback_clone(fn, "edited", random.Random(1))
+    assert edited is not None and edited != renamed

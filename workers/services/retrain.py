@@ -124,13 +124,13 @@ class RetrainService:
         config: TrainConfig,
         *,
         encoder_factory: Callable[[], Encoder],
-        lora: LoraSpec = LoraSpec(),
+        lora: LoraSpec | None = None,
         registry: AdapterRegistry | None = None,
         reindexer: Reindexer | None = None,
         progress: bool = False,
     ) -> None:
         self.config = config
-        self.lora = lora
+        self.lora = lora or LoraSpec()
         self.encoder_factory = encoder_factory
         self.registry = registry
         self.reindexer = reindexer
@@ -167,7 +167,11 @@ class RetrainService:
         counts = {lang: len(mined.pairs_of(lang, "train")) for lang in mined.languages()}
         plan = [(lang, [lang]) for lang, n in sorted(counts.items()) if n >= self.config.min_pairs_per_language]
         total = sum(counts.values())
-        if self.config.train_shared and total >= self.config.min_pairs_per_language and len([c for c in counts.values() if c]) > 1:
+        if (
+            self.config.train_shared
+            and total >= self.config.min_pairs_per_language
+            and len([c for c in counts.values() if c]) > 1
+        ):
             plan.append((SHARED, sorted(lang for lang, n in counts.items() if n)))
         for lang, n in sorted(counts.items()):
             if n < self.config.min_pairs_per_language:
@@ -175,7 +179,9 @@ class RetrainService:
         return plan
 
     # --- one adapter -------------------------------------------------------------------------
-    def _one(self, encoder: Encoder, mined: MinedRepository, repo: RepoRef, name: str, languages: list[str]) -> AdapterOutcome:
+    def _one(
+        self, encoder: Encoder, mined: MinedRepository, repo: RepoRef, name: str, languages: list[str]
+    ) -> AdapterOutcome:
         outcome = AdapterOutcome(name=name, languages=languages)
         train_pairs = [p for lang in languages for p in mined.pairs_of(lang, "train")]
         outcome.train = train_adapter(
@@ -243,7 +249,10 @@ class RetrainService:
         if not positives:
             return
         outcome.thresholds = calibrate(
-            positives, negatives, target_precision=self.config.target_precision, related_precision=self.config.related_precision
+            positives,
+            negatives,
+            target_precision=self.config.target_precision,
+            related_precision=self.config.related_precision,
         )
         test = list(outcome.test["adapter"].values())
         clones = [c for ev in test for c in ev.clone_scores]
@@ -257,7 +266,9 @@ class RetrainService:
                 "recall_by_type": recall_by_type(clones, outcome.thresholds.duplicate),
             }
 
-    def _register(self, encoder: Encoder, repo: RepoRef, mined: MinedRepository, outcome: AdapterOutcome) -> AdapterRecord:
+    def _register(
+        self, encoder: Encoder, repo: RepoRef, mined: MinedRepository, outcome: AdapterOutcome
+    ) -> AdapterRecord:
         assert self.registry is not None and outcome.decision is not None
         staged = self.registry.staging_dir(repo, outcome.name)
         metadata = {

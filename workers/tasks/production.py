@@ -138,9 +138,7 @@ class ProductionRuntime:
         from workers.services.pull_review import similar_answer
 
         source = self._source(repo, [pull_refspec(pr_number)])
-        return similar_answer(
-            self.services.reviewer, source, repo, command, head=head, web_url=self.access.config.web
-        )
+        return similar_answer(self.services.reviewer, source, repo, command, head=head, web_url=self.access.config.web)
 
     def config_text(self, repo: RepoRef) -> str:
         from workers.services.repo_config import load_repo_config, render_config
