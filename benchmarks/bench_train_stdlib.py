@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--modules", type=int, default=40, help="stdlib modules copied (sorted by name)")
     parser.add_argument("--max-steps", type=int, default=60)
+    parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--learning-rate", type=float, default=5e-4)
@@ -76,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         identifier_pairs=False,
         batch_size=args.batch_size,
         max_steps=args.max_steps,
+        epochs=args.epochs,
         max_length=args.max_length,
         learning_rate=args.learning_rate,
         warmup_ratio=0.1,

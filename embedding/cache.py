@@ -96,7 +96,8 @@ class EmbeddingCache:
 
     def count(self, base: str | None = None, adapter_version: str | None = None) -> int:
         """Number of cached vectors, optionally for one base model and adapter version."""
-        query, params = "SELECT COUNT(*) FROM embeddings WHERE 1=1", []
+        query = "SELECT COUNT(*) FROM embeddings WHERE 1=1"
+        params: list[str] = []
         if base is not None:
             query, params = query + " AND base = ?", [*params, base]
         if adapter_version is not None:

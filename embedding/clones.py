@@ -336,11 +336,11 @@ def _statements(function: tree_sitter.Node, data: bytes) -> list[tree_sitter.Nod
     return out
 
 
-def _delete(node: tree_sitter.Node, data: bytes) -> tuple[int, int, bytes] | None:
+def _delete(node: tree_sitter.Node, data: bytes, already_deleted: int = 0) -> tuple[int, int, bytes] | None:
     if node.parent is None:
         return None
     siblings = [c for c in node.parent.named_children if "comment" not in c.type]
-    if len(siblings) < 2:
+    if len(siblings) - already_deleted < 2:
         return None  # an empty block would not parse
     start = _line_start(data, node.start_byte)
     end = data.find(b"\n", node.end_byte)
@@ -401,6 +401,7 @@ def edit_statements(language: str, code: str, rng: random.Random, *, count: int 
     edits: list[tuple[int, int, bytes]] = []
     operations: list[str] = []
     used: set[int] = set()
+    deleted: dict[int, int] = {}  # block start byte → statements deleted from it
     for node in rng.sample(statements, len(statements)):
         if len(edits) >= count:
             break
@@ -410,7 +411,10 @@ def edit_statements(language: str, code: str, rng: random.Random, *, count: int 
             if action == "insert":
                 edit = _insert(language, node, data, names, rng)
             elif action == "delete":
-                edit = _delete(node, data)
+                block = node.parent.start_byte if node.parent is not None else -1
+                edit = _delete(node, data, deleted.get(block, 0))
+                if edit is not None:
+                    deleted[block] = deleted.get(block, 0) + 1
             else:
                 edit = _modify(node, rng)
             if edit is not None:
@@ -503,7 +507,10 @@ def reformat(language: str, code: str, rng: random.Random) -> tuple[str, list[st
         out_rows.append(b"".join(pieces))
         if 0 < r < len(rows) - 1 and rng.random() < blank_rate:
             out_rows.append(b"")
-    return b"\n".join(out_rows).decode("utf-8"), [f"reformat {style} breaks={break_rate} blanks={blank_rate}"]
+    out = b"\n".join(out_rows)
+    if out == data and len(rows) > 1 and 0 not in frozen:
+        out = b"\n".join([rows[0], b"", *rows[1:]])  # layout that happened to stay put: one blank line
+    return out.decode("utf-8"), [f"reformat {style} breaks={break_rate} blanks={blank_rate}"]
 
 
 # --- the clone kinds -----------------------------------------------------------------------------

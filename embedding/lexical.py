@@ -12,11 +12,11 @@ changes and keeps what it doesn't:
 * literals become their type (``STR``, ``NUM``): a changed constant or message does not show;
 * comments and whitespace are gone (the tokenizer drops them).
 
-The similarity is a Dice coefficient over the multisets of token n-grams of two views of the
-sequence: the placeholder view above, and a data-flow view where each local name is replaced
-by how many names back it was last used (Baker's parameterised matching: invariant under
-consistent renaming, yet it tells ``a = b + a`` from ``a = a + b``). An inserted or deleted
-statement only disturbs the n-grams around it.
+The similarity is a Dice coefficient over the multisets of token 3-grams of that sequence: an
+inserted or deleted statement only disturbs the n-grams around it. A data-flow view (each local
+replaced by the distance to its previous use, as in Baker's parameterised matching) was tried
+and dropped: on the clone benchmark it lowered edited copies' scores without separating
+unrelated code any better (``benchmarks/results/clone_recall.md``).
 """
 
 from __future__ import annotations
@@ -26,17 +26,16 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-NGRAM = 4  # long enough to be specific, short enough that one edit touches few n-grams
+NGRAM = 3  # chosen on the clone benchmark over 4 and 5: one edit touches few n-grams
 MEMBER_ACCESS = frozenset({".", "->", "::", "?.", "?->"})
 _STRING = re.compile(r"""[rRbBuUfFL8@$]{0,3}['"`]""")  # quotes with prefixes: r"", b'', f"", @"", L"", u8""
 
 
 @dataclass(frozen=True)
 class NormalizedCode:
-    """The two token views of one function, ready for ``similarity``; compute once, compare often."""
+    """The normalised tokens of one function, ready for ``similarity``; compute once, compare often."""
 
-    shape: tuple[str, ...]  # locals → "$", literals → type, members and callees kept
-    flow: tuple[str, ...]  # locals → "$<distance to its previous use>" ("$0" on first use)
+    shape: tuple[str, ...]  # locals → "$", literals → type, members, keyword arguments and callees kept
 
     def __len__(self) -> int:
         return len(self.shape)
@@ -53,12 +52,9 @@ def literal_class(text: str) -> str:
 
 
 def normalize_tokens(tokens: Sequence[tuple[str, str]]) -> NormalizedCode:
-    """Both views from ``(kind, text)`` pairs as ``code_tokens`` yields them (kinds: identifier,
+    """The normalised sequence from ``(kind, text)`` pairs as ``code_tokens`` yields them (kinds: identifier,
     literal, keyword, punct, other). Pure, so any tokenizer's output can be compared."""
     shape: list[str] = []
-    flow: list[str] = []
-    last_seen: dict[str, int] = {}  # local name → position among local-name occurrences
-    n_locals = 0
     seen_definition = False
     depth = 0  # parenthesis depth
     params_depth = -1  # depth inside the defined function's parameter list, while in it
@@ -72,13 +68,10 @@ def normalize_tokens(tokens: Sequence[tuple[str, str]]) -> NormalizedCode:
                 params_depth = -1
             depth -= 1
         if kind == "literal":
-            token = literal_class(text)
-            shape.append(token)
-            flow.append(token)
+            shape.append(literal_class(text))
             continue
         if kind != "identifier":
             shape.append(text)
-            flow.append(text)
             continue
         previous = tokens[i - 1][1] if i > 0 else ""
         following = tokens[i + 1][1] if i + 1 < len(tokens) else ""
@@ -86,22 +79,16 @@ def normalize_tokens(tokens: Sequence[tuple[str, str]]) -> NormalizedCode:
         if previous in MEMBER_ACCESS or keyword_argument:
             # Member and keyword-argument names belong to another object or callee: a copy keeps them.
             shape.append(text)
-            flow.append(text)
             continue
         if following == "(" and seen_definition:
             shape.append(text + "()")
-            flow.append(text + "()")
             continue
         if following == "(":
             # The first name followed by "(" is the function being defined: a copy renames it.
             seen_definition = True
             params_depth = -2  # the next "(" opens its parameters
-        back = n_locals - last_seen[text] if text in last_seen else 0
-        last_seen[text] = n_locals
-        n_locals += 1
         shape.append("$")
-        flow.append(f"${back}")
-    return NormalizedCode(tuple(shape), tuple(flow))
+    return NormalizedCode(tuple(shape))
 
 
 def _ngrams(tokens: Sequence[str], n: int) -> Counter[tuple[str, ...]]:
@@ -120,7 +107,7 @@ def dice(a: Counter[tuple[str, ...]], b: Counter[tuple[str, ...]]) -> float:
 
 def similarity(a: NormalizedCode, b: NormalizedCode, *, n: int = NGRAM) -> float:
     """Lexical similarity in [0, 1] of two normalised functions (1.0: same up to renaming/literals)."""
-    return 0.5 * dice(_ngrams(a.shape, n), _ngrams(b.shape, n)) + 0.5 * dice(_ngrams(a.flow, n), _ngrams(b.flow, n))
+    return dice(_ngrams(a.shape, n), _ngrams(b.shape, n))
 
 
 def normalize(language: str, code: str) -> NormalizedCode:

@@ -15,7 +15,7 @@ import pytest
 
 from bot.github.render import SIMILAR_MARKER, find_fingerprints, is_summary, summary_head
 from tests.e2e import sources as src
-from tests.e2e.conftest import (
+from tests.e2e.harness import (
     BOT,
     USER,
     World,
@@ -24,7 +24,6 @@ from tests.e2e.conftest import (
     pull_payload,
     review_comment_payload,
 )
-from tests.e2e.conftest import world as world  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

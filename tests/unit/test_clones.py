@@ -136,3 +136,29 @@ def test_other_languages_best_effort_parse_and_rename(language: str, code: str) 
     renamed = make_clone(language, code, CloneKind.RENAMED, seed=4)
     assert "sum" not in {t.text for t in code_tokens(language, renamed.code) if t.kind == "identifier"}
     assert "price" in renamed.code.lower()
+
+
+SMALL_BLOCKS = textwrap.dedent(
+    """\
+    def owner(self):
+        try:
+            import pwd
+            return pwd.getpwuid(self.stat().st_uid).pw_name
+        except ImportError:
+            raise NotImplementedError("unsupported")
+    """
+)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_edits_never_empty_a_block(seed: int) -> None:
+    code, _ = edit_statements("python", SMALL_BLOCKS, random.Random(seed), count=3)
+    ast.parse(code)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_reformatted_clone_always_differs_from_its_original(seed: int) -> None:
+    code = "def f(a):\n    return a\n"
+    clone = make_clone("python", code, CloneKind.REFORMATTED, seed=seed)
+    assert clone.code != code
+    assert body_hash("python", clone.code) == body_hash("python", code)
