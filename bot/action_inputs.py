@@ -23,13 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ConfigError
+from embedding.verdict import STRICTNESS_OFFSETS
 
-STRICTNESS: dict[str, tuple[float, float] | None] = {
-    # (duplicate, related); "normal" keeps the settings' (or a calibrated adapter's) thresholds.
-    "strict": (0.86, 0.76),
-    "normal": None,
-    "lenient": (0.94, 0.86),
-}
 DEFAULT_SARIF_NAME = "doppel.sarif"
 DEFAULT_BOT_LOGIN = "github-actions[bot]"
 _TRUE = {"true", "yes", "1", "on"}
@@ -125,11 +120,13 @@ class ActionInputs:
         workspace = Path(environ["GITHUB_WORKSPACE"])
         thresholds_in = _input(environ, "thresholds")
         strictness = (_input(environ, "strictness") or "normal").lower()
-        if strictness not in STRICTNESS:
-            raise ConfigError(f"input 'strictness' must be one of {', '.join(STRICTNESS)}, got {strictness!r}")
+        if strictness not in STRICTNESS_OFFSETS:
+            raise ConfigError(
+                f"input 'strictness' must be one of {', '.join(STRICTNESS_OFFSETS)}, got {strictness!r}"
+            )
         if thresholds_in and strictness != "normal":
             raise ConfigError("give either input 'thresholds' or input 'strictness', not both")
-        pair = parse_thresholds(thresholds_in) if thresholds_in else STRICTNESS[strictness]
+        pair = parse_thresholds(thresholds_in) if thresholds_in else None
         adapter = _input(environ, "adapter-source")
         data_dir = _input(environ, "data-dir")
         sarif = _input(environ, "sarif-path")

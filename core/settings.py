@@ -93,14 +93,19 @@ class Settings(BaseSettings):
     )
 
     # --- review ------------------------------------------------------------------------------
+    # Defaults calibrated for the base model on synthetic clones of standard-library functions
+    # (benchmarks/bench_clone_recall.py, benchmarks/RESULTS.md). An adapter's own calibrated
+    # thresholds (its doppel.json) take precedence for the vectors it produced.
     duplicate_threshold: float = Field(
-        0.90, ge=-1.0, le=1.0, description="Combined score at or above which a match is a near-duplicate."
+        0.76, ge=-1.0, le=1.0,
+        description="Combined score at or above which a match is a near-duplicate (inline comment).",
     )
     related_threshold: float = Field(
-        0.80, ge=-1.0, le=1.0, description="Combined score at or above which a match is reported as related."
+        0.58, ge=-1.0, le=1.0, description="Combined score at or above which a match is reported as related."
     )
     lexical_weight: float = Field(
-        0.5, ge=0.0, le=1.0, description="Weight of the lexical similarity in the combined score (0: cosine only)."
+        0.9, ge=0.0, le=1.0,
+        description="Weight of the identifier-normalised token similarity in the combined score (0: cosine only).",
     )
     top_k: int = Field(5, ge=1, le=100, description="Matches looked up per changed function.")
 

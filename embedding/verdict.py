@@ -20,6 +20,22 @@ from core.errors import ConfigError
 from core.settings import Settings
 
 
+# How each strictness level moves both thresholds of the combined score: strict flags more (lower
+# bars), lenient fewer. Measured on the clone benchmark at the default weight 0.9
+# (benchmarks/results/clone_recall.md): strict flags ~4% of hard negatives with renamed+edited
+# recall 0.92; lenient ~1.5% with recall 0.68; normal ~2.3% with recall 0.86.
+STRICTNESS_OFFSETS: dict[str, float] = {"strict": -0.06, "normal": 0.0, "lenient": 0.09}
+
+
+def apply_strictness(level: str, duplicate: float, related: float) -> tuple[float, float]:
+    """``(duplicate, related)`` moved by ``level``'s offset, clamped to [-1, 1], related ≤ duplicate."""
+    if level not in STRICTNESS_OFFSETS:
+        raise ConfigError(f"strictness must be one of {', '.join(STRICTNESS_OFFSETS)}, got {level!r}")
+    offset = STRICTNESS_OFFSETS[level]
+    dup, rel = (max(-1.0, min(1.0, round(v + offset, 4))) for v in (duplicate, related))
+    return dup, min(rel, dup)
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Cut-offs on the combined score, and the weight of the lexical part in it.

@@ -1,21 +1,258 @@
-"""Putting jobs on the queue: the one thing the webhook process does with accepted work.
+"""Putting an accepted delivery's jobs on the queue: the one thing the webhook process does with work.
 
-``Enqueuer`` is the port; ``CeleryEnqueuer`` sends by task name through a Celery app built
-without task modules, and ``RecordingEnqueuer`` is the fake the tests read back.
+``DeliveryQueue`` is the port the receiver awaits: ``accept(delivery, jobs)`` records the delivery
+id (GitHub re-sends a delivery with the same ``X-GitHub-Delivery``) and queues its jobs; it returns
+False, queueing nothing, for a delivery already seen, and raises ``TransientError`` when Redis
+cannot be reached (the receiver answers 503 and GitHub redelivers).
+
+* ``RedisDeliveryQueue``, the production one: one Redis round trip per delivery, a Lua script that
+  runs ``SET doppel:delivery:<id> 1 EX <ttl> NX`` and, only when that wins, ``LPUSH``es each job's
+  Celery message (``messages.TaskMessages``) onto its queue's list. Redis runs a script whole, so
+  a delivery is never recorded without its jobs or queued twice, and the answer comes only once
+  the jobs are in Redis. Async (``redis.asyncio``): no thread hop.
+* ``EnqueuerDeliveryQueue``: a ``DeliveryLog`` plus a job-at-a-time ``Enqueuer`` in a worker thread.
+  ``CeleryEnqueuer`` goes through ``send_task`` (three round trips per job, about 1.3 ms of CPU);
+  tests and the end-to-end harness inject their own enqueuers this way, and the benchmark uses it
+  as the reference.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+import asyncio
+import hashlib
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
+from redis.exceptions import NoScriptError
+
+from bot.dedup import KEY_PREFIX, DeliveryLog
 from bot.webhooks.dispatch import Job
+from bot.webhooks.messages import TaskMessages
+from core.errors import TransientError
 
 if TYPE_CHECKING:
     from celery import Celery
+    from redis.asyncio import Redis as AsyncRedis
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryQueue(Protocol):
+    async def accept(self, delivery: str, jobs: Sequence[Job]) -> bool: ...
+
+    async def ping(self) -> None: ...
+
+    async def aclose(self) -> None: ...
 
 
 class Enqueuer(Protocol):
     def enqueue(self, job: Job) -> None: ...
+
+
+# KEYS[1]: the delivery's key; KEYS[2..n]: the queue list of each job. ARGV[1]: the key's TTL in
+# seconds; ARGV[2]: a token unique to this attempt, stored as the key's value, so that a client
+# retrying the script after a lost reply is told 1 (queued by its own first try) rather than 0;
+# ARGV[3..n+1]: the messages. A push that fails (a key of another type) takes back the pushes
+# before it and the delivery key, so that a redelivery finds nothing half done.
+ACCEPT_SCRIPT = """
+if not redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[1], 'NX') then
+  if redis.call('GET', KEYS[1]) == ARGV[2] then
+    return 1
+  end
+  return 0
+end
+for i = 2, #KEYS do
+  local pushed = redis.pcall('LPUSH', KEYS[i], ARGV[i + 1])
+  if type(pushed) == 'table' and pushed.err then
+    for j = 2, i - 1 do
+      redis.call('LREM', KEYS[j], 1, ARGV[j + 1])
+    end
+    redis.call('DEL', KEYS[1])
+    return pushed
+  end
+end
+return 1
+"""
+
+
+@dataclass
+class _Call:
+    keys: list[Any]
+    args: list[Any]
+    done: asyncio.Future[Any]
+
+
+class RedisDeliveryQueue:
+    """De-duplicate and queue in one atomic Redis script (see the module docstring).
+
+    Concurrent deliveries share round trips: while one pipeline of scripts is in flight, the
+    scripts of deliveries that arrive meanwhile wait and go out together in the next one (group
+    commit). A delivery alone goes out at once; each is answered only after its own script's
+    reply, so batching changes the cost of a burst, not what an answer means.
+    """
+
+    def __init__(
+        self,
+        redis: AsyncRedis,
+        messages: TaskMessages,
+        ttl_seconds: int,
+        *,
+        prefix: str = KEY_PREFIX,
+        max_batch: int = 256,
+    ) -> None:
+        self._redis = redis
+        self._messages = messages
+        self._ttl = ttl_seconds
+        self._prefix = prefix
+        self._max_batch = max_batch
+        self._sha = hashlib.sha1(ACCEPT_SCRIPT.encode()).hexdigest()
+        self._pending: list[_Call] = []
+        self._sending = False
+        self._sender: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_url(cls, url: str, app: Celery, ttl_seconds: int, *, max_connections: int = 8) -> RedisDeliveryQueue:
+        """A queue on its own small pool (one connection carries the batches; the rest serve
+        ``ping`` and a batch's retry), waiting for a free connection rather than opening more."""
+        from redis.asyncio import BlockingConnectionPool, Redis
+
+        pool = BlockingConnectionPool.from_url(
+            url, max_connections=max_connections, timeout=5, socket_timeout=5, socket_connect_timeout=2
+        )
+        return cls(Redis(connection_pool=pool), TaskMessages(app), ttl_seconds)
+
+    async def accept(self, delivery: str, jobs: Sequence[Job]) -> bool:
+        built = [self._messages.build(job.task, job.kwargs) for job in jobs]
+        keys: list[Any] = [self._prefix + delivery, *(m.queue for m in built)]
+        args: list[Any] = [self._ttl, uuid.uuid4().hex, *(m.payload for m in built)]
+        call = _Call(keys, args, asyncio.get_running_loop().create_future())
+        self._pending.append(call)
+        if not self._sending:
+            # Nobody is talking to Redis: send now, from this request, and hand what piles up
+            # meanwhile to a background sender once this request's own reply is in.
+            self._sending = True
+            try:
+                while self._pending and not call.done.done():
+                    await self._send_batch()
+            finally:
+                if self._pending:
+                    self._sender = asyncio.create_task(self._drain())
+                else:
+                    self._sending = False
+        try:
+            fresh = await call.done
+        except Exception as exc:  # redis.RedisError and socket errors alike
+            raise TransientError(f"Redis refused or did not answer the enqueue ({exc!r}); redeliver later") from exc
+        return bool(fresh)
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                await self._send_batch()
+        finally:
+            self._sending = False
+            self._fail(self._pending, ConnectionError("the enqueue was cancelled before it was sent"))
+            self._pending = []
+
+    async def _send_batch(self) -> None:
+        batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
+        try:
+            results = await self._run(batch)
+        except BaseException as exc:
+            # Whatever stopped the round trip (a broken connection, a cancelled sender), every
+            # request in the batch gets an answer: an error, so that GitHub redelivers; the
+            # script makes that redelivery safe whether or not this one reached Redis.
+            self._fail(batch, exc if isinstance(exc, Exception) else ConnectionError(repr(exc)))
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for call, result in zip(batch, results, strict=True):
+            if call.done.done():  # the request went away; its script ran all the same
+                continue
+            if isinstance(result, Exception):
+                call.done.set_exception(result)
+            else:
+                call.done.set_result(result)
+
+    @staticmethod
+    def _fail(calls: list[_Call], exc: Exception) -> None:
+        for call in calls:
+            if not call.done.done():
+                call.done.set_exception(exc)
+
+    async def _run(self, batch: list[_Call]) -> list[Any]:
+        """Each call's reply or error; loads the script once when Redis does not know it (a
+        restart or SCRIPT FLUSH) and runs the calls that it refused again."""
+        results = await self._pipeline(batch)
+        missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
+        if missing:
+            await self._redis.script_load(ACCEPT_SCRIPT)
+            for i, result in zip(missing, await self._pipeline([batch[i] for i in missing]), strict=True):
+                results[i] = result
+        return results
+
+    async def _pipeline(self, batch: list[_Call]) -> list[Any]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for call in batch:
+                pipe.evalsha(self._sha, len(call.keys), *call.keys, *call.args)
+            return list(await pipe.execute(raise_on_error=False))
+
+    async def ping(self) -> None:
+        try:
+            await self._redis.ping()
+        except Exception as exc:
+            raise TransientError(f"Redis did not answer PING ({exc!r})") from exc
+
+    async def aclose(self) -> None:
+        if self._sender is not None:
+            await asyncio.gather(self._sender, return_exceptions=True)
+        await self._redis.aclose()
+
+
+class EnqueuerDeliveryQueue:
+    """A ``DeliveryLog`` and a job-at-a-time ``Enqueuer``, run in a worker thread (blocking I/O)."""
+
+    def __init__(self, deliveries: DeliveryLog, enqueuer: Enqueuer, ping: Callable[[], object]) -> None:
+        self._deliveries = deliveries
+        self._enqueuer = enqueuer
+        self._ping = ping
+
+    async def accept(self, delivery: str, jobs: Sequence[Job]) -> bool:
+        return await asyncio.to_thread(self._accept, delivery, jobs)
+
+    def _accept(self, delivery: str, jobs: Sequence[Job]) -> bool:
+        try:
+            if not self._deliveries.first_seen(delivery):
+                return False
+        except Exception as exc:  # the dedup log lives in Redis with the queue: both are down
+            raise TransientError(f"Redis is unreachable ({exc!r}); redeliver later") from exc
+        try:
+            for job in jobs:
+                self._enqueuer.enqueue(job)
+        except Exception as exc:
+            # Forget the delivery so that GitHub's redelivery is not dropped as a repeat. A job
+            # enqueued before the failure may then run twice: every task is idempotent.
+            self._forget(delivery)
+            raise TransientError(f"the task queue is unreachable ({exc!r}); redeliver later") from exc
+        return True
+
+    def _forget(self, delivery: str) -> None:
+        try:
+            self._deliveries.forget(delivery)
+        except Exception as exc:  # best effort: the key expires with its TTL anyway
+            log.warning("webhook.forget_failed delivery=%s: %s", delivery, exc)
+
+    async def ping(self) -> None:
+        try:
+            await asyncio.to_thread(self._ping)
+        except Exception as exc:
+            raise TransientError(f"Redis did not answer PING ({exc!r})") from exc
+
+    async def aclose(self) -> None:
+        return None
 
 
 class CeleryEnqueuer:

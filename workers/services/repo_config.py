@@ -16,7 +16,6 @@ defaults. The config is built per job and applied to a copy of the process setti
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,12 +25,12 @@ import yaml
 
 from core.errors import ConfigError
 from core.settings import DEFAULT_EXCLUDE_GLOBS, Settings
+from embedding.extract.globs import first_match
+from embedding.verdict import STRICTNESS_OFFSETS, apply_strictness
 
 log = logging.getLogger(__name__)
 
 CONFIG_PATH = ".github/doppel.yml"
-STRICTNESS_OFFSETS: dict[str, float] = {"strict": -0.05, "normal": 0.0, "lenient": 0.05}
-"""How each level moves both thresholds: strict flags more (lower bars), lenient fewer."""
 
 PULL_REQUEST_EVENTS = ("opened", "synchronize", "reopened", "ready_for_review")
 DEFAULT_EVENTS = ("opened", "synchronize", "reopened", "ready_for_review")
@@ -78,12 +77,11 @@ class RepoConfig:
 
     def thresholds(self, settings: Settings) -> tuple[float, float]:
         """``(duplicate, related)`` after explicit values or the strictness offset, clamped to [-1, 1]."""
-        offset = STRICTNESS_OFFSETS[self.strictness]
-        dup = (
-            self.duplicate_threshold if self.duplicate_threshold is not None else settings.duplicate_threshold + offset
-        )
-        rel = self.related_threshold if self.related_threshold is not None else settings.related_threshold + offset
-        dup, rel = (max(-1.0, min(1.0, round(v, 4))) for v in (dup, rel))
+        dup, rel = apply_strictness(self.strictness, settings.duplicate_threshold, settings.related_threshold)
+        if self.duplicate_threshold is not None:
+            dup = self.duplicate_threshold
+        if self.related_threshold is not None:
+            rel = self.related_threshold
         return dup, min(rel, dup)
 
     def triggers_on(self, action: str) -> bool:
@@ -105,12 +103,9 @@ class RepoConfig:
 
 
 def glob_matches(path: str, pattern: str) -> bool:
-    """Glob match where ``**/`` may match no directory at all (``**/vendor/**`` matches ``vendor/x``)."""
-    path = path.lstrip("/")
-    candidates = [pattern]
-    while candidates[-1].startswith("**/"):
-        candidates.append(candidates[-1][3:])
-    return any(fnmatch.fnmatchcase(path, c) for c in candidates)
+    """Whether ``path`` matches ``pattern`` with the same rules as extraction's exclude globs
+    (``**`` spans folders, ``*`` never crosses ``/``, a bare name matches in any folder)."""
+    return first_match(path, (pattern,)) is not None
 
 
 def _fail(source: str, key: str, problem: str) -> ConfigError:

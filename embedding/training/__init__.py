@@ -1,0 +1,3 @@
+"""Repository-adaptive LoRA adapters: pair mining (``pairs``, ``mining``, ``mutations``), the loss
+(``loss``, ``distributed``, ``batching``), the loop (``trainer``), settings (``config``) and the
+report (``report``). Evaluation, calibration and the registry live beside this package."""
