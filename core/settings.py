@@ -109,6 +109,25 @@ class Settings(BaseSettings):
     )
     top_k: int = Field(5, ge=1, le=100, description="Matches looked up per changed function.")
 
+    # --- learning loop (nightly retraining) ---------------------------------------------------
+    adapter_registry_dir: Path | None = Field(
+        None, description="Versioned adapters and each repository's current.json pointer. Unset: DATA_DIR/adapters."
+    )
+    train_temperature: float = Field(0.05, gt=0.0, le=1.0, description="InfoNCE softmax temperature.")
+    train_batch_size: int = Field(32, ge=2, le=4096, description="Pairs per training batch (in-batch negatives + 1).")
+    train_max_steps: int | None = Field(None, ge=1, description="Optimiser-step cap per adapter. Unset: epochs decide.")
+    train_min_pairs_per_language: int = Field(
+        2000, ge=1,
+        description="Training pairs a language needs for its own adapter; smaller languages only feed the shared one.",
+    )
+    train_promotion_margin: float = Field(
+        0.01, ge=0.0, le=1.0,
+        description="Validation MRR a new adapter must gain over the base model and the current adapter to be promoted.",
+    )
+    train_target_precision: float = Field(
+        0.95, gt=0.0, le=1.0, description="Precision at which an adapter's near-duplicate threshold is calibrated."
+    )
+
     # --- GitHub bot: webhook receiver ----------------------------------------------------------------
     github_webhook_secret: SecretStr | None = Field(
         None,
@@ -213,6 +232,10 @@ class Settings(BaseSettings):
         if self.index_backend == "server" and not self.qdrant_url:
             raise ValueError("index_backend 'server' needs DOPPEL_QDRANT_URL (e.g. http://localhost:6333)")
         return self
+
+    @property
+    def adapter_registry_root(self) -> Path:
+        return self.adapter_registry_dir or self.data_dir / "adapters"
 
 
 def load_settings(**overrides: object) -> Settings:

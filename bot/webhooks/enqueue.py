@@ -94,6 +94,8 @@ class RedisDeliveryQueue:
     reply, so batching changes the cost of a burst, not what an answer means.
     """
 
+    script = ACCEPT_SCRIPT
+
     def __init__(
         self,
         redis: AsyncRedis,
@@ -108,19 +110,28 @@ class RedisDeliveryQueue:
         self._ttl = ttl_seconds
         self._prefix = prefix
         self._max_batch = max_batch
-        self._sha = hashlib.sha1(ACCEPT_SCRIPT.encode()).hexdigest()
+        self._sha = hashlib.sha1(self.script.encode()).hexdigest()
         self._pending: list[_Call] = []
         self._sending = False
         self._sender: asyncio.Task[None] | None = None
 
     @classmethod
     def from_url(cls, url: str, app: Celery, ttl_seconds: int, *, max_connections: int = 8) -> RedisDeliveryQueue:
-        """A queue on its own small pool (one connection carries the batches; the rest serve
-        ``ping`` and a batch's retry), waiting for a free connection rather than opening more."""
+        """A queue on its own small pool (one connection carries the batches; the others serve
+        ``ping``), which waits for a free connection rather than opening more. A command is tried
+        twice at most (a connection that went stale) within 2 s each, so that an answer, if only
+        a 503, reaches GitHub well within its 10 s; retrying is safe thanks to the script's token."""
         from redis.asyncio import BlockingConnectionPool, Redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
 
         pool = BlockingConnectionPool.from_url(
-            url, max_connections=max_connections, timeout=5, socket_timeout=5, socket_connect_timeout=2
+            url,
+            max_connections=max_connections,
+            timeout=2,
+            socket_timeout=2,
+            socket_connect_timeout=1,
+            retry=Retry(NoBackoff(), 1),
         )
         return cls(Redis(connection_pool=pool), TaskMessages(app), ttl_seconds)
 
@@ -145,7 +156,7 @@ class RedisDeliveryQueue:
         try:
             fresh = await call.done
         except Exception as exc:  # redis.RedisError and socket errors alike
-            raise TransientError(f"Redis refused or did not answer the enqueue ({exc!r}); redeliver later") from exc
+            raise TransientError(f"Redis refused or did not answer the enqueue ({type(exc).__name__}: {exc}); redeliver later") from exc
         return bool(fresh)
 
     async def _drain(self) -> None:
@@ -189,7 +200,7 @@ class RedisDeliveryQueue:
         results = await self._pipeline(batch)
         missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
         if missing:
-            await self._redis.script_load(ACCEPT_SCRIPT)
+            await self._redis.script_load(self.script)
             for i, result in zip(missing, await self._pipeline([batch[i] for i in missing]), strict=True):
                 results[i] = result
         return results
@@ -204,7 +215,7 @@ class RedisDeliveryQueue:
         try:
             await self._redis.ping()
         except Exception as exc:
-            raise TransientError(f"Redis did not answer PING ({exc!r})") from exc
+            raise TransientError(f"Redis did not answer PING ({type(exc).__name__}: {exc})") from exc
 
     async def aclose(self) -> None:
         if self._sender is not None:
@@ -228,7 +239,7 @@ class EnqueuerDeliveryQueue:
             if not self._deliveries.first_seen(delivery):
                 return False
         except Exception as exc:  # the dedup log lives in Redis with the queue: both are down
-            raise TransientError(f"Redis is unreachable ({exc!r}); redeliver later") from exc
+            raise TransientError(f"Redis is unreachable ({type(exc).__name__}: {exc}); redeliver later") from exc
         try:
             for job in jobs:
                 self._enqueuer.enqueue(job)
@@ -236,7 +247,7 @@ class EnqueuerDeliveryQueue:
             # Forget the delivery so that GitHub's redelivery is not dropped as a repeat. A job
             # enqueued before the failure may then run twice: every task is idempotent.
             self._forget(delivery)
-            raise TransientError(f"the task queue is unreachable ({exc!r}); redeliver later") from exc
+            raise TransientError(f"the task queue is unreachable ({type(exc).__name__}: {exc}); redeliver later") from exc
         return True
 
     def _forget(self, delivery: str) -> None:
@@ -249,7 +260,7 @@ class EnqueuerDeliveryQueue:
         try:
             await asyncio.to_thread(self._ping)
         except Exception as exc:
-            raise TransientError(f"Redis did not answer PING ({exc!r})") from exc
+            raise TransientError(f"Redis did not answer PING ({type(exc).__name__}: {exc})") from exc
 
     async def aclose(self) -> None:
         return None

@@ -63,6 +63,7 @@ class TaskMessages:
         self._serializer = conf.task_serializer
         self._default_delivery_mode = conf.task_default_delivery_mode
         self._reply_to = app.thread_oid
+        self._kwargsrepr_maxsize = int(app.amqp.kwargsrepr_maxsize)
         self._routes: dict[str, _Route] = {}
 
     def route(self, task: str) -> str:
@@ -73,9 +74,19 @@ class TaskMessages:
         """The message ``send_task(task, kwargs=kwargs, task_id=task_id)`` would push."""
         route = self._route(task)
         task_id = task_id or uuid()
+        kwargs = dict(kwargs)
         headers, properties, body, _ = self._amqp.create_task_message(
-            # ignore_result=None as send_task passes it: the worker then follows the task's own setting.
-            task_id, task, None, dict(kwargs), reply_to=self._reply_to, ignore_result=None, argsrepr="()"
+            task_id,
+            task,
+            None,
+            kwargs,
+            reply_to=self._reply_to,
+            # As send_task passes it: the worker then follows the task's own setting.
+            ignore_result=None,
+            # Display-only headers (logs, Flower) that callers may set; Celery's saferepr of the
+            # kwargs would cost a third of this method, and the kwargs are a few JSON primitives.
+            argsrepr="()",
+            kwargsrepr=_short_repr(kwargs, self._kwargsrepr_maxsize),
         )
         content_type, content_encoding, data = serialize(body, serializer=self._serializer)
         raw = data.encode(content_encoding) if isinstance(data, str) else data
@@ -113,3 +124,9 @@ class TaskMessages:
         route = _Route(queue=queue.name, delivery_mode=DELIVERY_MODES.get(mode, mode))
         self._routes[task] = route
         return route
+
+
+def _short_repr(value: Mapping[str, Any], limit: int) -> str:
+    """``repr(value)``, cut to ``limit`` characters as Celery cuts its own."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
