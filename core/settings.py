@@ -165,6 +165,12 @@ class Settings(BaseSettings):
         ge=30,
         description="Longest a pull request review may hold its per-PR lock; a crashed worker's lock expires then.",
     )
+    broker_visibility_timeout_seconds: int = Field(
+        6 * 3600,
+        ge=10,
+        description="With late acks on Redis, a task whose worker died is handed out again this long after "
+        "its delivery; it must outlast the longest task (a first full index or a retrain).",
+    )
     task_max_retries: int = Field(5, ge=0, le=50, description="Retries of a task after a transient error.")
     retry_backoff_max_seconds: int = Field(
         600, ge=1, description="Cap on the delay between retries (a longer Retry-After is still honoured)."

@@ -109,6 +109,8 @@ def _comment(event: CommentEvent, policy: Policy) -> Decision:
         "pr_number": event.number,
         "comment_id": event.comment_id,
         "command": command.to_dict(),
+        # Where the answer goes: the diff thread of a review comment, or the conversation.
+        "review_comment": event.event == "pull_request_review_comment",
     }
     searches = (CommandKind.CHANGED, CommandKind.FUNCTION, CommandKind.AT, CommandKind.QUERY)
     task = names.SIMILAR_COMMAND if command.kind in searches else names.REPLY_COMMAND

@@ -88,6 +88,7 @@ def test_issue_comment_with_command_queues_similar() -> None:
         "pr_number": 7,
         "comment_id": 991,
         "command": {"kind": "query", "query": "parse dates"},
+        "review_comment": False,
     }
 
 
@@ -112,6 +113,7 @@ def test_bare_command_on_a_diff_comment_means_the_function_under_it() -> None:
     (job,) = route(event, POLICY).jobs
     assert job.task == names.SIMILAR_COMMAND
     assert job.kwargs["command"] == {"kind": "at", "path": "pkg/a.py", "line": 12}
+    assert job.kwargs["review_comment"] is True  # answered in the diff thread
 
 
 @pytest.mark.parametrize(
