@@ -30,11 +30,15 @@ import sysconfig
 import tempfile
 import time
 from dataclasses import dataclass
+import sys
 from pathlib import Path
 
-from core.domain import CodeFunction
-from embedding.extract import ExtractOptions, extract_source
-from tests.e2e.harness import GitRemote, World, installation_payload, open_world, pull_payload, redis_reachable
+# It drives the e2e harness (tests/e2e), so the repository root must be importable when run as a script.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from core.domain import CodeFunction  # noqa: E402
+from embedding.extract import ExtractOptions, extract_source  # noqa: E402
+from tests.e2e.harness import GitRemote, World, installation_payload, open_world, pull_payload, redis_reachable  # noqa: E402
 
 SLUG = "bench/stdlib"
 INSTALLATION = 7

@@ -112,6 +112,10 @@ def _load_pretrained(name: str, source: str, dtype: torch.dtype) -> tuple[Any, A
     it is not there.
     """
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    # transformers draws its own "Loading weights" bar on every load; doppel's output is its own.
+    hf_logging.disable_progress_bar()
 
     def load(local_only: bool) -> tuple[Any, Any]:
         tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
