@@ -254,16 +254,16 @@ def run_config(queue: str, workers: int, n: int, rate: float, template: dict[str
             requests = [_request(port, d, b) for d, b in deliveries]
             started = time.perf_counter()
             results = _run(runner(requests))
-            phases.append(Phase(name, [s for s, _ in results], [ms for _, ms in results], time.perf_counter() - started))
+            phases.append(
+                Phase(name, [s for s, _ in results], [ms for _, ms in results], time.perf_counter() - started)
+            )
             time.sleep(0.5)
     finally:
         server.terminate()
         server.wait(20)
     queued = sorted(pr for pr in _queued_prs(client) if pr < 90_001)
     client.flushdb()
-    expected = sorted(
-        list(range(1, n + 1)) + list(range(10_001, 10_001 + n)) + list(range(20_001, 20_001 + n))
-    )
+    expected = sorted(list(range(1, n + 1)) + list(range(10_001, 10_001 + n)) + list(range(20_001, 20_001 + n)))
     accepted = sum(p.statuses.count(202) for p in phases)
     exact = queued == expected and accepted == 3 * n
     dropped = phases[1].statuses.count(200) == n

@@ -2,6 +2,8 @@
 
 GitHub re-sends a delivery on timeouts and on manual "Redeliver"; each carries the same id.
 The first ``SET NX`` wins, and the key expires after the TTL so that the set stays small.
+The receiver's default queue (``bot.webhooks.enqueue.RedisDeliveryQueue``) runs the same
+``SET NX`` on the same keys inside its enqueue script; ``DeliveryLog`` serves the job-at-a-time path.
 """
 
 from __future__ import annotations

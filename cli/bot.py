@@ -20,7 +20,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
-    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default: 1)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="uvicorn worker processes (default: 1). One process answers a delivery in about 1 ms of CPU; "
+        "add one per extra core you give the receiver (see benchmarks/results/webhook.md)",
+    )
+    p.add_argument(
+        "--no-access-log",
+        dest="access_log",
+        action="store_false",
+        help="do not log a line per request (uvicorn's access log, on by default)",
+    )
     p.set_defaults(handler=run_serve)
 
     p = subparsers.add_parser(
@@ -54,7 +66,18 @@ def run_serve(args: argparse.Namespace) -> int:
     from core.settings import get_settings
 
     webhook_secret(get_settings())  # refuse now, with the reason, rather than inside uvicorn
-    uvicorn.run("bot.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers)
+    if args.workers < 1:
+        from core.errors import ConfigError
+
+        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+    uvicorn.run(
+        "bot.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        access_log=args.access_log,
+    )
     return 0
 
 

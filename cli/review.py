@@ -69,7 +69,7 @@ def _open(args: argparse.Namespace):  # noqa: ANN202 - returns (services, source
     settings = _settings(args)
     source = GitSource(args.path)
     repo = local_repo_ref(args.path, args.repo)
-    return build_services(settings), source, repo
+    return build_services(settings, repo=repo), source, repo
 
 
 def run_index(args: argparse.Namespace) -> int:

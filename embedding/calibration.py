@@ -1,10 +1,15 @@
-"""Cosine thresholds for "near-duplicate" and "related", calibrated on held-out clone pairs.
+"""Thresholds for "near-duplicate" and "related", calibrated on held-out clone pairs.
 
 Positives are (function, synthetic clone) scores, negatives scores of random pairs of distinct
 functions; both come from files the adapter never trained on. The ``duplicate`` threshold is the
-lowest cosine at which the precision of "score ≥ threshold" still reaches the target (so recall
-is as high as that precision allows); ``related`` is the same at a lower precision. Both are
-stored with the adapter (``doppel.json`` → ``"thresholds"``). Pure functions over floats.
+lowest score at which the precision of "score ≥ threshold" still reaches the target (so recall
+is as high as that precision allows); ``related`` is the same at a lower precision.
+
+The score is the one the review's verdict uses (``embedding.verdict.combined_score``): the
+adapter's cosine blended with lexical similarity at ``lexical_weight`` (0: cosine alone). The
+weight is stored beside the thresholds (``doppel.json`` → ``"thresholds"``: ``duplicate``,
+``related``, ``lexical_weight``) so that the review applies exactly what was calibrated. Pure
+functions over floats.
 """
 
 from __future__ import annotations
@@ -24,10 +29,15 @@ class Thresholds:
     reached: bool  # False when no threshold reaches the target precision (then duplicate = max score)
     positives: int
     negatives: int
+    lexical_weight: float = 0.0  # of the combined score the thresholds apply to (0: cosine alone)
 
     def to_metadata(self) -> dict[str, float]:
-        """The part stored in doppel.json."""
-        return {"duplicate": round(self.duplicate, 4), "related": round(self.related, 4)}
+        """The part stored in doppel.json (what ``embedding.verdict.thresholds_from`` reads)."""
+        return {
+            "duplicate": round(self.duplicate, 4),
+            "related": round(self.related, 4),
+            "lexical_weight": round(self.lexical_weight, 4),
+        }
 
     def to_dict(self) -> dict[str, float | int | bool]:
         return {
@@ -38,6 +48,20 @@ class Thresholds:
             "positives": self.positives,
             "negatives": self.negatives,
         }
+
+
+def combined_scores(cosines: Sequence[float], lexicals: Sequence[float] | None, weight: float) -> list[float]:
+    """``(1 - weight) * cosine + weight * lexical`` row by row (the verdict's score); cosines alone at weight 0."""
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"lexical weight must lie in [0, 1], got {weight}")
+    if weight == 0.0:
+        return [float(c) for c in cosines]
+    if lexicals is None or len(lexicals) != len(cosines):
+        raise ValueError(
+            f"a lexical weight of {weight} needs one lexical score per cosine "
+            f"({len(cosines)} cosines, {0 if lexicals is None else len(lexicals)} lexical scores)"
+        )
+    return [(1.0 - weight) * float(c) + weight * float(x) for c, x in zip(cosines, lexicals, strict=True)]
 
 
 def precision_recall(positives: Sequence[float], negatives: Sequence[float], threshold: float) -> tuple[float, float]:
@@ -79,8 +103,12 @@ def calibrate(
     *,
     target_precision: float = 0.95,
     related_precision: float = 0.7,
+    lexical_weight: float = 0.0,
 ) -> Thresholds:
-    """The duplicate threshold at ``target_precision`` and the related one at ``related_precision``."""
+    """The duplicate threshold at ``target_precision`` and the related one at ``related_precision``.
+
+    ``positives``/``negatives`` are already scores of the kind the thresholds will apply to;
+    ``lexical_weight`` records which (see ``combined_scores``)."""
     if not 0 < related_precision <= target_precision <= 1:
         raise ValueError(
             f"need 0 < related_precision ({related_precision}) <= target_precision ({target_precision}) <= 1"
@@ -97,6 +125,7 @@ def calibrate(
         reached=reached,
         positives=len(positives),
         negatives=len(negatives),
+        lexical_weight=lexical_weight,
     )
 
 

@@ -9,6 +9,9 @@ Recall@1/5/10 and nDCG@10 (one relevant item, so nDCG is 1/log2(1 + rank) within
 
 Candidates are embedded as their code without doc text, the same side the adapter was trained
 on; the pool vectors are computed once per encoder and reused for both tasks and calibration.
+Calibration pairs (clones and random non-clones) also carry the lexical similarity of their two
+codes (``embedding.lexical``), since the review's verdict applies its thresholds to the combined
+score of cosine and lexical similarity, not to the cosine alone.
 ``rank_metrics`` is pure numpy over vectors, tested on hand-made ones.
 """
 
@@ -24,6 +27,7 @@ from core.domain import CodeFunction
 from embedding.training.pairs import TrainingPair, function_key, line_similarity
 
 Embed = Callable[[Sequence[str]], np.ndarray]  # texts → (N, D) L2-normalised rows
+Lexical = Callable[[str, str], float]  # (code a, code b) → similarity in [0, 1]
 TASKS = ("text2code", "code2code")
 NON_CLONE_MAX_SIMILARITY = 0.5  # line similarity at or above which a random pair is not a negative
 _TASK_SOURCES = {"text2code": ("docstring",), "code2code": ("synthetic", "history")}
@@ -53,6 +57,9 @@ class LanguageEvaluation:
     clone_scores: list[tuple[float, str]] = field(default_factory=list)
     # scores of random pairs of distinct functions from the evaluated split's files
     non_clone_scores: list[float] = field(default_factory=list)
+    # lexical similarity of the same pairs, row for row (empty when evaluated without ``lexical``)
+    clone_lexical: list[float] = field(default_factory=list)
+    non_clone_lexical: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {task: m.to_dict() for task, m in self.metrics.items()}
@@ -142,12 +149,14 @@ def evaluate_language(
     negatives: int = 0,
     seed: int = 0,
     pool_vectors: np.ndarray | None = None,
+    lexical: Lexical | None = None,
 ) -> LanguageEvaluation:
     """Metrics of one encoder on ``pairs`` (one split) against every function of ``language``.
 
     With ``negatives`` > 0, also that many scores of random pairs of distinct functions (different
     body hashes, line similarity under ``NON_CLONE_MAX_SIMILARITY``) whose files are in
-    ``negative_paths``, for threshold calibration.
+    ``negative_paths``, for threshold calibration. With ``lexical``, each calibration pair's
+    lexical similarity too (``clone_lexical``, ``non_clone_lexical``).
     """
     pool = Pool.of([fn for fn in functions if fn.language == language])
     result = LanguageEvaluation(language=language)
@@ -170,8 +179,10 @@ def evaluate_language(
         if task == "code2code":
             for (p, _), qv in zip(chosen, q, strict=True):
                 if p.source == "synthetic":
-                    own = vectors[pool.rows_by_key[p.function_key]]
-                    result.clone_scores.append((float(qv @ own), p.clone_type or "renamed"))
+                    row = pool.rows_by_key[p.function_key]
+                    result.clone_scores.append((float(qv @ vectors[row]), p.clone_type or "renamed"))
+                    if lexical is not None:
+                        result.clone_lexical.append(float(lexical(p.query, pool.functions[row].code)))
     if negatives > 0:
         rows = [i for i, fn in enumerate(pool.functions) if negative_paths is None or fn.path in negative_paths]
         rng = np.random.default_rng(seed)
@@ -185,4 +196,6 @@ def evaluate_language(
             if fa.body_hash == fb.body_hash or line_similarity(fa.code, fb.code) >= NON_CLONE_MAX_SIMILARITY:
                 continue
             result.non_clone_scores.append(float(vectors[a] @ vectors[b]))
+            if lexical is not None:
+                result.non_clone_lexical.append(float(lexical(fa.code, fb.code)))
     return result

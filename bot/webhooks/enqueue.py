@@ -156,7 +156,9 @@ class RedisDeliveryQueue:
         try:
             fresh = await call.done
         except Exception as exc:  # redis.RedisError and socket errors alike
-            raise TransientError(f"Redis refused or did not answer the enqueue ({type(exc).__name__}: {exc}); redeliver later") from exc
+            raise TransientError(
+                f"Redis refused or did not answer the enqueue ({type(exc).__name__}: {exc}); redeliver later"
+            ) from exc
         return bool(fresh)
 
     async def _drain(self) -> None:
@@ -247,7 +249,9 @@ class EnqueuerDeliveryQueue:
             # Forget the delivery so that GitHub's redelivery is not dropped as a repeat. A job
             # enqueued before the failure may then run twice: every task is idempotent.
             self._forget(delivery)
-            raise TransientError(f"the task queue is unreachable ({type(exc).__name__}: {exc}); redeliver later") from exc
+            raise TransientError(
+                f"the task queue is unreachable ({type(exc).__name__}: {exc}); redeliver later"
+            ) from exc
         return True
 
     def _forget(self, delivery: str) -> None:

@@ -57,7 +57,9 @@ class TaskMessages:
         if not str(conf.broker_url or "").startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError(f"the webhook fast path needs a Redis broker, got {conf.broker_url!r}")
         if conf.task_compression:
-            raise ConfigError(f"the webhook fast path does not compress messages (task_compression={conf.task_compression!r})")
+            raise ConfigError(
+                f"the webhook fast path does not compress messages (task_compression={conf.task_compression!r})"
+            )
         self._app = app
         self._amqp = app.amqp
         self._serializer = conf.task_serializer

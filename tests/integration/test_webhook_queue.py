@@ -38,9 +38,7 @@ TTL = 600
 
 
 def _review(number: int, head: str = "a" * 40) -> Job:
-    return Job(
-        names.REVIEW_PULL_REQUEST, {"installation_id": 42, "repo": REPO, "pr_number": number, "head_sha": head}
-    )
+    return Job(names.REVIEW_PULL_REQUEST, {"installation_id": 42, "repo": REPO, "pr_number": number, "head_sha": head})
 
 
 def _reply(comment_id: int) -> Job:
@@ -59,7 +57,9 @@ def _queued(client: redis_lib.Redis, queue: str) -> list[dict[str, Any]]:
     return out
 
 
-def _run_with_queue(test: Callable[[RedisDeliveryQueue], Any], queue_type: type[RedisDeliveryQueue] = RedisDeliveryQueue) -> Any:
+def _run_with_queue(
+    test: Callable[[RedisDeliveryQueue], Any], queue_type: type[RedisDeliveryQueue] = RedisDeliveryQueue
+) -> Any:
     async def main() -> Any:
         queue = queue_type.from_url(TEST_REDIS_URL, create_celery(bot_settings(), include_tasks=False), TTL)
         try:
@@ -197,7 +197,15 @@ def worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         PYTHONPATH=str(ROOT),
     )
     command = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "--pool=threads"]
-    command += ["--concurrency=2", "-Q", "gpu,io", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    command += [
+        "--concurrency=2",
+        "-Q",
+        "gpu,io",
+        "--loglevel=INFO",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
     command += ["-n", f"queue-test-{os.getpid()}@%h"]
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 from fastapi.testclient import TestClient
 
 from bot.app import WEBHOOK_PATH, create_app
-from bot.webhooks.enqueue import RecordingEnqueuer
-from core.errors import ConfigError
+from bot.webhooks.dispatch import Job
+from bot.webhooks.enqueue import EnqueuerDeliveryQueue, RecordingEnqueuer, RedisDeliveryQueue
+from core.errors import ConfigError, TransientError
 from tests.conftest_bot import FakeRedis, bot_settings, delivery_headers, encode, pull_request_payload
 from workers.tasks import names
 
@@ -202,3 +203,52 @@ def test_metrics_count_outcomes(client: TestClient) -> None:
     assert 'doppel_webhook_deliveries_total{event="pull_request",outcome="rejected_signature"} 1.0' in text
     assert f'doppel_tasks_enqueued_total{{task="{names.REVIEW_PULL_REQUEST}"}} 1.0' in text
     assert "doppel_webhook_seconds_count 2.0" in text
+
+
+# --- the queue port ---------------------------------------------------------------------------
+
+
+class FakeQueue:
+    """A ``DeliveryQueue`` in memory: remembers deliveries and their jobs; ``down`` fails calls."""
+
+    def __init__(self) -> None:
+        self.accepted: dict[str, tuple[Job, ...]] = {}
+        self.down = False
+        self.closed = False
+
+    async def accept(self, delivery: str, jobs: Sequence[Job]) -> bool:
+        if self.down:
+            raise TransientError("fake queue is down")
+        if delivery in self.accepted:
+            return False
+        self.accepted[delivery] = tuple(jobs)
+        return True
+
+    async def ping(self) -> None:
+        if self.down:
+            raise TransientError("fake queue is down")
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def test_a_queue_port_decides_accepted_duplicate_and_unavailable() -> None:
+    queue = FakeQueue()
+    with TestClient(create_app(bot_settings(), queue=queue)) as client:
+        body = encode(pull_request_payload(head_sha="c" * 40))
+        first = _post(client, "pull_request", body, **{"X-GitHub-Delivery": "q-1"})
+        repeat = _post(client, "pull_request", body, **{"X-GitHub-Delivery": "q-1"})
+        queue.down = True
+        down = _post(client, "pull_request", body, **{"X-GitHub-Delivery": "q-2"})
+        ready = client.get("/readyz")
+    assert (first.status_code, repeat.status_code, down.status_code, ready.status_code) == (202, 200, 503, 503)
+    assert repeat.json()["status"] == "duplicate" and down.json()["status"] == "unavailable"
+    assert [job.kwargs["head_sha"] for job in queue.accepted["q-1"]] == ["c" * 40]
+    assert "q-2" not in queue.accepted
+    assert queue.closed  # the app's shutdown closes its queue
+
+
+def test_the_default_queue_is_the_redis_fast_path_and_an_enqueuer_selects_the_threaded_one() -> None:
+    assert isinstance(create_app(bot_settings()).state.receiver.queue, RedisDeliveryQueue)
+    threaded = create_app(bot_settings(), enqueuer=RecordingEnqueuer(), redis=FakeRedis())  # type: ignore[arg-type]
+    assert isinstance(threaded.state.receiver.queue, EnqueuerDeliveryQueue)

@@ -22,7 +22,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -77,12 +77,24 @@ def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 
 class IndexService:
-    """Builds and updates one collection per repository from a ``GitSource``."""
+    """Builds and updates one collection per repository from a ``GitSource``.
+
+    The collection is ``repo.collection_name`` unless ``collection_of`` (a repository's current
+    collection, e.g. from the adapter registry's pointer) or a call's ``collection`` names another:
+    re-indexing with new adapters builds a fresh collection beside the one in use.
+    """
 
     def __init__(
-        self, settings: Settings, encoder: Encoder, index: VectorIndex, *, progress: bool | None = None
+        self,
+        settings: Settings,
+        encoder: Encoder,
+        index: VectorIndex,
+        *,
+        progress: bool | None = None,
+        collection_of: Callable[[RepoRef], str] | None = None,
     ) -> None:
         self._settings = settings
+        self._collection_of = collection_of
         self._encoder = encoder
         self._index = index
         self._options = ExtractOptions.from_settings(settings)
@@ -90,11 +102,19 @@ class IndexService:
         self._progress = sys.stderr.isatty() if progress is None else progress
 
     # --- public API -----------------------------------------------------------------------------
-    def index_commit(self, source: GitSource, repo: RepoRef, commit: str = "HEAD") -> IndexStats:
+    def collection(self, repo: RepoRef, collection: str | None = None) -> str:
+        """The collection a call works on: ``collection`` if given, else the repository's current one."""
+        if collection:
+            return collection
+        return self._collection_of(repo) if self._collection_of is not None else repo.collection_name
+
+    def index_commit(
+        self, source: GitSource, repo: RepoRef, commit: str = "HEAD", *, collection: str | None = None
+    ) -> IndexStats:
         """Index every file at ``commit`` and make the collection match it exactly."""
         started = time.perf_counter()
         sha = source.resolve(commit)
-        name = repo.collection_name
+        name = self.collection(repo, collection)
         meta = self._meta(name)
         previous_files = self._previous_files(source, meta) if self._same_space(meta) else None
         if previous_files is None and self._index.collection_exists(name):
@@ -110,20 +130,22 @@ class IndexService:
         gone = sorted(set(previous_files or ()) - set(files))
         self._delete_paths(name, gone)
         stats.deleted = len(gone)
-        versions = self._index_paths(source, repo, sha, files, stats, replace=previous_files is not None)
+        versions = self._index_paths(source, repo, name, sha, files, stats, replace=previous_files is not None)
         self._finish(name, sha, versions, stats, started)
         return stats
 
-    def update(self, source: GitSource, repo: RepoRef, new_commit: str) -> IndexStats:
+    def update(
+        self, source: GitSource, repo: RepoRef, new_commit: str, *, collection: str | None = None
+    ) -> IndexStats:
         """Move the collection from its meta commit to ``new_commit``, re-indexing changed files only."""
         started = time.perf_counter()
-        name = repo.collection_name
+        name = self.collection(repo, collection)
         new = source.resolve(new_commit)
         meta = self._meta(name)
         old = self._resolve_meta_commit(source, meta)
         if old is None or not self._compatible(meta):
             logger.info("index.full_instead repo=%s reason=%s", repo.slug, self._rebuild_reason(meta))
-            return self.index_commit(source, repo, new)
+            return self.index_commit(source, repo, new, collection=name)
         if old == new:
             return IndexStats(commit=new, mode="noop", seconds=time.perf_counter() - started)
 
@@ -135,17 +157,20 @@ class IndexService:
         present = set(source.list_files(new))
         paths = sorted({p for p in changes.new_paths if p in present})  # symlinks, submodules: never indexed
         versions = dict(meta.get("adapter_versions") or {})
-        versions.update(self._index_paths(source, repo, new, paths, stats, replace=False))
+        versions.update(self._index_paths(source, repo, name, new, paths, stats, replace=False))
         self._finish(name, new, versions, stats, started)
         return stats
 
-    def ensure_indexed(self, source: GitSource, repo: RepoRef, commit: str = "HEAD") -> IndexStats:
+    def ensure_indexed(
+        self, source: GitSource, repo: RepoRef, commit: str = "HEAD", *, collection: str | None = None
+    ) -> IndexStats:
         """Make the collection match ``commit``: nothing when it already does, else update or full."""
         sha = source.resolve(commit)
-        meta = self._meta(repo.collection_name)
+        name = self.collection(repo, collection)
+        meta = self._meta(name)
         if meta.get("commit") == sha and self._compatible(meta):
             return IndexStats(commit=sha, mode="noop")
-        return self.update(source, repo, sha)
+        return self.update(source, repo, sha, collection=name)
 
     # --- meta -----------------------------------------------------------------------------------
     def _meta(self, name: str) -> dict[str, Any]:
@@ -259,6 +284,7 @@ class IndexService:
         self,
         source: GitSource,
         repo: RepoRef,
+        name: str,
         commit: str,
         paths: Sequence[str],
         stats: IndexStats,
@@ -270,7 +296,6 @@ class IndexService:
         With ``replace`` each file's old points are deleted just before its new ones are written,
         so functions removed from a file that is still present disappear too.
         """
-        name = repo.collection_name
         versions: dict[str, str] = {}
         pending: list[tuple[str, CodeFunction]] = []  # (point id, function)
         pending_paths: list[str] = []
@@ -279,7 +304,7 @@ class IndexService:
             if replace and pending_paths:
                 self._delete_paths(name, pending_paths)
             if pending:
-                self._write(repo, commit, pending, versions, stats)
+                self._write(repo, name, commit, pending, versions, stats)
             pending.clear()
             pending_paths.clear()
 
@@ -307,6 +332,7 @@ class IndexService:
     def _write(
         self,
         repo: RepoRef,
+        name: str,
         commit: str,
         pending: Sequence[tuple[str, CodeFunction]],
         versions: dict[str, str],
@@ -325,7 +351,7 @@ class IndexService:
             payload = IndexedFunction.from_function(repo, fn, commit=commit, adapter_version=version)
             points.append(IndexPoint(id=pid, vector=[float(x) for x in vector], payload=payload))
         for batch in _batches(points, UPSERT_BATCH):
-            self._index.upsert(repo.collection_name, batch)
+            self._index.upsert(name, batch)
         stats.functions += len(points)
 
     def _iter_progress(self, paths: Sequence[str], repo: RepoRef) -> Iterable[str]:

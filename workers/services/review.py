@@ -158,6 +158,8 @@ class ReviewService:
     """Reviews commit ranges and answers similarity look-ups against a repository's index."""
 
     def __init__(self, settings: Settings, encoder: Encoder, index: VectorIndex, indexer: IndexService) -> None:
+        """The collection searched for a repository is the indexer's (``IndexService.collection``):
+        the one built with the adapters this encoder carries."""
         self._settings = settings
         self._encoder = encoder
         self._index = index
@@ -256,7 +258,7 @@ class ReviewService:
     ) -> list[Match]:
         try:
             return self._index.search(
-                repo.collection_name, vector, adapter_version=version, limit=limit, language=language,
+                self._indexer.collection(repo), vector, adapter_version=version, limit=limit, language=language,
                 exclude_paths=exclude,
             )  # fmt: skip
         except CollectionNotFound as exc:
@@ -332,7 +334,7 @@ class ReviewService:
     def _existed_at_base(self, repo: RepoRef, fn: CodeFunction, renamed_from: dict[str, str]) -> bool:
         paths = {fn.path, renamed_from.get(fn.path, fn.path)}
         try:
-            stored = [f for path in paths for f in self._index.functions_in_path(repo.collection_name, path)]
+            stored = [f for path in paths for f in self._index.functions_in_path(self._indexer.collection(repo), path)]
         except CollectionNotFound:
             return False
         return any(f.qualified_name == fn.qualified_name for f in stored)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,6 +12,7 @@ from core.domain import RepoRef
 from core.settings import Settings
 
 if TYPE_CHECKING:
+    from embedding.registry import Pointer
     from embedding.encoder import Encoder
     from embedding.index.base import VectorIndex
     from workers.services.indexing import IndexService
@@ -19,16 +21,20 @@ if TYPE_CHECKING:
 
 @dataclass
 class EmbeddingServices:
-    """The encoder, the index and the services built on them; ``close()`` releases the index."""
+    """The encoder, the index and the services built on them; ``close()`` releases the index
+    when these services opened it (not when it was lent by ``build_services(index=...)``)."""
 
     settings: Settings
     encoder: Encoder
     index: VectorIndex
     indexer: IndexService
     reviewer: ReviewService
+    pointer: Pointer | None = None  # the registry pointer the encoder and collection were taken from
+    owns_index: bool = True
 
     def close(self) -> None:
-        self.index.close()
+        if self.owns_index:
+            self.index.close()
 
     def __enter__(self) -> EmbeddingServices:
         return self
@@ -37,18 +43,55 @@ class EmbeddingServices:
         self.close()
 
 
-def build_services(settings: Settings, *, progress: bool | None = None) -> EmbeddingServices:
-    """Load the encoder (with the adapters in ``settings.adapter_dir``) and open the index."""
+def build_services(
+    settings: Settings,
+    *,
+    progress: bool | None = None,
+    repo: RepoRef | None = None,
+    index: VectorIndex | None = None,
+) -> EmbeddingServices:
+    """Load the encoder and open the index (or use ``index``, which the caller keeps owning).
+
+    Without ``repo``, or when the registry has no adapters for it, the encoder carries the
+    adapters in ``settings.adapter_dir`` and every repository uses ``repo.collection_name``.
+    With ``repo`` and a registry pointer (``settings.adapter_registry_root``) naming adapters,
+    the encoder carries exactly those adapters (never another repository's) and ``repo``'s
+    reviews, searches and index updates go to the collection the pointer names, which was built
+    with them. Both come from one read of the pointer, so they always match.
+    """
     from embedding.encoder import Encoder
     from embedding.index import open_index
+    from embedding.registry import AdapterRegistry
     from workers.services.indexing import IndexService
     from workers.services.review import ReviewService
 
-    encoder = Encoder.from_settings(settings)
-    index = open_index(settings)
-    indexer = IndexService(settings, encoder, index, progress=progress)
+    registry = AdapterRegistry(settings.adapter_registry_root)
+    pointer = registry.pointer(repo) if repo is not None else None
+    if repo is not None and pointer is not None and pointer.adapters:
+        encoder = Encoder.from_settings(settings.model_copy(update={"adapter_dir": None}))
+        for name, path in sorted(registry.current_paths(repo).items()):
+            encoder.load_adapter(name, path)
+    else:
+        encoder = Encoder.from_settings(settings)
+    owns_index = index is None
+    index = open_index(settings) if index is None else index
+    indexer = IndexService(
+        settings, encoder, index, progress=progress, collection_of=pointer_collections(repo, pointer)
+    )
     reviewer = ReviewService(settings, encoder, index, indexer)
-    return EmbeddingServices(settings, encoder, index, indexer, reviewer)
+    return EmbeddingServices(settings, encoder, index, indexer, reviewer, pointer=pointer, owns_index=owns_index)
+
+
+def pointer_collections(repo: RepoRef | None, pointer: Pointer | None) -> Callable[[RepoRef], str]:
+    """Collection resolver: ``pointer.collection`` for ``repo``, ``collection_name`` for any other."""
+    current = pointer.collection if repo is not None and pointer is not None and pointer.adapters else None
+
+    def collection_of(other: RepoRef) -> str:
+        if current and repo is not None and other.collection_name == repo.collection_name:
+            return current
+        return other.collection_name
+
+    return collection_of
 
 
 def local_repo_ref(path: Path, name: str | None = None) -> RepoRef:
