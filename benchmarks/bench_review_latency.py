@@ -26,11 +26,11 @@ import platform
 import random
 import re
 import statistics
+import sys
 import sysconfig
 import tempfile
 import time
 from dataclasses import dataclass
-import sys
 from pathlib import Path
 
 # It drives the e2e harness (tests/e2e), so the repository root must be importable when run as a script.

@@ -49,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--balance", action="store_true", help="as many code→code as text→code training pairs")
+    parser.add_argument("--lora-r", type=int, default=64, help="LoRA rank")
+    parser.add_argument("--lora-alpha", type=int, default=128, help="LoRA alpha")
+    parser.add_argument("--temperature", type=float, default=0.05, help="InfoNCE temperature")
+    parser.add_argument("--warmup", type=float, default=0.1, help="share of steps with learning-rate warm-up")
+    parser.add_argument("--hard-negatives", action="store_true", help="one same-file function per pair as a negative")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "doppel-stdlib")
     args = parser.parse_args(argv)
 
@@ -80,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
         epochs=args.epochs,
         max_length=args.max_length,
         learning_rate=args.learning_rate,
-        warmup_ratio=0.1,
+        warmup_ratio=args.warmup,
+        temperature=args.temperature,
+        hard_negatives=args.hard_negatives,
         device="cpu",
         seed=args.seed,
         train_shared=False,
@@ -104,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     service = RetrainService(
         config,
-        lora=LoraSpec(),
+        lora=LoraSpec(r=args.lora_r, alpha=args.lora_alpha),
         encoder_factory=lambda: Encoder(max_length=args.max_length, batch_size=32, device="cpu"),
         registry=AdapterRegistry(args.out / "adapters"),
         progress=True,

@@ -16,10 +16,11 @@ Then it reads the queue lists back and checks that each accepted delivery became
 review task. Each receiver configuration (queue path x uvicorn workers) runs in turn:
 
     .venv/bin/python benchmarks/bench_webhook_receiver.py [--n 200] [--rate 500] \
-        [--configs fast:1,fast:2,send_task:1] [--out benchmarks/results/webhook.md]
+        [--configs noop:1,fast:1,fast:2,send_task:1] [--rounds 3] [--out figures.txt]
 
 ``fast`` is the default receiver (one Lua round trip per delivery); ``send_task`` the same app
-with Celery's ``send_task`` behind a Redis ``SET NX`` in a worker thread (the former hot path).
+with Celery's ``send_task`` behind a Redis ``SET NX`` in a worker thread (the former hot path);
+``noop`` an app that answers 202 doing nothing at all, the floor this machine and client set.
 """
 
 from __future__ import annotations
@@ -65,7 +66,30 @@ def reference_app() -> Any:
     return create_app(settings, enqueuer=CeleryEnqueuer(create_celery(settings, include_tasks=False)))
 
 
-FACTORIES = {"fast": "bot.app:create_app", "send_task": "benchmarks.bench_webhook_receiver:reference_app"}
+def noop_app() -> Any:
+    """The floor: an ASGI app that reads the body and answers 202 having done nothing, served by
+    the same uvicorn to the same client, so that what the receiver itself costs stands apart."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        more = scope["type"] == "http" and scope["method"] == "POST"
+        while more:
+            more = (await receive()).get("more_body", False)
+        await send({"type": "http.response.start", "status": 202 if scope["method"] == "POST" else 200})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    return app
+
+
+FACTORIES = {
+    "fast": "bot.app:create_app",
+    "send_task": "benchmarks.bench_webhook_receiver:reference_app",
+    "noop": "benchmarks.bench_webhook_receiver:noop_app",
+}
 
 
 # --- deliveries ---------------------------------------------------------------------------------
@@ -230,7 +254,9 @@ def _start(factory: str, workers: int, port: int) -> subprocess.Popen[bytes]:
         time.sleep(0.2)
 
 
-def run_config(queue: str, workers: int, n: int, rate: float, template: dict[str, Any]) -> tuple[list[str], bool]:
+def run_config(
+    queue: str, workers: int, n: int, rate: float, template: dict[str, Any]
+) -> tuple[list[str], bool, list[Phase]]:
     client = redis.Redis.from_url(REDIS_URL)
     client.flushdb()
     port = _free_port()
@@ -265,6 +291,12 @@ def run_config(queue: str, workers: int, n: int, rate: float, template: dict[str
     client.flushdb()
     expected = sorted(list(range(1, n + 1)) + list(range(10_001, 10_001 + n)) + list(range(20_001, 20_001 + n)))
     accepted = sum(p.statuses.count(202) for p in phases)
+    if queue == "noop":  # it queues nothing and drops nothing: only its latencies mean anything
+        lines = [
+            f"[noop floor, {workers} uvicorn worker{'s' if workers > 1 else ''}] load average before: {load_before:.1f}"
+        ]
+        phases = [p for p in phases if p.name != "repeats of the burst"]
+        return lines + ["  " + p.line() for p in phases], True, phases
     exact = queued == expected and accepted == 3 * n
     dropped = phases[1].statuses.count(200) == n
     lines = [f"[{queue}, {workers} uvicorn worker{'s' if workers > 1 else ''}] load average before: {load_before:.1f}"]
@@ -277,7 +309,23 @@ def run_config(queue: str, workers: int, n: int, rate: float, template: dict[str
         f"  p99 < {TARGET_P99_MS:.0f} ms: burst {phases[0].percentile(0.99) < TARGET_P99_MS}, "
         f"open loop {phases[2].percentile(0.99) < TARGET_P99_MS}, one at a time {phases[3].percentile(0.99) < TARGET_P99_MS}"
     )
-    return lines, exact and dropped
+    return lines, exact and dropped, phases
+
+
+def _summary(results: dict[str, list[list[Phase]]], rounds: int) -> list[str]:
+    """Per configuration and phase: the median p50 and p99 over the rounds, and the p99 range."""
+    names_ = [p.name for p in next(iter(results.values()))[0] if p.name != "repeats of the burst"]
+    lines = [f"summary over {rounds} round(s), ms: median p50 / median p99 (p99 range)"]
+    lines.append(f"  {'config':<12}" + "".join(f"{name:>34}" for name in names_))
+    for config, runs in results.items():
+        cells = []
+        for name in names_:
+            p50s = sorted(p.percentile(0.5) for run in runs for p in run if p.name == name)
+            p99s = sorted(p.percentile(0.99) for run in runs for p in run if p.name == name)
+            cell = f"{statistics.median(p50s):.1f} / {statistics.median(p99s):.1f} ({p99s[0]:.0f}-{p99s[-1]:.0f})"
+            cells.append(f"{cell:>34}")
+        lines.append(f"  {config:<12}" + "".join(cells))
+    return lines
 
 
 def main() -> int:
@@ -285,9 +333,12 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=200, help="deliveries per phase (default 200)")
     parser.add_argument("--rate", type=float, default=500.0, help="open-loop arrivals per second (default 500)")
     parser.add_argument(
-        "--configs", default="fast:1,fast:2,send_task:1", help="queue:workers,... (queue: fast or send_task)"
+        "--configs",
+        default="noop:1,fast:1,fast:2,send_task:1",
+        help="queue:workers,... (queue: fast, send_task or noop)",
     )
-    parser.add_argument("--out", type=Path, help="write a Markdown report here")
+    parser.add_argument("--rounds", type=int, default=1, help="run every configuration this many times (default 1)")
+    parser.add_argument("--out", type=Path, help="also write the figures here (a Markdown code block)")
     args = parser.parse_args()
 
     template, source = _template()
@@ -299,12 +350,21 @@ def main() -> int:
     ]
     print("\n".join(header), flush=True)
     lines, ok = list(header), True
-    for config in args.configs.split(","):
-        queue, _, workers = config.partition(":")
-        block, passed = run_config(queue, int(workers or 1), args.n, args.rate, template)
-        print("\n".join(block), flush=True)
-        lines += block
-        ok = ok and passed
+    results: dict[str, list[list[Phase]]] = {}
+    for round_ in range(1, args.rounds + 1):
+        # Configurations take turns within each round, so that a spell of load from elsewhere
+        # on a shared machine does not fall on one of them only.
+        for config in args.configs.split(","):
+            queue, _, workers = config.partition(":")
+            block, passed, phases = run_config(queue, int(workers or 1), args.n, args.rate, template)
+            block[0] = f"round {round_} " + block[0]
+            print("\n".join(block), flush=True)
+            lines += block
+            ok = ok and passed
+            results.setdefault(config, []).append(phases)
+    summary = _summary(results, args.rounds)
+    print("\n".join(summary))
+    lines += summary
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     lines.append(f"load average at the end: {load}")
     print(lines[-1])

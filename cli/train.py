@@ -46,13 +46,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description="Mine pairs from the repository, train a LoRA adapter per language (and a shared one), "
         "evaluate base vs adapter on held-out files, calibrate thresholds and promote adapters that pass the gate.",
     )  # fmt: skip
-    p.add_argument("--epochs", type=int, default=1)
+    # Unset flags fall back to the DOPPEL_TRAIN_* settings (then to TrainConfig's defaults).
+    p.add_argument("--epochs", type=int, help="passes over the training pairs (default 1)")
     p.add_argument("--max-steps", type=int, help="stop after this many optimiser steps per adapter")
-    p.add_argument("--batch-size", type=int, default=32, help="pairs per batch (in-batch negatives + 1)")
-    p.add_argument("--learning-rate", type=float, default=2e-4)
-    p.add_argument("--temperature", type=float, default=0.05)
-    p.add_argument("--min-pairs", type=int, default=2000, help="training pairs a language needs for its own adapter")
-    p.add_argument("--margin", type=float, default=0.01, help="validation MRR margin the gate requires")
+    p.add_argument("--batch-size", type=int, help="pairs per batch (default: DOPPEL_TRAIN_BATCH_SIZE)")
+    p.add_argument("--learning-rate", type=float, help="AdamW peak learning rate (default 2e-4)")
+    p.add_argument("--temperature", type=float, help="InfoNCE temperature (default: DOPPEL_TRAIN_TEMPERATURE)")
+    p.add_argument(
+        "--min-pairs", type=int,
+        help="training pairs a language needs for its own adapter (default: DOPPEL_TRAIN_MIN_PAIRS_PER_LANGUAGE)",
+    )  # fmt: skip
+    p.add_argument(
+        "--margin", type=float, help="validation MRR margin the gate requires (default: DOPPEL_TRAIN_PROMOTION_MARGIN)"
+    )
+    p.add_argument(
+        "--no-reindex", action="store_true",
+        help="do not re-index a git checkout with promoted adapters (the pointer then names no collection)",
+    )  # fmt: skip
     p.add_argument("--no-shared", action="store_true", help="do not train the shared adapter")
     p.add_argument(
         "--export",
@@ -88,11 +98,7 @@ def _settings(args: argparse.Namespace) -> Any:
 def _config(args: argparse.Namespace, settings: Any) -> TrainConfig:
     from embedding.training.config import TrainConfig
 
-    values: dict[str, Any] = {
-        "seed": args.seed,
-        "max_length": args.max_length or settings.max_length,
-        "device": args.device or settings.device,
-    }
+    values: dict[str, Any] = {"seed": args.seed, "max_length": args.max_length, "device": args.device}
     if args.handler is run_train:
         values.update(
             epochs=args.epochs,
@@ -105,7 +111,7 @@ def _config(args: argparse.Namespace, settings: Any) -> TrainConfig:
             train_shared=not args.no_shared,
         )
     try:
-        return TrainConfig(**values)
+        return TrainConfig.from_settings(settings, **values)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
 
@@ -145,6 +151,8 @@ def _emit(args: argparse.Namespace, data: dict[str, Any]) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from contextlib import ExitStack
+
     from embedding.registry import AdapterRegistry
     from workers.services.retrain import RetrainService
 
@@ -152,12 +160,18 @@ def run_train(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.path} is not a directory")
     settings = _settings(args)
     config = _config(args, settings)
-    registry = AdapterRegistry(settings.data_dir / "adapters")
-    service = RetrainService(
-        config, encoder_factory=_encoder_factory(settings, config), registry=registry, progress=args.format == "text"
-    )
+    registry = AdapterRegistry(settings.adapter_registry_root)
     repo = _repo(args)
-    report = service.run(args.path, repo, languages=args.languages)
+    with ExitStack() as stack:
+        reindexer = None if args.no_reindex else _reindexer(args.path, settings, stack)
+        service = RetrainService(
+            config,
+            encoder_factory=_encoder_factory(settings, config),
+            registry=registry,
+            reindexer=reindexer,
+            progress=args.format == "text",
+        )
+        report = service.run(args.path, repo, languages=args.languages)
     if not report.outcomes:
         counts = report.statistics["pairs"]
         raise ConfigError(
@@ -173,6 +187,24 @@ def run_train(args: argparse.Namespace) -> int:
             shutil.copytree(path, target)
     _emit(args, data)
     return 0
+
+
+def _reindexer(path: Path, settings: Any, stack: Any) -> Any:
+    """An ``IndexReindexer`` over the local index for a git checkout at its HEAD; ``None`` for a
+    plain directory (nothing to index: promoted adapters then take effect at the next index run)."""
+    from core.errors import GitError
+    from embedding.index import open_index
+    from embedding.source import GitSource
+    from workers.services.retrain import IndexReindexer
+
+    try:
+        source = stack.enter_context(GitSource(path))
+        commit = source.resolve("HEAD")
+    except GitError:
+        return None
+    index = open_index(settings)
+    stack.callback(index.close)
+    return IndexReindexer(settings, index, source, commit)
 
 
 def _adapter_dirs(paths: list[Path]) -> dict[str, Path]:
@@ -205,7 +237,7 @@ def run_eval(args: argparse.Namespace) -> int:
     adapters = (
         _adapter_dirs(args.adapter)
         if args.adapter
-        else AdapterRegistry(settings.data_dir / "adapters").current_paths(_repo(args))
+        else AdapterRegistry(settings.adapter_registry_root).current_paths(_repo(args))
     )
     mined = mine_repository(args.path, config, languages=args.languages)
     encoder = _encoder_factory(settings, config)()

@@ -10,7 +10,7 @@ import hashlib
 import re
 import uuid
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 # Namespace for deterministic point ids: re-indexing the same function replaces its point.
@@ -163,7 +163,7 @@ class Match:
     score: float
 
 
-class FindingKind(str, Enum):
+class FindingKind(StrEnum):
     DUPLICATE = "duplicate"  # near-duplicate of existing code: worth an inline comment
     RELATED = "related"  # similar enough to be worth a look: summary only
     INTRA_PR = "intra_pr"  # two functions added by the same change copy each other

@@ -5,8 +5,8 @@
     ├── ExtractionError        a source file could not be read or parsed at all
     ├── EncoderError           the base model or an adapter could not be loaded or used
     │   └── AdapterError       an adapter is missing, unsafe (pickle) or incompatible
-    ├── IndexError_            the vector index refused an operation
-    │   └── CollectionNotFound the collection for a repository does not exist yet
+    ├── VectorIndexError       the vector index refused an operation
+    │   └── CollectionNotFoundError  the collection for a repository does not exist yet
     ├── GitError               a repository, ref or commit range could not be read
     ├── ReviewError            the review could not run (e.g. no index for the base)
     ├── GitHubError            GitHub refused or failed a request (``status`` when it answered)
@@ -39,11 +39,11 @@ class AdapterError(EncoderError):
     """An adapter is missing, stored unsafely (pickle) or does not fit the base model."""
 
 
-class IndexError_(DoppelError):  # noqa: N801 - avoid shadowing the builtin IndexError
+class VectorIndexError(DoppelError):
     """The vector index refused an operation."""
 
 
-class CollectionNotFound(IndexError_):
+class CollectionNotFoundError(VectorIndexError):
     """The collection for a repository does not exist yet: run ``doppel index`` first."""
 
 

@@ -19,7 +19,6 @@ from core.domain import FindingKind
 from core.errors import ConfigError
 from core.settings import Settings
 
-
 # How each strictness level moves both thresholds of the combined score: strict flags more (lower
 # bars), lenient fewer. Measured on the clone benchmark at the default weight 0.9
 # (benchmarks/results/clone_recall.md): strict flags ~4% of hard negatives with renamed+edited

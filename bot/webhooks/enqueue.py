@@ -6,10 +6,11 @@ False, queueing nothing, for a delivery already seen, and raises ``TransientErro
 cannot be reached (the receiver answers 503 and GitHub redelivers).
 
 * ``RedisDeliveryQueue``, the production one: one Redis round trip per delivery, a Lua script that
-  runs ``SET doppel:delivery:<id> 1 EX <ttl> NX`` and, only when that wins, ``LPUSH``es each job's
-  Celery message (``messages.TaskMessages``) onto its queue's list. Redis runs a script whole, so
-  a delivery is never recorded without its jobs or queued twice, and the answer comes only once
-  the jobs are in Redis. Async (``redis.asyncio``): no thread hop.
+  runs ``SET doppel:delivery:<id> <token> EX <ttl> NX`` and, only when that wins, ``LPUSH``es each
+  job's Celery message (``messages.TaskMessages``) onto its queue's list. Redis runs a script
+  whole, so a delivery is never recorded without its jobs or queued twice, and the answer comes
+  only once the jobs are in Redis. Async (``redis.asyncio``, no thread hop), and the scripts of
+  concurrent deliveries share pipelined round trips.
 * ``EnqueuerDeliveryQueue``: a ``DeliveryLog`` plus a job-at-a-time ``Enqueuer`` in a worker thread.
   ``CeleryEnqueuer`` goes through ``send_task`` (three round trips per job, about 1.3 ms of CPU);
   tests and the end-to-end harness inject their own enqueuers this way, and the benchmark uses it
@@ -32,6 +33,7 @@ from bot.dedup import KEY_PREFIX, DeliveryLog
 from bot.webhooks.dispatch import Job
 from bot.webhooks.messages import TaskMessages
 from core.errors import TransientError
+from workers.tasks import names
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -133,7 +135,10 @@ class RedisDeliveryQueue:
             socket_connect_timeout=1,
             retry=Retry(NoBackoff(), 1),
         )
-        return cls(Redis(connection_pool=pool), TaskMessages(app), ttl_seconds)
+        messages = TaskMessages(app)
+        for task in names.ROUTES:  # refuse a routing it cannot serve now, not at the first delivery
+            messages.route(task)
+        return cls(Redis(connection_pool=pool), messages, ttl_seconds)
 
     async def accept(self, delivery: str, jobs: Sequence[Job]) -> bool:
         built = [self._messages.build(job.task, job.kwargs) for job in jobs]

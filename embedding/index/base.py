@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any
 
 from core.domain import IndexedFunction, IndexPoint, Match
-from core.errors import IndexError_
+from core.errors import VectorIndexError
 
 # Keyword payload indexes every collection gets: the fields searches, deletes and scrolls filter on.
 KEYWORD_INDEX_FIELDS: tuple[str, ...] = ("repo", "language", "path", "adapter_version", "body_hash")
@@ -29,15 +29,15 @@ class VectorIndex(ABC):
     """A store of function vectors, one collection per repository, searched by cosine similarity.
 
     Every method but ``ensure_collection``, ``collection_exists``, ``drop_collection`` and
-    ``list_collections`` raises ``CollectionNotFound`` when the collection does not exist; any
-    other refusal of the underlying engine surfaces as ``IndexError_``.
+    ``list_collections`` raises ``CollectionNotFoundError`` when the collection does not exist; any
+    other refusal of the underlying engine surfaces as ``VectorIndexError``.
     """
 
     @abstractmethod
     def ensure_collection(self, name: str, dim: int) -> None:
         """Create the collection (cosine, ``dim``) with its keyword payload indexes, unless it exists.
 
-        Raises ``IndexError_`` when it exists with another dimension (the encoder changed).
+        Raises ``VectorIndexError`` when it exists with another dimension (the encoder changed).
         """
 
     @abstractmethod
@@ -118,7 +118,7 @@ def search_filter(
 ) -> SearchFilter:
     """The filter every search uses: always one adapter version, optionally one language, minus paths."""
     if not adapter_version:
-        raise IndexError_("search needs an adapter_version: vectors of different adapter versions are not comparable")
+        raise VectorIndexError("search needs an adapter_version: vectors of different adapter versions are not comparable")
     must: list[tuple[str, str]] = [("adapter_version", adapter_version)]
     if language:
         must.append(("language", language))
@@ -129,7 +129,7 @@ def search_filter(
 def check_collection_name(name: str) -> str:
     """Return ``name`` when it is a safe collection name (letters, digits, ``_``, ``-``), else raise."""
     if not isinstance(name, str) or not _COLLECTION_NAME.match(name):
-        raise IndexError_(
+        raise VectorIndexError(
             f"invalid collection name {name!r}: use 1-200 letters, digits, '_' or '-' "
             "(RepoRef.collection_name produces such names)"
         )
@@ -138,13 +138,13 @@ def check_collection_name(name: str) -> str:
 
 def check_dim(dim: int) -> int:
     if not isinstance(dim, int) or dim < 1:
-        raise IndexError_(f"invalid vector dimension {dim!r}: must be a positive integer")
+        raise VectorIndexError(f"invalid vector dimension {dim!r}: must be a positive integer")
     return dim
 
 
 def check_limit(limit: int) -> int:
     if not isinstance(limit, int) or limit < 1:
-        raise IndexError_(f"invalid search limit {limit!r}: must be a positive integer")
+        raise VectorIndexError(f"invalid search limit {limit!r}: must be a positive integer")
     return limit
 
 
@@ -158,7 +158,7 @@ def as_floats(vector: Sequence[float]) -> list[float]:
 def check_vector_dim(name: str, vector: Sequence[float], dim: int | None) -> None:
     """Raise an actionable error when a vector does not fit the collection's dimension."""
     if dim is not None and len(vector) != dim:
-        raise IndexError_(
+        raise VectorIndexError(
             f"collection {name!r} holds {dim}-dimensional vectors but got one of {len(vector)}: "
             "the encoder's model changed since the repository was indexed; drop the collection and re-index"
         )
@@ -167,20 +167,20 @@ def check_vector_dim(name: str, vector: Sequence[float], dim: int | None) -> Non
 def check_meta(meta: dict[str, Any]) -> str:
     """Serialise collection meta to JSON, refusing what JSON cannot hold."""
     if not isinstance(meta, dict):
-        raise IndexError_(f"collection meta must be a dict, got {type(meta).__name__}")
+        raise VectorIndexError(f"collection meta must be a dict, got {type(meta).__name__}")
     try:
         return json.dumps(meta, sort_keys=True)
     except (TypeError, ValueError) as exc:
-        raise IndexError_(f"collection meta must be JSON-serialisable: {exc}") from exc
+        raise VectorIndexError(f"collection meta must be JSON-serialisable: {exc}") from exc
 
 
 def parse_meta(text: str, where: str) -> dict[str, Any]:
     try:
         meta = json.loads(text)
     except ValueError as exc:
-        raise IndexError_(f"collection meta at {where} is not valid JSON ({exc}); set it again or re-index") from exc
+        raise VectorIndexError(f"collection meta at {where} is not valid JSON ({exc}); set it again or re-index") from exc
     if not isinstance(meta, dict):
-        raise IndexError_(f"collection meta at {where} is not a JSON object; set it again or re-index")
+        raise VectorIndexError(f"collection meta at {where} is not a JSON object; set it again or re-index")
     return meta
 
 

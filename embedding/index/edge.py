@@ -28,7 +28,7 @@ from typing import Any
 import qdrant_edge as qe
 
 from core.domain import IndexedFunction, IndexPoint, Match
-from core.errors import CollectionNotFound, DoppelError, IndexError_
+from core.errors import CollectionNotFoundError, DoppelError, VectorIndexError
 from core.settings import Settings
 from embedding.index.base import (
     KEYWORD_INDEX_FIELDS,
@@ -84,7 +84,7 @@ class EdgeIndex(VectorIndex):
             if self._is_shard(name):
                 opened = self._open(name)
                 if opened.dim is not None and opened.dim != dim:
-                    raise IndexError_(
+                    raise VectorIndexError(
                         f"collection {name!r} exists with {opened.dim}-dimensional vectors, not {dim}: "
                         "the encoder's model changed; drop the collection and re-index"
                     )
@@ -120,7 +120,7 @@ class EdgeIndex(VectorIndex):
                     shutil.rmtree(self._path(name))
                 self._meta_path(name).unlink(missing_ok=True)
             except OSError as exc:
-                raise IndexError_(f"could not remove collection {name!r} at {self._path(name)}: {exc}") from exc
+                raise VectorIndexError(f"could not remove collection {name!r} at {self._path(name)}: {exc}") from exc
 
     def list_collections(self) -> list[str]:
         if not self.root.is_dir():
@@ -196,7 +196,7 @@ class EdgeIndex(VectorIndex):
         except FileNotFoundError:
             return {}
         except OSError as exc:
-            raise IndexError_(f"could not read the meta of collection {name!r} at {path}: {exc}") from exc
+            raise VectorIndexError(f"could not read the meta of collection {name!r} at {path}: {exc}") from exc
         return parse_meta(text, str(path))
 
     def set_meta(self, name: str, meta: dict[str, Any]) -> None:
@@ -206,7 +206,7 @@ class EdgeIndex(VectorIndex):
         try:
             _write_atomically(path, text)
         except OSError as exc:
-            raise IndexError_(f"could not write the meta of collection {name!r} at {path}: {exc}") from exc
+            raise VectorIndexError(f"could not write the meta of collection {name!r} at {path}: {exc}") from exc
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -228,7 +228,7 @@ class EdgeIndex(VectorIndex):
                 except Exception as exc:  # noqa: BLE001 - close every shard, then report
                     errors.append(f"{name}: {exc}")
             if errors:
-                raise IndexError_("could not close collections cleanly: " + "; ".join(errors))
+                raise VectorIndexError("could not close collections cleanly: " + "; ".join(errors))
 
     # --- internals ---------------------------------------------------------------------------
 
@@ -243,7 +243,7 @@ class EdgeIndex(VectorIndex):
 
     def _require(self, name: str) -> None:
         if not self.collection_exists(name):
-            raise CollectionNotFound(
+            raise CollectionNotFoundError(
                 f"collection {name!r} does not exist under {self.root}: index the repository first (doppel index)"
             )
 
@@ -271,13 +271,13 @@ class EdgeIndex(VectorIndex):
         except Exception as exc:
             message = str(exc)
             if "WouldBlock" in message:
-                raise IndexError_(
+                raise VectorIndexError(
                     f"could not {action} {name!r}: another process (or another open EdgeIndex) holds the "
                     f"embedded index at {self._path(name)}. Qdrant Edge allows one process per index; stop "
                     "the other process, or run several processes against a Qdrant server by setting "
                     "DOPPEL_QDRANT_URL"
                 ) from exc
-            raise IndexError_(f"Qdrant Edge could not {action} {name!r} at {self._path(name)}: {message}") from exc
+            raise VectorIndexError(f"Qdrant Edge could not {action} {name!r} at {self._path(name)}: {message}") from exc
 
 
 def _edge_filter(spec: SearchFilter) -> qe.Filter:

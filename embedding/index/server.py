@@ -16,7 +16,7 @@ from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from core.domain import IndexedFunction, IndexPoint, Match
-from core.errors import CollectionNotFound, ConfigError, DoppelError, IndexError_
+from core.errors import CollectionNotFoundError, ConfigError, DoppelError, VectorIndexError
 from core.settings import Settings
 from embedding.index.base import (
     KEYWORD_INDEX_FIELDS,
@@ -76,7 +76,7 @@ class ServerIndex(VectorIndex):
             info = self._client.get_collection(name)
             stored = _vector_size(info)
             if stored is not None and stored != dim:
-                raise IndexError_(
+                raise VectorIndexError(
                     f"collection {name!r} exists with {stored}-dimensional vectors, not {dim}: "
                     "the encoder's model changed; drop the collection and re-index"
                 )
@@ -218,31 +218,31 @@ class ServerIndex(VectorIndex):
 
     def _require(self, name: str) -> None:
         if not self.collection_exists(name):
-            raise CollectionNotFound(self._not_found(name))
+            raise CollectionNotFoundError(self._not_found(name))
 
     def _not_found(self, name: str) -> str:
         return f"collection {name!r} does not exist on {self._location}: index the repository first (doppel index)"
 
     @contextlib.contextmanager
     def _translate(self, name: str, action: str, *, missing_is_error: bool = True) -> Iterator[None]:
-        """Turn qdrant-client errors into doppel errors; a failure on a missing collection is ``CollectionNotFound``."""
+        """Turn qdrant-client errors into doppel errors; a failure on a missing collection is ``CollectionNotFoundError``."""
         try:
             yield
         except DoppelError:
             raise
         except ResponseHandlingException as exc:
-            raise IndexError_(
+            raise VectorIndexError(
                 f"could not reach {self._location} to {action}: {exc}. "
                 "Check DOPPEL_QDRANT_URL and that the server is running"
             ) from exc
         except Exception as exc:
             if isinstance(exc, UnexpectedResponse) and exc.status_code in (401, 403):
-                raise IndexError_(
+                raise VectorIndexError(
                     f"{self._location} refused to {action} ({exc.status_code}): check DOPPEL_QDRANT_API_KEY"
                 ) from exc
             if missing_is_error and not self._exists_quietly(name):
-                raise CollectionNotFound(self._not_found(name)) from exc
-            raise IndexError_(f"Qdrant could not {action} {name!r} on {self._location}: {exc}") from exc
+                raise CollectionNotFoundError(self._not_found(name)) from exc
+            raise VectorIndexError(f"Qdrant could not {action} {name!r} on {self._location}: {exc}") from exc
 
     def _exists_quietly(self, name: str) -> bool:
         """Whether the collection exists; ``True`` when that cannot be told (the original error stands)."""

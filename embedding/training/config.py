@@ -122,9 +122,16 @@ class TrainConfig:
         "Validation MRR (mean of text→code and code→code) must beat the current adapter's and the base's by this.",
         default=0.01,
     )
-    target_precision: float = _help("Precision at which the 'duplicate' cosine threshold is calibrated.", default=0.95)
+    target_precision: float = _help(
+        "Precision at which the 'duplicate' threshold of the combined score is calibrated.", default=0.95
+    )
     related_precision: float = _help("Precision at which the lower 'related' threshold is calibrated.", default=0.7)
     negatives_per_positive: int = _help("Random non-clone pairs per clone pair during calibration.", default=5)
+    lexical_weight: float = _help(
+        "Weight of lexical similarity in the combined score the thresholds are calibrated on (the review's "
+        "DOPPEL_LEXICAL_WEIGHT; 0: cosine alone).",
+        default=0.9,
+    )
     train_shared: bool = _help("Also train one shared adapter over all languages as the fallback.", default=True)
 
     def __post_init__(self) -> None:
@@ -179,11 +186,33 @@ class TrainConfig:
                 f"TrainConfig.related_precision ({self.related_precision}) must not exceed "
                 f"target_precision ({self.target_precision})"
             )
+        if not 0.0 <= self.lexical_weight <= 1.0:
+            raise ValueError(f"TrainConfig.lexical_weight must lie in [0, 1], got {self.lexical_weight!r}")
         if self.device != "auto" and self.device != "cpu" and not self.device.startswith("cuda"):
             raise ValueError(f"TrainConfig.device must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_settings(cls, settings: Any, **overrides: Any) -> TrainConfig:
+        """The run the ``DOPPEL_TRAIN_*`` settings describe (plus model length, device and lexical
+        weight); ``overrides`` that are not ``None`` win (command-line flags)."""
+        values: dict[str, Any] = {
+            "temperature": settings.train_temperature,
+            "batch_size": settings.train_batch_size,
+            "max_steps": settings.train_max_steps,
+            "min_pairs_per_language": settings.train_min_pairs_per_language,
+            "promotion_margin": settings.train_promotion_margin,
+            "target_precision": settings.train_target_precision,
+            "max_length": settings.max_length,
+            "device": settings.device,
+            "lexical_weight": settings.lexical_weight,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        default_related = next(f.default for f in fields(cls) if f.name == "related_precision")
+        values.setdefault("related_precision", min(default_related, values["target_precision"]))
+        return cls.from_dict(values)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:

@@ -79,10 +79,32 @@ def render_markdown(data: dict[str, Any]) -> str:
             parts.append(
                 f"  - thresholds (validation): duplicate {thresholds.get('duplicate')}, related {thresholds.get('related')}, "
                 f"precision {thresholds.get('precision')}, recall {thresholds.get('recall')}; "
-                f"on test: {adapter.get('test_calibration')}"
+                f"lexical weight {thresholds.get('lexical_weight')}; on test: {adapter.get('test_calibration')}"
             )
+        table = calibration_table(adapter.get("calibration_table") or {})
+        if table:
+            parts += ["", table, ""]
     parts.append("")
     return "\n".join(parts)
+
+
+def calibration_table(table: dict[str, Any]) -> str:
+    """Recall on the test split at the duplicate threshold calibrated on validation (target precision),
+    per model (base, adapter) and score (cosine alone, combined with lexical), overall and per clone type."""
+    kinds = sorted(
+        {k for scores in table.values() for row in scores.values() for k in row["test"].get("recall_by_type", {})}
+    )
+    if not kinds:
+        return ""
+    head = ["model", "score", "threshold", "test precision", "test recall", *(f"recall {k}" for k in kinds)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for model, scores in sorted(table.items()):
+        for score, row in sorted(scores.items()):
+            test, by_type = row["test"], row["test"].get("recall_by_type", {})
+            cells = [model, score, row["thresholds"]["duplicate"], test.get("precision"), test.get("recall")]
+            cells += [by_type.get(k, "") for k in kinds]
+            lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines)
 
 
 def render_png(data: dict[str, Any], path: Path) -> Path:

@@ -1,7 +1,7 @@
 """``MemoryIndex``: the ``VectorIndex`` contract held in dictionaries, for fast tests.
 
 Behaves like the real implementations where tests can see it (cosine scores, adapter-version
-filtering, ``CollectionNotFound``, dimension checks, JSON-only meta) and records every mutating
+filtering, ``CollectionNotFoundError``, dimension checks, JSON-only meta) and records every mutating
 call in ``calls`` so that tests can assert what a service wrote without a MagicMock.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.domain import IndexedFunction, IndexPoint, Match
-from core.errors import CollectionNotFound, IndexError_
+from core.errors import CollectionNotFoundError, VectorIndexError
 from embedding.index.base import (
     VectorIndex,
     as_floats,
@@ -53,7 +53,7 @@ class MemoryIndex(VectorIndex):
         check_collection_name(name)
         collection = self._collections.get(name)
         if collection is None:
-            raise CollectionNotFound(f"collection {name!r} does not exist: run `doppel index` first")
+            raise CollectionNotFoundError(f"collection {name!r} does not exist: run `doppel index` first")
         return collection
 
     def ensure_collection(self, name: str, dim: int) -> None:
@@ -64,7 +64,7 @@ class MemoryIndex(VectorIndex):
             self._collections[name] = _Collection(dim=dim)
             self.calls.append(("ensure_collection", name, dim))
         elif existing.dim != dim:
-            raise IndexError_(
+            raise VectorIndexError(
                 f"collection {name!r} holds {existing.dim}-dimensional vectors, not {dim}: "
                 "drop the collection and re-index"
             )

@@ -140,7 +140,7 @@ def test_a_push_that_fails_takes_back_the_whole_delivery(real_redis: redis_lib.R
 def test_a_retried_script_is_told_it_queued_the_delivery(real_redis: redis_lib.Redis) -> None:
     """A client that resends the script after a lost reply must hear 1, not "duplicate"."""
     client = redis_lib.Redis.from_url(TEST_REDIS_URL)
-    args = ["doppel:delivery:d-3", names.QUEUE_GPU, TTL, "token-1", b"message"]
+    args: list[str | int | bytes] = ["doppel:delivery:d-3", names.QUEUE_GPU, TTL, "token-1", b"message"]
     assert client.eval(ACCEPT_SCRIPT, 2, *args) == 1
     assert client.eval(ACCEPT_SCRIPT, 2, *args) == 1
     assert client.eval(ACCEPT_SCRIPT, 2, *args[:3], "token-2", b"message") == 0

@@ -20,7 +20,11 @@ def test_calibrated_threshold_reaches_target_precision_on_its_set() -> None:
     # The lowest such threshold: one step below it, precision falls under the target.
     below = max(s for s in positives + negatives if s < t.duplicate)
     assert precision_recall(positives, negatives, below)[0] < 0.95
-    assert t.to_metadata() == {"duplicate": round(t.duplicate, 4), "related": round(t.related, 4)}
+    assert t.to_metadata() == {
+        "duplicate": round(t.duplicate, 4),
+        "related": round(t.related, 4),
+        "lexical_weight": 0.0,
+    }
 
 
 def test_separable_scores_give_full_recall() -> None:
@@ -49,3 +53,24 @@ def test_needs_positives_and_ordered_precisions() -> None:
 def test_recall_by_type() -> None:
     scored = [(0.95, "renamed"), (0.85, "renamed"), (0.91, "edited"), (0.7, "edited")]
     assert recall_by_type(scored, 0.9) == {"edited": 0.5, "renamed": 0.5}
+
+
+def test_combined_scores_are_the_verdicts_score_and_round_trip_through_thresholds_from() -> None:
+    from core.settings import Settings
+    from embedding.calibration import combined_scores
+    from embedding.verdict import combined_score, thresholds_from
+
+    cosines, lexicals = [0.9, 0.2, 0.6], [0.8, 0.1, 0.95]
+    assert combined_scores(cosines, lexicals, 0.9) == pytest.approx(
+        [combined_score(c, x, 0.9) for c, x in zip(cosines, lexicals, strict=True)]
+    )
+    assert combined_scores(cosines, None, 0.0) == cosines
+    with pytest.raises(ValueError, match="one lexical score per cosine"):
+        combined_scores(cosines, [0.5], 0.9)
+    t = calibrate(combined_scores(cosines, lexicals, 0.7), [0.1], lexical_weight=0.7)
+    review = thresholds_from(Settings(lexical_weight=0.9), "python", {"thresholds": t.to_metadata()})
+    assert (review.duplicate, review.related, review.lexical_weight) == (
+        round(t.duplicate, 4),
+        round(t.related, 4),
+        0.7,
+    )

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from core.domain import IndexedFunction, IndexPoint, RepoRef, point_id
-from core.errors import CollectionNotFound, IndexError_
+from core.errors import CollectionNotFoundError, VectorIndexError
 from core.settings import Settings
 from embedding.index import VectorIndex, open_index
 from embedding.index.base import SearchFilter, search_filter
@@ -127,7 +127,7 @@ def test_ensure_collection_is_idempotent(index: VectorIndex) -> None:
 
 def test_ensure_collection_refuses_another_dimension(index: VectorIndex) -> None:
     index.ensure_collection(REPO.collection_name, DIM)
-    with pytest.raises(IndexError_, match="re-index"):
+    with pytest.raises(VectorIndexError, match="re-index"):
         index.ensure_collection(REPO.collection_name, DIM * 2)
 
 
@@ -156,7 +156,7 @@ def test_drop_collection_removes_points_and_meta(index: VectorIndex) -> None:
 
 
 def test_invalid_collection_name_is_refused(index: VectorIndex) -> None:
-    with pytest.raises(IndexError_, match="invalid collection name"):
+    with pytest.raises(VectorIndexError, match="invalid collection name"):
         index.ensure_collection("../escape", DIM)
 
 
@@ -226,7 +226,7 @@ def test_adapter_version_isolates_vector_spaces(index: VectorIndex) -> None:
 
 def test_search_needs_an_adapter_version(index: VectorIndex) -> None:
     index.ensure_collection(REPO.collection_name, DIM)
-    with pytest.raises(IndexError_, match="adapter_version"):
+    with pytest.raises(VectorIndexError, match="adapter_version"):
         index.search(REPO.collection_name, unit(1), adapter_version="")
 
 
@@ -304,9 +304,9 @@ def test_collections_are_isolated_by_repository(index: VectorIndex) -> None:
 def test_wrong_vector_dimension_is_refused(index: VectorIndex) -> None:
     name = REPO.collection_name
     index.ensure_collection(name, DIM)
-    with pytest.raises(IndexError_, match="dimensional"):
+    with pytest.raises(VectorIndexError, match="dimensional"):
         index.upsert(name, [make_point([1.0, 0.0])])
-    with pytest.raises(IndexError_, match="dimensional"):
+    with pytest.raises(VectorIndexError, match="dimensional"):
         index.search(name, [1.0, 0.0], adapter_version=V1)
 
 
@@ -327,7 +327,7 @@ def test_meta_round_trip_replaces_the_whole_dict(index: VectorIndex) -> None:
 
 def test_meta_must_be_json(index: VectorIndex) -> None:
     index.ensure_collection(REPO.collection_name, DIM)
-    with pytest.raises(IndexError_, match="JSON"):
+    with pytest.raises(VectorIndexError, match="JSON"):
         index.set_meta(REPO.collection_name, {"when": object()})
 
 
@@ -367,7 +367,7 @@ MISSING_CALLS: dict[str, Callable[[VectorIndex, str], object]] = {
 @pytest.mark.parametrize("call", sorted(MISSING_CALLS))
 def test_missing_collection_raises_collection_not_found(index: VectorIndex, call: str) -> None:
     index.ensure_collection(OTHER_REPO.collection_name, DIM)
-    with pytest.raises(CollectionNotFound, match=REPO.collection_name):
+    with pytest.raises(CollectionNotFoundError, match=REPO.collection_name):
         MISSING_CALLS[call](index, REPO.collection_name)
     assert not index.collection_exists(REPO.collection_name)
 
@@ -381,7 +381,7 @@ def test_edge_index_is_held_by_one_opener_at_a_time(tmp_path: Path) -> None:
     name = REPO.collection_name
     with EdgeIndex(tmp_path) as holder:
         holder.ensure_collection(name, DIM)
-        with EdgeIndex(tmp_path) as intruder, pytest.raises(IndexError_, match="DOPPEL_QDRANT_URL") as caught:
+        with EdgeIndex(tmp_path) as intruder, pytest.raises(VectorIndexError, match="DOPPEL_QDRANT_URL") as caught:
             intruder.count(name)
         assert "another process" in str(caught.value)
     with EdgeIndex(tmp_path) as after:  # released on close
@@ -411,7 +411,7 @@ def test_open_index_follows_the_settings(tmp_path: Path) -> None:
 
     server = open_index(Settings(data_dir=tmp_path, qdrant_url="http://127.0.0.1:9"))  # nothing listens
     assert isinstance(server, ServerIndex)
-    with pytest.raises(IndexError_, match="DOPPEL_QDRANT_URL"):
+    with pytest.raises(VectorIndexError, match="DOPPEL_QDRANT_URL"):
         server.list_collections()
     server.close()
 
@@ -421,7 +421,7 @@ def test_search_filter_always_pins_the_adapter_version() -> None:
     assert search_filter(V1, "go", ["b.go", "a.go", "a.go"]) == SearchFilter(
         must=(("adapter_version", V1), ("language", "go")), must_not_any=(("path", ("a.go", "b.go")),)
     )
-    with pytest.raises(IndexError_):
+    with pytest.raises(VectorIndexError):
         search_filter("")
 
 
@@ -432,6 +432,6 @@ def test_edge_drop_refuses_a_collection_another_opener_holds(tmp_path: Path) -> 
     with EdgeIndex(tmp_path) as holder:
         holder.ensure_collection(name, DIM)
         holder.upsert(name, [make_point(unit(1))])
-        with EdgeIndex(tmp_path) as intruder, pytest.raises(IndexError_, match="another process"):
+        with EdgeIndex(tmp_path) as intruder, pytest.raises(VectorIndexError, match="another process"):
             intruder.drop_collection(name)
         assert holder.count(name) == 1

@@ -71,3 +71,17 @@ def test_peft_config_targets_the_family_projections(tmp_path: Path) -> None:
     peft_config = LoraSpec().to_peft(model)
     assert set(peft_config.target_modules) == {"query", "value"}
     assert (peft_config.r, peft_config.lora_alpha) == (64, 128)
+
+
+def test_from_settings_takes_the_train_settings_and_flags_win() -> None:
+    from core.settings import Settings
+
+    settings = Settings(
+        train_temperature=0.1, train_batch_size=8, train_max_steps=7, train_min_pairs_per_language=50,
+        train_promotion_margin=0.02, train_target_precision=0.6, lexical_weight=0.5, max_length=64, device="cpu",
+    )  # fmt: skip
+    config = TrainConfig.from_settings(settings, batch_size=16, max_steps=None)
+    assert (config.temperature, config.batch_size, config.max_steps, config.min_pairs_per_language) == (0.1, 16, 7, 50)
+    assert (config.promotion_margin, config.target_precision, config.lexical_weight) == (0.02, 0.6, 0.5)
+    assert (config.max_length, config.device) == (64, "cpu")
+    assert config.related_precision == 0.6  # never above the target

@@ -6,8 +6,7 @@ import pytest
 import redis
 
 from bot.github.errors import GitHubError
-from core.errors import ConfigError
-from core.errors import TransientError
+from core.errors import ConfigError, TransientError
 from workers.tasks.retry import BASE_DELAY_S, is_transient, retry_delay
 
 

@@ -134,9 +134,7 @@ class IndexService:
         self._finish(name, sha, versions, stats, started)
         return stats
 
-    def update(
-        self, source: GitSource, repo: RepoRef, new_commit: str, *, collection: str | None = None
-    ) -> IndexStats:
+    def update(self, source: GitSource, repo: RepoRef, new_commit: str, *, collection: str | None = None) -> IndexStats:
         """Move the collection from its meta commit to ``new_commit``, re-indexing changed files only."""
         started = time.perf_counter()
         name = self.collection(repo, collection)

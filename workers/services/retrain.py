@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from core.domain import RepoRef
-from embedding.calibration import Thresholds, calibrate, precision_recall, recall_by_type
+from embedding.calibration import Thresholds, calibrate, combined_scores, precision_recall, recall_by_type
 from embedding.evaluation import LanguageEvaluation, evaluate_language
 from embedding.registry import AdapterRecord, AdapterRegistry, GateDecision, Pointer, promotion_gate
 from embedding.training.config import LoraSpec, TrainConfig
@@ -31,7 +31,10 @@ from embedding.training.pairs import pair_statistics
 from embedding.training.trainer import TrainResult, save_trained_adapter, train_adapter
 
 if TYPE_CHECKING:
+    from core.settings import Settings
     from embedding.encoder import Encoder
+    from embedding.index.base import VectorIndex
+    from embedding.source import GitSource
 
 log = logging.getLogger(__name__)
 SHARED = "shared"
@@ -56,6 +59,8 @@ class AdapterOutcome:
     test: dict[str, dict[str, LanguageEvaluation]] = field(default_factory=dict)
     thresholds: Thresholds | None = None
     test_calibration: dict[str, Any] = field(default_factory=dict)
+    # model → "cosine" | "combined" → thresholds calibrated on validation, applied to the test split
+    calibration_table: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     decision: GateDecision | None = None
     record: AdapterRecord | None = None
     skipped: str | None = None
@@ -85,6 +90,7 @@ class AdapterOutcome:
             "metrics": self.metrics_dict(),
             "thresholds": self.thresholds.to_dict() if self.thresholds else None,
             "test_calibration": self.test_calibration,
+            "calibration_table": self.calibration_table,
             "decision": {"promote": self.decision.promote, "reason": self.decision.reason} if self.decision else None,
             "version": self.record.version if self.record else None,
         }
@@ -108,6 +114,17 @@ class RetrainReport:
             "pointer": self.pointer.to_dict() if self.pointer else None,
             "seconds": round(self.seconds, 1),
         }
+
+
+def _scores(evaluations: Sequence[LanguageEvaluation], weight: float) -> tuple[list[float], list[float]]:
+    """Clone and non-clone scores of ``evaluations`` at lexical ``weight`` (0: cosines alone)."""
+    positives: list[float] = []
+    negatives: list[float] = []
+    for ev in evaluations:
+        cosines = [score for score, _ in ev.clone_scores]
+        positives += combined_scores(cosines, ev.clone_lexical if weight else None, weight)
+        negatives += combined_scores(ev.non_clone_scores, ev.non_clone_lexical if weight else None, weight)
+    return positives, negatives
 
 
 def collection_for(repo: RepoRef, adapters: Mapping[str, str]) -> str:
@@ -221,10 +238,20 @@ class RetrainService:
 
         ``pools`` memoises pool vectors per (adapter, language) across splits.
         """
+        from embedding.lexical import normalize, similarity
+
         embed = lambda texts: encoder.embed_texts(list(texts), adapter=adapter)  # noqa: E731
         pools = {} if pools is None else pools
         out: dict[str, LanguageEvaluation] = {}
         for lang in languages:
+            normalized: dict[str, Any] = {}
+
+            def lexical(a: str, b: str, lang: str = lang, memo: dict[str, Any] = normalized) -> float:
+                for code in (a, b):
+                    if code not in memo:
+                        memo[code] = normalize(lang, code)
+                return similarity(memo[a], memo[b])
+
             if (adapter, lang) not in pools:
                 pools[(adapter, lang)] = embed([fn.code for fn in mined.functions if fn.language == lang])
             pairs = mined.pairs_of(lang, split)
@@ -238,33 +265,57 @@ class RetrainService:
                 negatives=self.config.negatives_per_positive * sum(1 for p in pairs if p.source == "synthetic"),
                 seed=self.config.seed,
                 pool_vectors=pools[(adapter, lang)],
+                lexical=lexical,
             )
         return out
 
     def _calibrate(self, outcome: AdapterOutcome) -> None:
-        """Thresholds from the validation split's clones; their precision and recall on the test split."""
-        val = outcome.validation["adapter"].values()
-        positives = [s for ev in val for s, _ in ev.clone_scores]
-        negatives = [s for ev in val for s in ev.non_clone_scores]
+        """Thresholds on the combined score (cosine blended with lexical similarity at
+        ``config.lexical_weight``, as the review scores pairs) from the validation split's clones;
+        their precision and recall on the test split. ``calibration_table`` adds the same for the
+        base model and for cosine alone, for the report."""
+        for model in ("base", "adapter"):
+            for scoring, weight in (("cosine", 0.0), ("combined", self.config.lexical_weight)):
+                fitted = self._fit(outcome.validation.get(model, {}).values(), weight)
+                if fitted is None:
+                    continue
+                row = {
+                    "thresholds": fitted.to_dict(),
+                    "test": self._apply(outcome.test.get(model, {}).values(), fitted),
+                }
+                outcome.calibration_table.setdefault(model, {})[scoring] = row
+                if model == "adapter" and scoring == "combined":
+                    outcome.thresholds = fitted
+                    outcome.test_calibration = row["test"]
+
+    def _fit(self, evaluations: Any, weight: float) -> Thresholds | None:
+        evaluations = list(evaluations)
+        positives, negatives = _scores(evaluations, weight)
         if not positives:
-            return
-        outcome.thresholds = calibrate(
+            return None
+        return calibrate(
             positives,
             negatives,
             target_precision=self.config.target_precision,
             related_precision=self.config.related_precision,
+            lexical_weight=weight,
         )
-        test = list(outcome.test["adapter"].values())
-        clones = [c for ev in test for c in ev.clone_scores]
-        if clones:
-            precision, recall = precision_recall(
-                [s for s, _ in clones], [s for ev in test for s in ev.non_clone_scores], outcome.thresholds.duplicate
-            )
-            outcome.test_calibration = {
-                "precision": round(precision, 4),
-                "recall": round(recall, 4),
-                "recall_by_type": recall_by_type(clones, outcome.thresholds.duplicate),
-            }
+
+    @staticmethod
+    def _apply(evaluations: Any, thresholds: Thresholds) -> dict[str, Any]:
+        evaluations = list(evaluations)
+        positives, negatives = _scores(evaluations, thresholds.lexical_weight)
+        if not positives:
+            return {}
+        kinds = [kind for ev in evaluations for _, kind in ev.clone_scores]
+        precision, recall = precision_recall(positives, negatives, thresholds.duplicate)
+        return {
+            "precision": round(precision, 4),
+            "recall": round(recall, 4),
+            "recall_by_type": recall_by_type(zip(positives, kinds, strict=True), thresholds.duplicate),
+            "positives": len(positives),
+            "negatives": len(negatives),
+        }
 
     def _register(
         self, encoder: Encoder, repo: RepoRef, mined: MinedRepository, outcome: AdapterOutcome
@@ -304,18 +355,75 @@ class RetrainService:
         return record
 
     def _promote(self, repo: RepoRef, outcomes: Sequence[AdapterOutcome]) -> Pointer | None:
-        """Re-index with the promoted adapters into a new collection, switch the pointer, drop the old one."""
+        """Re-index with the promoted adapters into a new collection, switch the pointer, drop the old one.
+
+        The old collection is the pointer's, or ``repo.collection_name`` (built with the base model
+        or ``DOPPEL_ADAPTER_DIR``) before the first promotion. A failed re-index drops the half-built
+        collection and leaves the pointer as it was. Without a reindexer the pointer names no
+        collection: search falls back to ``repo.collection_name``, which the next index run rebuilds.
+        """
         assert self.registry is not None
         winners = {o.name: o.record.version for o in outcomes if o.decision and o.decision.promote and o.record}
         if not winners:
             return None
         before = self.registry.pointer(repo)
         adapters = {**before.adapters, **winners}
-        collection = collection_for(repo, adapters) if self.reindexer is not None else None
-        if self.reindexer is not None and collection is not None:
-            paths = {lang: self.registry.language_dir(repo, lang) / version for lang, version in adapters.items()}
+        if self.reindexer is None:
+            return self.registry.switch(repo, adapters, None)
+        collection = collection_for(repo, adapters)
+        paths = {lang: self.registry.language_dir(repo, lang) / version for lang, version in adapters.items()}
+        try:
             self.reindexer.reindex(repo, paths, collection)
+        except BaseException:
+            log.exception("retrain.reindex_failed repo=%s collection=%s", repo.slug, collection)
+            self.reindexer.drop(collection)
+            raise
         pointer = self.registry.switch(repo, adapters, collection)
-        if self.reindexer is not None and before.collection and before.collection != collection:
-            self.reindexer.drop(before.collection)
+        old = before.collection or repo.collection_name
+        if old != collection:
+            self.reindexer.drop(old)
+        log.info("retrain.switched repo=%s collection=%s adapters=%s", repo.slug, collection, adapters)
         return pointer
+
+
+class IndexReindexer:
+    """``Reindexer`` over ``IndexService``: indexes ``source`` at ``commit`` into a new collection
+    with an encoder that carries exactly the given adapters, on a shared ``VectorIndex``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        index: VectorIndex,
+        source: GitSource,
+        commit: str,
+        *,
+        encoder_factory: Callable[[Mapping[str, Path]], Encoder] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.index = index
+        self.source = source
+        self.commit = commit
+        self.encoder_factory = encoder_factory or (lambda adapters: encoder_with_adapters(settings, adapters))
+
+    def reindex(self, repo: RepoRef, adapters: Mapping[str, Path], collection: str) -> None:
+        from workers.services.indexing import IndexService
+
+        encoder = self.encoder_factory(adapters)
+        stats = IndexService(self.settings, encoder, self.index, progress=False).index_commit(
+            self.source, repo, self.commit, collection=collection
+        )
+        log.info("retrain.reindexed repo=%s collection=%s functions=%d", repo.slug, collection, stats.functions)
+
+    def drop(self, collection: str) -> None:
+        if self.index.collection_exists(collection):
+            self.index.drop_collection(collection)
+
+
+def encoder_with_adapters(settings: Settings, adapters: Mapping[str, Path]) -> Encoder:
+    """The settings' encoder carrying exactly ``adapters`` (name → directory), not ``DOPPEL_ADAPTER_DIR``'s."""
+    from embedding.encoder import Encoder
+
+    encoder = Encoder.from_settings(settings.model_copy(update={"adapter_dir": None}))
+    for name, path in sorted(adapters.items()):
+        encoder.load_adapter(name, path)
+    return encoder

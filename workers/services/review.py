@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from core.domain import CodeFunction, Finding, FindingKind, IndexedFunction, Match, RepoRef
-from core.errors import CollectionNotFound, ConfigError, DoppelError, ReviewError
+from core.errors import CollectionNotFoundError, ConfigError, DoppelError, ReviewError
 from core.settings import Settings
 from embedding.extract import ExtractOptions, extract_source, skip_reason
 from embedding.languages import LANGUAGES, language_for_path
@@ -261,7 +261,7 @@ class ReviewService:
                 self._indexer.collection(repo), vector, adapter_version=version, limit=limit, language=language,
                 exclude_paths=exclude,
             )  # fmt: skip
-        except CollectionNotFound as exc:
+        except CollectionNotFoundError as exc:
             raise ReviewError(f"no index for {repo.slug}: run `doppel index` on it first ({exc})") from exc
 
     def _judge(
@@ -335,7 +335,7 @@ class ReviewService:
         paths = {fn.path, renamed_from.get(fn.path, fn.path)}
         try:
             stored = [f for path in paths for f in self._index.functions_in_path(self._indexer.collection(repo), path)]
-        except CollectionNotFound:
+        except CollectionNotFoundError:
             return False
         return any(f.qualified_name == fn.qualified_name for f in stored)
 

@@ -12,9 +12,9 @@ from core.domain import RepoRef
 from core.settings import Settings
 
 if TYPE_CHECKING:
-    from embedding.registry import Pointer
     from embedding.encoder import Encoder
     from embedding.index.base import VectorIndex
+    from embedding.registry import Pointer
     from workers.services.indexing import IndexService
     from workers.services.review import ReviewService
 
@@ -68,9 +68,9 @@ def build_services(
     registry = AdapterRegistry(settings.adapter_registry_root)
     pointer = registry.pointer(repo) if repo is not None else None
     if repo is not None and pointer is not None and pointer.adapters:
-        encoder = Encoder.from_settings(settings.model_copy(update={"adapter_dir": None}))
-        for name, path in sorted(registry.current_paths(repo).items()):
-            encoder.load_adapter(name, path)
+        from workers.services.retrain import encoder_with_adapters
+
+        encoder = encoder_with_adapters(settings, registry.current_paths(repo))
     else:
         encoder = Encoder.from_settings(settings)
     owns_index = index is None

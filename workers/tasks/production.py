@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ALL_BRANCHES = "+refs/heads/*:refs/remotes/origin/*"
+MAX_REPO_ENCODERS = 4  # repositories with their own adapters whose encoders stay loaded per process
 
 
 def pull_refspec(number: int) -> str:
@@ -102,6 +103,8 @@ class ProductionRuntime:
         self.access = GitHubAccess(GitHubConfig.from_settings(settings))
         self.clones = RepoCache(settings.repos_dir or settings.data_dir / "repos", web_url=self.access.config.web)
         self._services: EmbeddingServices | None = None
+        # Per-repository services for repositories with promoted adapters: (pointer.switched, services).
+        self._repo_services: dict[str, tuple[str | None, EmbeddingServices]] = {}
         self._producer: Celery | None = None
         self._lock = threading.Lock()
 
@@ -118,6 +121,29 @@ class ProductionRuntime:
                 self._services = build_services(self.settings, progress=False)
             return self._services
 
+    def services_for(self, repo: RepoRef) -> EmbeddingServices:
+        """The services for ``repo``: its own adapters and collection when the registry's pointer
+        names some (never another repository's), else the shared ones. Rebuilt when the pointer
+        switches; they share the one index this process holds."""
+        from embedding.registry import AdapterRegistry
+        from workers.services.wiring import build_services
+
+        pointer = AdapterRegistry(self.settings.adapter_registry_root).pointer(repo)
+        if not pointer.adapters:
+            return self.services
+        shared = self.services
+        key = repo.collection_name
+        with self._lock:
+            cached = self._repo_services.get(key)
+            if cached is not None and cached[0] == pointer.switched:
+                return cached[1]
+            built = build_services(self.settings, progress=False, repo=repo, index=shared.index)
+            self._repo_services.pop(key, None)
+            while len(self._repo_services) >= MAX_REPO_ENCODERS:
+                self._repo_services.pop(next(iter(self._repo_services)))  # the oldest built
+            self._repo_services[key] = (built.pointer.switched if built.pointer else None, built)
+            return built
+
     def _source(self, repo: RepoRef, refspecs: list[str]) -> GitSource:
         from embedding.source import GitSource
 
@@ -132,13 +158,15 @@ class ProductionRuntime:
     # --- the work -------------------------------------------------------------------------------
     def review(self, repo: RepoRef, *, pr_number: int, base: str, head: str) -> ReviewResult:
         source = self._source(repo, [pull_refspec(pr_number), base])
-        return self.services.reviewer.review(source, repo, base, head)
+        return self.services_for(repo).reviewer.review(source, repo, base, head)
 
     def similar(self, repo: RepoRef, *, pr_number: int, head: str, command: Command) -> str:
         from workers.services.pull_review import similar_answer
 
         source = self._source(repo, [pull_refspec(pr_number)])
-        return similar_answer(self.services.reviewer, source, repo, command, head=head, web_url=self.access.config.web)
+        return similar_answer(
+            self.services_for(repo).reviewer, source, repo, command, head=head, web_url=self.access.config.web
+        )
 
     def config_text(self, repo: RepoRef) -> str:
         from workers.services.repo_config import load_repo_config, render_config
@@ -150,7 +178,7 @@ class ProductionRuntime:
         if commit is None:
             branch = self.github(repo.installation_id).client.default_branch(repo.slug)
             commit = source.resolve(f"refs/remotes/origin/{branch}")
-        stats = self.services.indexer.update(source, repo, commit)
+        stats = self.services_for(repo).indexer.update(source, repo, commit)
         result: dict[str, Any] = stats.to_dict()
         return result
 
@@ -159,22 +187,27 @@ class ProductionRuntime:
         for name in index.list_collections():
             if name == repo.collection_name or name.startswith(repo.collection_name + "__"):
                 index.drop_collection(name)
-        shutil.rmtree(self.settings.data_dir / "adapters" / repo.collection_name, ignore_errors=True)
+        with self._lock:
+            self._repo_services.pop(repo.collection_name, None)
+        shutil.rmtree(self.settings.adapter_registry_root / repo.collection_name, ignore_errors=True)
         shutil.rmtree(self.clones.path_for(repo.slug, repo.installation_id), ignore_errors=True)
 
     def retrain(self, repo: RepoRef) -> dict[str, Any]:
         from embedding.encoder import Encoder
         from embedding.registry import AdapterRegistry
         from embedding.training.config import TrainConfig
-        from workers.services.retrain import RetrainService
+        from workers.services.retrain import IndexReindexer, RetrainService
 
         source = self._source(repo, [ALL_BRANCHES])
         branch = self.github(repo.installation_id).client.default_branch(repo.slug)
         commit = source.resolve(f"refs/remotes/origin/{branch}")
+        # Train on the bare base model: adapters in DOPPEL_ADAPTER_DIR belong to no repository.
+        base_settings = self.settings.model_copy(update={"adapter_dir": None})
         service = RetrainService(
-            TrainConfig(),
-            encoder_factory=functools.partial(Encoder.from_settings, self.settings),
-            registry=AdapterRegistry(self.settings.data_dir / "adapters"),
+            TrainConfig.from_settings(self.settings),
+            encoder_factory=functools.partial(Encoder.from_settings, base_settings),
+            registry=AdapterRegistry(self.settings.adapter_registry_root),
+            reindexer=IndexReindexer(self.settings, self.services.index, source, commit),
         )
         root = self.clones.path_for(repo.slug, repo.installation_id)
         report = service.run(root, repo, commit=commit)
