@@ -137,6 +137,24 @@ def test_a_renamed_copy_is_a_duplicate_and_a_new_function_is_not_flagged(setting
     assert result.thresholds["hash256:base"].source == "settings"
 
 
+def test_an_ignore_marker_above_the_new_function_silences_it(settings: Settings, repo: Repo) -> None:
+    commit(repo, {"shop/invoices.py": "# doppel: ignore (kept apart on purpose)\n" + TOTALS_COPY}, "add invoices")
+    result = _Env(settings, repo).review()
+    assert result.changed == [] and result.findings == []
+
+
+def test_existing_code_with_an_ignore_marker_is_never_offered_as_a_match(settings: Settings, repo: Repo) -> None:
+    marked = TOTALS.replace("    subtotal = 0\n", "    subtotal = 0  # doppel: ignore\n")
+    repo.git.checkout("-q", "main")
+    commit(repo, {"shop/billing.py": marked + "\n\n" + SLUGS}, "mark order_total")
+    repo.git.checkout("-q", "feature")
+    repo.git.rebase("-q", "main")
+    commit(repo, {"shop/invoices.py": TOTALS_COPY}, "add invoices")
+    result = _Env(settings, repo).review()
+    assert [fn.qualified_name for fn in result.changed] == ["invoice_sum"]
+    assert not [f for f in result.findings if f.target.qualified_name == "order_total"], _pairs(result)
+
+
 def test_editing_a_function_does_not_match_its_own_previous_version(settings: Settings, repo: Repo) -> None:
     edited = TOTALS.replace("    tax = subtotal * tax_rate\n", "    tax = subtotal * tax_rate\n    tax = max(tax, 0)\n")
     commit(repo, {"shop/billing.py": edited + "\n\n" + SLUGS}, "clamp tax")

@@ -102,3 +102,16 @@ def test_result_to_dict_is_json_with_counts_and_thresholds() -> None:
     assert [f.kind for f in result.duplicates] == [FindingKind.DUPLICATE]
     assert [f.kind for f in result.related] == [FindingKind.RELATED]
     assert result.intra_pr == []
+
+
+def test_ignore_markers_cover_the_line_above_and_the_body() -> None:
+    from workers.services.review import is_ignored, marker_lines
+
+    text = "x = 1\n# doppel: ignore\ndef f():\n    return 1\n\ndef g():\n    y = 2  // doppel:ignore\n    return y\n"
+    markers = marker_lines(text)
+    assert markers == {2, 7}
+    f = make_function("def f():\n    return 1\n", start_line=3)  # lines 3-4, marker above
+    g = make_function("def g():\n    y = 2\n    return y\n", start_line=6)  # lines 6-8, marker inside
+    h = make_function(start_line=10)  # lines 10-12, none
+    assert is_ignored(f, markers) and is_ignored(g, markers) and not is_ignored(h, markers)
+    assert marker_lines("# doppel ignore\n# doppel: ignored-ish\n") == set()

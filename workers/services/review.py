@@ -19,6 +19,7 @@ The result (``ReviewResult``) is plain data; printing and commenting belong to t
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -44,7 +45,22 @@ SEARCH_MARGIN = 5  # extra hits per search, so that dropping a function's own ol
 _KIND_ORDER = {FindingKind.DUPLICATE: 0, FindingKind.INTRA_PR: 1, FindingKind.RELATED: 2}
 
 
+# An in-code opt-out, in any comment style: on the line above a function or inside it, the
+# function is neither reviewed nor offered as a match (e.g. deliberately duplicated code).
+IGNORE_MARKER = re.compile(r"doppel:\s*ignore\b")
+
+
 # --- pure helpers --------------------------------------------------------------------------------
+def marker_lines(text: str) -> set[int]:
+    """1-based numbers of the lines of ``text`` that carry the ``doppel: ignore`` marker."""
+    return {number for number, line in enumerate(text.splitlines(), 1) if IGNORE_MARKER.search(line)}
+
+
+def is_ignored(fn: CodeFunction, markers: set[int]) -> bool:
+    """Whether a marker sits on the line above ``fn`` or inside it."""
+    return any(fn.start_line - 1 <= line <= fn.end_line for line in markers)
+
+
 def changed_functions(functions: Sequence[CodeFunction], added: set[int]) -> list[CodeFunction]:
     """The functions that contain at least one added line, in their original order."""
     if not added:
@@ -217,7 +233,9 @@ class ReviewService:
             kept = [
                 m
                 for m in matches
-                if not is_previous_version(fn, m.target, renamed_from) and head_checker.still_there(m.target)
+                if not is_previous_version(fn, m.target, renamed_from)
+                and not IGNORE_MARKER.search(m.target.code)
+                and head_checker.still_there(m.target)
             ][: self._settings.top_k]
             stats.candidates += len(kept)
             for rank, match in enumerate(kept):
@@ -250,7 +268,8 @@ class ReviewService:
             if extracted.skipped:
                 warnings.append(f"{path}: not reviewed: {extracted.skipped}")
                 continue
-            changed += changed_functions(extracted.functions, added[path])
+            markers = marker_lines(data.decode("utf-8", "replace"))
+            changed += [fn for fn in changed_functions(extracted.functions, added[path]) if not is_ignored(fn, markers)]
         return changed
 
     def _search(
