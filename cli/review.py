@@ -23,7 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     common.add_argument("--data-dir", type=Path, help="override DOPPEL_DATA_DIR for this run")
 
     p = subparsers.add_parser(
-        "index", parents=[common], help="index a repository at a commit",
+        "index",
+        parents=[common],
+        help="index a repository at a commit",
         description="Index every function of a repository at a commit. Re-running updates only what changed.",
     )
     p.add_argument("--commit", default="HEAD", help="commit or ref to index (default: HEAD)")
@@ -31,7 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.set_defaults(handler=run_index)
 
     p = subparsers.add_parser(
-        "similar", parents=[common], help="find code similar to a function, a line or a text",
+        "similar",
+        parents=[common],
+        help="find code similar to a function, a line or a text",
         description="Print the top matches in the repository's index with score, path:line and a snippet.",
     )
     what = p.add_mutually_exclusive_group(required=True)
@@ -44,14 +48,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.set_defaults(handler=run_similar)
 
     p = subparsers.add_parser(
-        "review", parents=[common], help="review a change: near-duplicates and related code",
+        "review",
+        parents=[common],
+        help="review a change: near-duplicates and related code",
         description="Find near-duplicates and related code for the functions that HEAD adds or changes "
         "relative to BASE, searched against the index of BASE.",
     )
     p.add_argument("--base", required=True, help="base ref or commit, e.g. origin/main")
     p.add_argument("--head", default="HEAD", help="head ref or commit (default: HEAD)")
     p.add_argument("--format", choices=("text", "json"), default="text")
-    p.add_argument("--fail-on-duplicates", action="store_true", help="exit with status 3 when a near-duplicate is found")
+    p.add_argument(
+        "--fail-on-duplicates", action="store_true", help="exit with status 3 when a near-duplicate is found"
+    )
     p.set_defaults(handler=run_review)
 
 
@@ -103,8 +111,13 @@ def run_similar(args: argparse.Namespace) -> int:
     with services:
         commit = source.resolve(args.commit)
         matches = services.reviewer.similar(
-            source, repo, function=args.function, at=_parse_at(args.at) if args.at else None,
-            query=args.query, commit=commit, limit=args.top_k,
+            source,
+            repo,
+            function=args.function,
+            at=_parse_at(args.at) if args.at else None,
+            query=args.query,
+            commit=commit,
+            limit=args.top_k,
         )
     if args.format == "json":
         print(json.dumps([{"score": round(m.score, 4), **m.target.to_payload()} for m in matches], indent=2))
@@ -128,6 +141,7 @@ def run_review(args: argparse.Namespace) -> int:
 
 
 # --- text rendering (pure) -------------------------------------------------------------------
+
 
 def snippet(code: str, lines: int = 3, width: int = 100) -> str:
     """The first non-blank lines of ``code``, each cut to ``width`` characters."""
