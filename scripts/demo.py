@@ -48,7 +48,9 @@ def copy_project() -> None:
 
 
 def main() -> int:
-    shutil.rmtree(DEMO, ignore_errors=True)
+    # A fresh repository every time; the data directory stays, so a second demo takes its
+    # vectors from the embedding cache instead of embedding every function again.
+    shutil.rmtree(REPO, ignore_errors=True)
     REPO.mkdir(parents=True)
     env = {**os.environ, "DOPPEL_DATA_DIR": str(DEMO / "data")}
     doppel = [sys.executable, "-m", "cli.main"]
