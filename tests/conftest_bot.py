@@ -6,8 +6,14 @@ Not a conftest (the suite's conftest belongs to the lead): import what you need 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +23,58 @@ from core.settings import Settings
 
 SECRET = "it-is-a-long-test-secret-0123456789"
 TEST_REDIS_URL = "redis://127.0.0.1:6379/15"  # a DB of its own: tests flush only this one
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float) -> None:
+    """Poll ``condition`` every 50 ms; ``AssertionError`` when it is still false after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(0.05)
+
+
+@contextmanager
+def fake_runtime_worker(log_dir: Path, *, name: str, concurrency: int, **env: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Celery worker process on DB 15 (``TEST_REDIS_URL``) running the real tasks over the
+    Redis-backed fakes of ``build_fake_runtime``; skips the test when Redis is not reachable.
+    The DB is flushed before the worker starts and after it stops."""
+    import redis as redis_lib
+
+    client = redis_lib.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis_lib.RedisError as exc:
+        pytest.skip(f"Redis at {TEST_REDIS_URL} is not reachable ({exc})")
+    client.flushdb()
+    log = log_dir / "worker.log"
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("DOPPEL_")}
+    child_env.update(
+        DOPPEL_REDIS_URL=TEST_REDIS_URL,
+        DOPPEL_WORKER_RUNTIME="tests.conftest_bot:build_fake_runtime",
+        PYTHONPATH=str(ROOT),
+        **env,
+    )
+    command = [
+        sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "--pool=threads",
+        f"--concurrency={concurrency}", "-Q", "gpu,io", "--loglevel=INFO",
+        "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{name}-{os.getpid()}@%h",
+    ]  # fmt: skip
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, cwd=ROOT, env=child_env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: b"ready." in log.read_bytes() or process.poll() is not None, 60)
+        if process.poll() is not None:
+            pytest.fail("the worker exited at start:\n" + log.read_text()[-3000:])
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        client.flushdb()
 
 
 class FakeRedis:

@@ -3,11 +3,8 @@ real tasks (wired to Redis-backed fakes through DOPPEL_WORKER_RUNTIME), and the 
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +14,15 @@ from fastapi.testclient import TestClient
 
 from bot.app import WEBHOOK_PATH, create_app
 from core.domain import RepoRef
-from tests.conftest_bot import TEST_REDIS_URL, bot_settings, delivery_headers, encode, pull_request_payload
+from tests.conftest_bot import (
+    TEST_REDIS_URL,
+    bot_settings,
+    delivery_headers,
+    encode,
+    fake_runtime_worker,
+    pull_request_payload,
+    wait_until,
+)
 from tests.conftest_bot import real_redis as real_redis  # noqa: F401 - fixture
 from workers.celery_app import create_celery
 from workers.services.coalesce import PullCoalescer, PullKey
@@ -76,52 +81,10 @@ def test_registry_round_trip(real_redis: Any) -> None:
 
 @pytest.fixture(scope="module")
 def worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.Popen[bytes]]:
-    client = redis_lib.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis_lib.RedisError as exc:
-        pytest.skip(f"Redis at {TEST_REDIS_URL} is not reachable ({exc})")
-    client.flushdb()
-    log = tmp_path_factory.mktemp("worker") / "worker.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOPPEL_")}
-    env.update(
-        DOPPEL_REDIS_URL=TEST_REDIS_URL,
-        DOPPEL_WORKER_RUNTIME="tests.conftest_bot:build_fake_runtime",
-        DOPPEL_TASK_MAX_RETRIES="3",
-        PYTHONPATH=str(ROOT),
-    )
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "workers.celery_app",
-        "worker",
-        "--pool=threads",
-        "--concurrency=4",
-        "-Q",
-        "gpu,io",
-        "--loglevel=INFO",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-        "-n",
-        f"test-{os.getpid()}@%h",
-    ]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        _wait(lambda: b"ready." in log.read_bytes() or process.poll() is not None, 60)
-        if process.poll() is not None:
-            pytest.fail("the worker exited at start:\n" + log.read_text()[-3000:])
+    with fake_runtime_worker(
+        tmp_path_factory.mktemp("worker"), name="test", concurrency=4, DOPPEL_TASK_MAX_RETRIES="3"
+    ) as process:
         yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        client.flushdb()
 
 
 @pytest.fixture
@@ -135,21 +98,13 @@ def scene(worker: subprocess.Popen[bytes]) -> Iterator[redis_lib.Redis]:
     client.close()
 
 
-def _wait(condition: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(0.05)
-
-
 def _events(client: redis_lib.Redis) -> list[str]:
     return [e.decode() for e in client.lrange("test:events", 0, -1)]
 
 
 def _wait_event(client: redis_lib.Redis, event: str, timeout: float = 30) -> None:
     try:
-        _wait(lambda: event in _events(client), timeout)
+        wait_until(lambda: event in _events(client), timeout)
     except AssertionError:
         raise AssertionError(f"no {event!r} in {_events(client)}") from None
 
@@ -182,7 +137,7 @@ def test_a_burst_of_pushes_costs_one_more_review_of_the_newest_head(scene: redis
     _wait_event(scene, f"review:{heads[0]}")
     for head in heads[1:]:  # each waits for the running review and is folded into "pending"
         push(head)
-        _wait(lambda head=head: scene.get(PullKey(REPO, 8).key("pending")) == head.encode(), 30)
+        wait_until(lambda head=head: scene.get(PullKey(REPO, 8).key("pending")) == head.encode(), 30)
     _wait_event(scene, f"posted:{heads[-1]}")
     events = _events(scene)
     assert [e for e in events if e.startswith("review:")] == [f"review:{heads[0]}", f"review:{heads[-1]}"]

@@ -6,10 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,7 +21,15 @@ from bot.webhooks.dispatch import Job
 from bot.webhooks.enqueue import ACCEPT_SCRIPT, RedisDeliveryQueue
 from bot.webhooks.messages import TaskMessages
 from core.errors import TransientError
-from tests.conftest_bot import TEST_REDIS_URL, bot_settings, delivery_headers, encode, pull_request_payload
+from tests.conftest_bot import (
+    TEST_REDIS_URL,
+    bot_settings,
+    delivery_headers,
+    encode,
+    fake_runtime_worker,
+    pull_request_payload,
+    wait_until,
+)
 from tests.conftest_bot import real_redis as real_redis  # noqa: F401 - fixture
 from workers.celery_app import create_celery
 from workers.tasks import names
@@ -183,52 +187,8 @@ def test_unreachable_redis_is_transient() -> None:
 def worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """A Celery worker on DB 15 running the real tasks over Redis-backed fakes
     (``tests.conftest_bot.build_fake_runtime``)."""
-    client = redis_lib.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis_lib.RedisError as exc:
-        pytest.skip(f"Redis at {TEST_REDIS_URL} is not reachable ({exc})")
-    client.flushdb()
-    log = tmp_path_factory.mktemp("worker") / "worker.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOPPEL_")}
-    env.update(
-        DOPPEL_REDIS_URL=TEST_REDIS_URL,
-        DOPPEL_WORKER_RUNTIME="tests.conftest_bot:build_fake_runtime",
-        PYTHONPATH=str(ROOT),
-    )
-    command = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "--pool=threads"]
-    command += [
-        "--concurrency=2",
-        "-Q",
-        "gpu,io",
-        "--loglevel=INFO",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-    ]
-    command += ["-n", f"queue-test-{os.getpid()}@%h"]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        _wait(lambda: b"ready." in log.read_bytes() or process.poll() is not None, 60)
-        if process.poll() is not None:
-            pytest.fail("the worker exited at start:\n" + log.read_text()[-3000:])
+    with fake_runtime_worker(tmp_path_factory.mktemp("worker"), name="queue-test", concurrency=2):
         yield
-    finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        client.flushdb()
-
-
-def _wait(condition: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(0.05)
 
 
 def test_a_delivery_queued_by_the_fast_path_is_run_by_a_real_worker(worker: None) -> None:
@@ -244,7 +204,7 @@ def test_a_delivery_queued_by_the_fast_path_is_run_by_a_real_worker(worker: None
     assert (first.status_code, repeat.status_code) == (202, 200)
     events = lambda: [e.decode() for e in scene.lrange("test:events", 0, -1)]  # noqa: E731
     try:
-        _wait(lambda: f"posted:{head}" in events(), 30)
+        wait_until(lambda: f"posted:{head}" in events(), 30)
     except AssertionError:
         raise AssertionError(f"the worker did not post the review; events: {events()}") from None
     assert events() == [f"review:{head}", f"posted:{head}"]
