@@ -28,6 +28,7 @@ from tests.factories import commit, make_repo
 from tests.fakes.github import FakeFile, FakeGitHub, FakeGitHubServer
 from tests.fakes.github.openapi import load_checker
 from tests.fakes.github.server import FakeGitHubApp, HttpError
+from tests.samples import ORDER_TOTAL, SLUGIFY
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -40,30 +41,7 @@ TOKEN = "ghs_actions_token_for_the_run"
 LOGIN = "github-actions[bot]"
 WEB = "https://github.example.test"
 
-ORIGINAL = textwrap.dedent(
-    '''\
-    def order_total(items, tax_rate, discount=0):
-        """Total of an order with tax, after a discount."""
-        subtotal = 0
-        for item in items:
-            if item.quantity <= 0:
-                continue
-            subtotal += item.price * item.quantity
-        subtotal -= discount
-        tax = subtotal * tax_rate
-        return round(subtotal + tax, 2)
-
-
-    def slugify(title, max_length=40):
-        words = []
-        for word in title.lower().split():
-            cleaned = "".join(ch for ch in word if ch.isalnum())
-            if cleaned:
-                words.append(cleaned)
-        slug = "-".join(words)
-        return slug[:max_length].rstrip("-")
-    '''
-)
+ORIGINAL = ORDER_TOTAL + "\n\n" + SLUGIFY
 # The pull request's new file: a header, then order_total copied with a few names changed.
 COPY_START = 5
 COPY = textwrap.dedent(

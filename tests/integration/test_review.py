@@ -21,6 +21,7 @@ from embedding.source import GitSource
 from tests.factories import commit, make_repo
 from tests.fakes.hash_encoder import HashEncoder
 from tests.fakes.memory_index import MemoryIndex
+from tests.samples import ORDER_TOTAL, SLUGIFY
 from workers.services.indexing import IndexService
 from workers.services.review import ReviewService
 
@@ -28,32 +29,7 @@ pytestmark = pytest.mark.integration
 
 REPO = RepoRef("acme/shop")
 
-TOTALS = textwrap.dedent(
-    '''\
-    def order_total(items, tax_rate, discount=0):
-        """Total of an order with tax, after a discount."""
-        subtotal = 0
-        for item in items:
-            if item.quantity <= 0:
-                continue
-            subtotal += item.price * item.quantity
-        subtotal -= discount
-        tax = subtotal * tax_rate
-        return round(subtotal + tax, 2)
-    '''
-)
-SLUGS = textwrap.dedent(
-    """\
-    def slugify(title, max_length=40):
-        words = []
-        for word in title.lower().split():
-            cleaned = "".join(ch for ch in word if ch.isalnum())
-            if cleaned:
-                words.append(cleaned)
-        slug = "-".join(words)
-        return slug[:max_length].rstrip("-")
-    """
-)
+TOTALS, SLUGS = ORDER_TOTAL, SLUGIFY
 # order_total, renamed throughout, with one statement more: a near-duplicate.
 TOTALS_COPY = textwrap.dedent(
     """\
