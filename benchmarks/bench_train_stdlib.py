@@ -27,20 +27,74 @@ sys.path.insert(0, str(ROOT))
 _SKIP = {"pydoc_data", "_pydecimal.py", "_pyio.py", "turtle.py", "pydoc.py", "this.py", "antigravity.py", "__phello__"}
 
 
-def stdlib_subset(count: int) -> list[Path]:
-    """The first ``count`` top-level stdlib modules (sorted by name), skipping private and huge ones."""
-    lib = Path(sysconfig.get_paths()["stdlib"])
-    files = [
-        p
-        for p in sorted(lib.glob("*.py"))
-        if p.name not in _SKIP and not p.name.startswith("_") and p.stat().st_size < 120_000
-    ]
-    return files[:count]
+# Packages that are tests, tools, generated tables or GUI demos rather than library code.
+_SKIP_PACKAGES = {
+    "test",
+    "tests",
+    "idlelib",
+    "tkinter",
+    "turtledemo",
+    "lib2to3",
+    "ensurepip",
+    "site-packages",
+    "lib-dynload",
+    "pydoc_data",
+    "__pycache__",
+    "venv",
+    "distutils",
+    "encodings",
+}
+
+
+def stdlib_dir() -> Path:
+    return Path(sysconfig.get_paths()["stdlib"])
+
+
+def _kept(path: Path) -> bool:
+    return path.name not in _SKIP and not path.name.startswith("_") and path.stat().st_size < 120_000
+
+
+def stdlib_subset(count: int, lib: Path | None = None) -> list[Path]:
+    """The first ``count`` top-level stdlib modules (sorted by name; 0: all), skipping private and huge ones."""
+    files = [p for p in sorted((lib or stdlib_dir()).glob("*.py")) if _kept(p)]
+    return files[:count] if count else files
+
+
+def stdlib_packages(lib: Path | None = None) -> list[Path]:
+    """The .py files of the stdlib's packages (``json/``, ``email/``, ``asyncio/`` …), tests and tools excluded."""
+    root = lib or stdlib_dir()
+    out = []
+    for package in sorted(p for p in root.iterdir() if p.is_dir() and p.name not in _SKIP_PACKAGES):
+        if package.name.startswith("config-") or not (package / "__init__.py").is_file():
+            continue
+        out.extend(
+            p
+            for p in sorted(package.rglob("*.py"))
+            if not set(p.relative_to(root).parts) & _SKIP_PACKAGES
+            and p.stat().st_size < 120_000
+            and not p.name.startswith("test")
+        )
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--modules", type=int, default=40, help="stdlib modules copied (sorted by name)")
+    parser.add_argument(
+        "--modules", type=int, default=40, help="top-level stdlib modules copied (sorted by name; 0: all)"
+    )
+    parser.add_argument("--packages", action="store_true", help="also copy the stdlib's packages (json/, email/, …)")
+    parser.add_argument("--stdlib-dir", type=Path, help="a standard library directory (default: this interpreter's)")
+    parser.add_argument("--device", default="cpu", help="'cpu' or 'cuda[:N]'")
+    parser.add_argument(
+        "--dtype", default="float32", help="weights' dtype: float32 (as on the CPU), or auto (bf16 on CUDA)"
+    )
+    parser.add_argument("--identifier-pairs", action="store_true", help="also mine (name words → body) pairs")
+    parser.add_argument(
+        "--synthetic-ratio", type=float, default=1.0, help="code→code training pairs per doc-text pair (-1: all)"
+    )
+    parser.add_argument("--base-dropout", action="store_true", help="keep the base model's dropout on in training")
+    parser.add_argument("--ungrouped", action="store_true", help="random batches, not grouped by kind and length")
+    parser.add_argument("--lora-dropout", type=float, default=0.1, help="LoRA dropout")
     parser.add_argument("--max-steps", type=int, default=60)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=16)
@@ -48,12 +102,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learning-rate", type=float, default=5e-4)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--balance", action="store_true", help="as many code→code as text→code training pairs")
+    parser.add_argument("--balance", action="store_true", help="(the default now: --synthetic-ratio 1)")
+    parser.add_argument("--prepare-only", action="store_true", help="only copy the modules into OUT/repo, then exit")
     parser.add_argument("--lora-r", type=int, default=64, help="LoRA rank")
     parser.add_argument("--lora-alpha", type=int, default=128, help="LoRA alpha")
     parser.add_argument("--temperature", type=float, default=0.05, help="InfoNCE temperature")
     parser.add_argument("--warmup", type=float, default=0.1, help="share of steps with learning-rate warm-up")
     parser.add_argument("--hard-negatives", action="store_true", help="one same-file function per pair as a negative")
+    parser.add_argument("--base-model", default="default", help="base model: 'default' or a model directory")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "doppel-stdlib")
     args = parser.parse_args(argv)
 
@@ -72,14 +128,22 @@ def main(argv: list[str] | None = None) -> int:
     repo_dir = args.out / "repo"
     shutil.rmtree(repo_dir, ignore_errors=True)
     repo_dir.mkdir()
-    for path in stdlib_subset(args.modules):
-        shutil.copy2(path, repo_dir / path.name)
+    lib = args.stdlib_dir or stdlib_dir()
+    files = stdlib_subset(args.modules, lib) + (stdlib_packages(lib) if args.packages else [])
+    for path in files:
+        target = repo_dir / path.relative_to(lib)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
 
+    print(f"copied {len(files)} files to {repo_dir}", flush=True)
+    if args.prepare_only:
+        return 0
     config = TrainConfig(
         min_pairs_per_language=100,
         validation_fraction=0.15,
         test_fraction=0.25,
-        identifier_pairs=False,
+        identifier_pairs=args.identifier_pairs,
+        synthetic_ratio=args.synthetic_ratio,
         batch_size=args.batch_size,
         max_steps=args.max_steps,
         epochs=args.epochs,
@@ -88,38 +152,32 @@ def main(argv: list[str] | None = None) -> int:
         warmup_ratio=args.warmup,
         temperature=args.temperature,
         hard_negatives=args.hard_negatives,
-        device="cpu",
+        group_by_length=not args.ungrouped,
+        base_dropout=args.base_dropout,
+        device=args.device,
+        bf16=args.dtype != "float32",
         seed=args.seed,
         train_shared=False,
     )
     started = time.perf_counter()
     mined = mine_repository(repo_dir, config, languages=["python"])
-    if args.balance:
-        # As many synthetic code→code training pairs as doc-text ones, so that the few steps a
-        # CPU run affords are not spent mostly on the easier code→code task.
-        from dataclasses import replace as _replace
-
-        from embedding.training.pairs import cap_pairs
-
-        train_doc = [p for p in mined.pairs if p.split == "train" and p.kind == "text2code"]
-        train_code = [p for p in mined.pairs if p.split == "train" and p.kind == "code2code"]
-        kept = {id(p) for p in train_doc + cap_pairs(train_code, len(train_doc), seed=args.seed)}
-        mined = _replace(mined, pairs=[p for p in mined.pairs if p.split != "train" or id(p) in kept])
     print(
         f"mined {len(mined.functions)} functions, {len(mined.pairs)} pairs in {time.perf_counter() - started:.0f}s",
         flush=True,
     )
     service = RetrainService(
         config,
-        lora=LoraSpec(r=args.lora_r, alpha=args.lora_alpha),
-        encoder_factory=lambda: Encoder(max_length=args.max_length, batch_size=32, device="cpu"),
+        lora=LoraSpec(r=args.lora_r, alpha=args.lora_alpha, dropout=args.lora_dropout),
+        encoder_factory=lambda: Encoder(
+            args.base_model, max_length=args.max_length, batch_size=32, device=args.device, dtype=args.dtype
+        ),
         registry=AdapterRegistry(args.out / "adapters"),
         progress=True,
     )
     report = service.run(repo_dir, RepoRef("local/python-stdlib"), mined=mined)
     data = report.to_dict()
     data["command"] = " ".join(sys.argv)
-    data["modules"] = sorted(p.name for p in repo_dir.iterdir())
+    data["modules"] = sorted(str(p.relative_to(repo_dir)) for p in repo_dir.rglob("*.py"))
     data["losses"] = {o.name: o.train.losses if o.train else [] for o in report.outcomes}
     (args.out / "report.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     markdown = write_report(data, args.out)

@@ -21,6 +21,7 @@ SCRIPTS = (
     "bench_webhook_receiver.py",
     "bench_review_latency.py",
     "bench_train_stdlib.py",
+    "bench_train_throughput.py",
 )
 
 

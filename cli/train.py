@@ -39,6 +39,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     common.add_argument("--max-length", type=int, help="token limit per text (default: DOPPEL_MAX_LENGTH)")
     common.add_argument("--device", help="'auto', 'cpu' or 'cuda[:N]' (default: DOPPEL_DEVICE)")
     common.add_argument("--seed", type=int, default=0)
+    common.add_argument(
+        "--validation-fraction", type=float, help="share of files held out for validation, the gate (default 0.1)"
+    )
+    common.add_argument("--test-fraction", type=float, help="share of files held out for the test report (default 0.1)")
     common.add_argument("--format", choices=("text", "json"), default="text")
 
     p = subparsers.add_parser(
@@ -47,11 +51,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "evaluate base vs adapter on held-out files, calibrate thresholds and promote adapters that pass the gate.",
     )  # fmt: skip
     # Unset flags fall back to the DOPPEL_TRAIN_* settings (then to TrainConfig's defaults).
-    p.add_argument("--epochs", type=int, help="passes over the training pairs (default 1)")
+    p.add_argument("--epochs", type=int, help="passes over the training pairs (default 2)")
     p.add_argument("--max-steps", type=int, help="stop after this many optimiser steps per adapter")
     p.add_argument("--batch-size", type=int, help="pairs per batch (default: DOPPEL_TRAIN_BATCH_SIZE)")
-    p.add_argument("--learning-rate", type=float, help="AdamW peak learning rate (default 2e-4)")
+    p.add_argument("--learning-rate", type=float, help="AdamW peak learning rate (default 1e-3)")
     p.add_argument("--temperature", type=float, help="InfoNCE temperature (default: DOPPEL_TRAIN_TEMPERATURE)")
+    p.add_argument("--lora-r", type=int, help="LoRA rank (default 64)")
+    p.add_argument("--lora-alpha", type=int, help="LoRA alpha; the update is scaled by alpha / r (default 128)")
+    p.add_argument(
+        "--hard-negatives", action=argparse.BooleanOptionalAction, default=None,
+        help="one function of the same file per pair as an extra negative (default on)",
+    )  # fmt: skip
+    p.add_argument(
+        "--synthetic-ratio", type=float,
+        help="code→code training pairs per text→code pair, at most (default 1; a negative value: no cap)",
+    )  # fmt: skip
+    p.add_argument(
+        "--identifier-pairs", action=argparse.BooleanOptionalAction, default=None,
+        help="also mine (name and signature words → body) pairs (default off)",
+    )  # fmt: skip
     p.add_argument(
         "--min-pairs", type=int,
         help="training pairs a language needs for its own adapter (default: DOPPEL_TRAIN_MIN_PAIRS_PER_LANGUAGE)",
@@ -98,8 +116,19 @@ def _settings(args: argparse.Namespace) -> Any:
 def _config(args: argparse.Namespace, settings: Any) -> TrainConfig:
     from embedding.training.config import TrainConfig
 
-    values: dict[str, Any] = {"seed": args.seed, "max_length": args.max_length, "device": args.device}
+    values: dict[str, Any] = {
+        "seed": args.seed,
+        "max_length": args.max_length,
+        "device": args.device,
+        "validation_fraction": args.validation_fraction,
+        "test_fraction": args.test_fraction,
+    }
     if args.handler is run_train:
+        values.update(
+            hard_negatives=args.hard_negatives,
+            identifier_pairs=args.identifier_pairs,
+            synthetic_ratio=args.synthetic_ratio,
+        )
         values.update(
             epochs=args.epochs,
             max_steps=args.max_steps,
@@ -111,7 +140,20 @@ def _config(args: argparse.Namespace, settings: Any) -> TrainConfig:
             train_shared=not args.no_shared,
         )
     try:
-        return TrainConfig.from_settings(settings, **values)
+        config = TrainConfig.from_settings(settings, **values)
+        if config.synthetic_ratio is not None and config.synthetic_ratio < 0:
+            config = config.replace(synthetic_ratio=None)
+        return config
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def _lora(args: argparse.Namespace) -> Any:
+    from embedding.training.config import LoraSpec
+
+    defaults = LoraSpec()
+    try:
+        return LoraSpec(r=args.lora_r or defaults.r, alpha=args.lora_alpha or defaults.alpha)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
 
@@ -131,7 +173,7 @@ def _repo(args: argparse.Namespace) -> Any:
 
 
 def _emit(args: argparse.Namespace, data: dict[str, Any]) -> None:
-    from embedding.training.report import markdown_table, write_report
+    from embedding.training.report import adapter_size, markdown_table, write_report
 
     if args.report:
         args.report.mkdir(parents=True, exist_ok=True)
@@ -142,6 +184,8 @@ def _emit(args: argparse.Namespace, data: dict[str, Any]) -> None:
         return
     print(markdown_table(data, data.get("split", "test")))
     for adapter in data.get("adapters", []):
+        if size := adapter_size(adapter.get("train") or {}):
+            print(f"{adapter['name']}: {size}")
         decision = adapter.get("decision")
         if decision:
             verdict = "promoted" if decision["promote"] else "rejected"
@@ -154,24 +198,31 @@ def run_train(args: argparse.Namespace) -> int:
     from contextlib import ExitStack
 
     from embedding.registry import AdapterRegistry
+    from embedding.training.distributed import join_from_environment
     from workers.services.retrain import RetrainService
 
     if not args.path.is_dir():
         raise ConfigError(f"{args.path} is not a directory")
     settings = _settings(args)
     config = _config(args, settings)
+    rank, world_size, device = join_from_environment(config.device)
+    if world_size > 1:  # under torchrun: one device per process, batches sharded, negatives global
+        config = config.replace(device=device)
     registry = AdapterRegistry(settings.adapter_registry_root)
     repo = _repo(args)
     with ExitStack() as stack:
-        reindexer = None if args.no_reindex else _reindexer(args.path, settings, stack)
+        reindexer = None if args.no_reindex or rank != 0 else _reindexer(args.path, settings, stack)
         service = RetrainService(
             config,
+            lora=_lora(args),
             encoder_factory=_encoder_factory(settings, config),
             registry=registry,
             reindexer=reindexer,
             progress=args.format == "text",
         )
         report = service.run(args.path, repo, languages=args.languages)
+    if rank != 0:
+        return 0  # the first process evaluated, registered and reports
     if not report.outcomes:
         counts = report.statistics["pairs"]
         raise ConfigError(

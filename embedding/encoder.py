@@ -104,6 +104,22 @@ def _pick_device(device: str) -> str:
     return device
 
 
+_PAD_MULTIPLE = 64  # training batches on CUDA pad to a multiple of this many tokens
+_DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+def _pick_dtype(dtype: str, device: str) -> torch.dtype:
+    """The weights' dtype: ``auto`` is bfloat16 on CUDA (half the memory traffic, cosines move by
+    ~1e-3, far below any threshold) and float32 on the CPU (which mostly lacks fast bf16 matmuls)."""
+    import torch
+
+    if dtype not in _DTYPES:
+        raise ConfigError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
+    if dtype == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    return getattr(torch, dtype)  # type: ignore[no-any-return]
+
+
 def _load_pretrained(name: str, source: str, dtype: torch.dtype) -> tuple[Any, Any]:
     """Tokenizer and model from a local directory (strictly offline) or a Hub id.
 
@@ -153,8 +169,8 @@ class Encoder:
         device: str = "auto",
         cache: EmbeddingCache | None = None,
         length_bucketing: bool = True,
+        dtype: str = "auto",
     ) -> None:
-        import torch
 
         if max_length < 8:
             raise ConfigError(f"max_length must be at least 8 tokens, got {max_length}")
@@ -165,9 +181,7 @@ class Encoder:
         self.base_model_id = base_model_id(base_model, source)
         self.base_short_id = short_model_id(self.base_model_id)
         self.device = _pick_device(device)
-        # bf16 halves memory traffic on a GPU and moves cosines by ~1e-3, far below any
-        # threshold; CPUs mostly lack fast bf16 matmuls and stay exact in float32.
-        self.dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
+        self.dtype = _pick_dtype(dtype, self.device)
         self.tokenizer, base = _load_pretrained(base_model, source, self.dtype)
         base.to(self.device).eval()
         self.model: Any = base
@@ -381,6 +395,33 @@ class Encoder:
         with self._active(adapter):
             return self._pooled(batch)
 
+    def token_ids(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Each text's token ids (int64, truncated at ``max_length``, special tokens included), all
+        tokenised in one call: training tokenises its pairs once instead of at every step."""
+        encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
+        return [np.asarray(row, dtype=np.int64) for row in encoded["input_ids"]]
+
+    def encode_token_ids(self, rows: Sequence[np.ndarray], *, adapter: str | None = None) -> torch.Tensor:
+        """``encode_tensor`` for texts tokenised by ``token_ids``: pads them into one batch and
+        returns normalised (B, dim) float32 vectors, with gradients when the adapter trains.
+
+        On CUDA the padded length is rounded up to a multiple of 64 (at most ``max_length``), so
+        that attention kernels meet a handful of shapes rather than a new one per batch.
+        """
+        import torch
+
+        longest = max(len(row) for row in rows)
+        if self.device.startswith("cuda"):
+            longest = min(-(-longest // _PAD_MULTIPLE) * _PAD_MULTIPLE, max(self.max_length, longest))
+        pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        input_ids = torch.full((len(rows), longest), pad_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(rows), longest), dtype=torch.long)
+        for i, row in enumerate(rows):
+            input_ids[i, : len(row)] = torch.from_numpy(row)
+            attention_mask[i, : len(row)] = 1
+        with self._active(adapter):
+            return self._pooled({"input_ids": input_ids, "attention_mask": attention_mask})
+
     # --- internals -----------------------------------------------------------------------------
 
     def _forward(self, texts: list[str], adapter: str | None, progress: bool) -> np.ndarray:
@@ -413,7 +454,12 @@ class Encoder:
         return out
 
     def _pooled(self, batch: Any) -> torch.Tensor:
-        batch = {key: value.to(self.device) for key, value in batch.items()}
+        if self.device.startswith("cuda"):
+            # Pinned memory and a non-blocking copy: the host does not wait for the GPU to drain,
+            # so tokenising the next batch overlaps this one's compute.
+            batch = {key: value.pin_memory().to(self.device, non_blocking=True) for key, value in batch.items()}
+        else:
+            batch = {key: value.to(self.device) for key, value in batch.items()}
         hidden = self.model(**batch).last_hidden_state  # (B, T, H)
         return l2_normalise(mean_pool(hidden, batch["attention_mask"]))  # (B, H) float32
 

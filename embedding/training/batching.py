@@ -22,19 +22,45 @@ class Batch:
     hard_negatives: tuple[str, ...] = ()  # code of other functions of the same files
 
 
+_GROUP_WINDOW = 64  # batches' worth of shuffled pairs sorted together when grouping by length
+
+
+def length_group_key(pair: TrainingPair) -> tuple[str, int]:
+    """Sort key that puts pairs of one kind and similar length together: doc-text pairs (short
+    queries) apart from code→code pairs (code on both sides), then by characters."""
+    return pair.kind, len(pair.query) + len(pair.code)
+
+
 def make_batches(
-    pairs: Sequence[TrainingPair], batch_size: int, *, seed: int = 0, drop_last: bool = True
+    pairs: Sequence[TrainingPair],
+    batch_size: int,
+    *,
+    seed: int = 0,
+    drop_last: bool = True,
+    group_by_length: bool = False,
 ) -> list[list[TrainingPair]]:
     """Pairs grouped into batches of ``batch_size`` with distinct functions and body hashes.
 
     Pairs that cannot be placed without a clash (a function with more pairs than there are
     batches) start new batches; with ``drop_last`` incomplete batches are dropped, which keeps
     batch shapes equal across processes and the number of negatives constant.
+
+    ``group_by_length`` sorts each window of 64 batches' worth of shuffled pairs by kind and
+    length before dealing them out, so a batch pads to little more than its own texts (a batch of
+    doc-text pairs then pads its queries to a docstring's length, not to a function's). Batch order
+    stays shuffled, and every epoch's windows differ.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     order = list(pairs)
     random.Random(seed).shuffle(order)
+    if group_by_length:
+        window = batch_size * _GROUP_WINDOW
+        order = [
+            p
+            for start in range(0, len(order), window)
+            for p in sorted(order[start : start + window], key=length_group_key)
+        ]
     open_batches: list[tuple[list[TrainingPair], set[str], set[str]]] = []
     full: list[list[TrainingPair]] = []
     for pair in order:

@@ -94,23 +94,41 @@ class TrainConfig:
     max_code_chars: int = _help("Pairs whose code is longer than this are dropped.", default=6000)
     min_query_chars: int = _help("Text queries (doc text, identifier words) shorter than this are dropped.", default=12)
     identifier_pairs: bool = _help(
-        "Also mine (name and signature words → body) pairs, tagged 'identifiers'.", default=True
+        "Also mine (name and signature words → body) pairs, tagged 'identifiers'. Off by default: on the "
+        "stdlib they halved the text→code gain (benchmarks/results/training.md).",
+        default=False,
     )
     synthetic_per_function: int = _help("Synthetic clone pairs made per function (code→code).", default=1)
+    synthetic_ratio: float | None = _help(
+        "Cap on code→code training pairs per language, as a multiple of its text→code ones (None or negative: no cap). "
+        "Every function gives a clone pair but only documented ones a doc-text pair; 1 balances the two tasks.",
+        default=1.0,
+    )
     history_commits: int = _help("Commits of git history scanned for changed functions (0: none).", default=200)
     max_history_pairs: int = _help("Cap on (old, new) function pairs taken from history per language.", default=5000)
     # --- optimisation -------------------------------------------------------------------------
     temperature: float = _help("Softmax temperature of the InfoNCE loss (paper's code: 0.2).", default=0.05)
     symmetric: bool = _help("Add the code→query direction to the loss.", default=True)
-    hard_negatives: bool = _help("Add one function from the same file per pair as an extra negative.", default=False)
+    hard_negatives: bool = _help("Add one function from the same file per pair as an extra negative.", default=True)
     batch_size: int = _help(
         "Pairs per micro-batch (in-batch negatives = batch_size - 1, times world size).", default=32
     )
+    group_by_length: bool = _help(
+        "Batch pairs of one kind and similar length together, so batches pad to little more than their own "
+        "texts (faster; negatives are then of similar length).",
+        default=True,
+    )
+    base_dropout: bool = _help(
+        "Keep the frozen base model's own dropout (hidden states, attention) on while training; off, only the "
+        "LoRA dropout regularises, which is faster (a third of a CPU step draws dropout masks) and lets "
+        "attention use fused kernels.",
+        default=False,
+    )
     gradient_accumulation: int = _help("Micro-batches per optimiser step.", default=1)
-    learning_rate: float = _help("AdamW peak learning rate.", default=2e-4)
+    learning_rate: float = _help("AdamW peak learning rate.", default=1e-3)
     weight_decay: float = _help("AdamW weight decay.", default=0.01)
     warmup_ratio: float = _help("Share of steps with a linear learning-rate warm-up; then linear decay.", default=0.1)
-    epochs: int = _help("Passes over the training pairs.", default=1)
+    epochs: int = _help("Passes over the training pairs.", default=2)
     max_steps: int | None = _help("Stop after this many optimiser steps (None: epochs decide).", default=None)
     max_length: int = _help("Token limit per text during training and evaluation.", default=256)
     eval_batch_size: int = _help("Texts per forward pass when embedding for evaluation.", default=64)
@@ -173,6 +191,8 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.weight_decay must not be negative, got {self.weight_decay!r}")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ValueError(f"TrainConfig.warmup_ratio must lie in [0, 1), got {self.warmup_ratio!r}")
+        if self.synthetic_ratio is not None and not isinstance(self.synthetic_ratio, int | float):
+            raise ValueError(f"TrainConfig.synthetic_ratio must be a number or None, got {self.synthetic_ratio!r}")
         if self.max_steps is not None and (not isinstance(self.max_steps, int) or self.max_steps < 1):
             raise ValueError(f"TrainConfig.max_steps must be a positive integer or None, got {self.max_steps!r}")
         if self.promotion_margin < 0:

@@ -20,6 +20,7 @@ from embedding.training.config import TrainConfig
 from embedding.training.pairs import (
     TrainingPair,
     assign_splits,
+    balance_kinds,
     cap_pairs,
     filter_pairs,
     history_pair,
@@ -183,6 +184,7 @@ def mine_repository(
         min_query_chars=config.min_query_chars,
     )
     pairs = assign_splits(pairs, seed=config.seed, validation=config.validation_fraction, test=config.test_fraction)
+    pairs = balance_kinds(pairs, config.synthetic_ratio, seed=config.seed)
     capped: list[TrainingPair] = []
     for language in sorted({p.language for p in pairs}):
         capped += cap_pairs(

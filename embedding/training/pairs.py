@@ -229,6 +229,29 @@ def cap_pairs(pairs: Sequence[TrainingPair], limit: int, *, seed: int = 0) -> li
     return ranked[:limit]
 
 
+def balance_kinds(pairs: Sequence[TrainingPair], ratio: float | None, *, seed: int = 0) -> list[TrainingPair]:
+    """Cap each language's code→code TRAINING pairs at ``ratio`` times its text→code ones.
+
+    Every function yields a synthetic clone but only documented ones a doc-text pair, so left
+    alone code→code pairs outnumber text→code ones several times over and the steps go to the
+    easier task. History pairs (real changes) are kept before synthetic ones. Validation and test
+    pairs are never touched; ``None`` (or a negative ratio) keeps everything.
+    """
+    if ratio is None or ratio < 0:
+        return list(pairs)
+    dropped: set[int] = set()
+    for language in sorted({p.language for p in pairs}):
+        train = [p for p in pairs if p.language == language and p.split == "train"]
+        limit = int(ratio * sum(p.kind == "text2code" for p in train))
+        history = [p for p in train if p.kind == "code2code" and p.source == "history"]
+        others = [p for p in train if p.kind == "code2code" and p.source != "history"]
+        kept = cap_pairs(history, limit, seed=seed)
+        kept += cap_pairs(others, limit - len(kept), seed=seed)
+        kept_ids = {id(p) for p in kept}
+        dropped.update(id(p) for p in history + others if id(p) not in kept_ids)
+    return [p for p in pairs if id(p) not in dropped]
+
+
 def by_split(pairs: Iterable[TrainingPair]) -> dict[Split, list[TrainingPair]]:
     out: dict[Split, list[TrainingPair]] = {s: [] for s in SPLITS}
     for p in pairs:

@@ -44,6 +44,27 @@ def comparison_rows(data: dict[str, Any], split: str = "test") -> list[dict[str,
     return rows
 
 
+def _moving_average(values: list[float], window: int) -> list[float]:
+    """Mean of the last ``window`` values at each point (fewer at the start)."""
+    out, total = [], 0.0
+    for i, value in enumerate(values):
+        total += value
+        if i >= window:
+            total -= values[i - window]
+        out.append(total / min(i + 1, window))
+    return out
+
+
+def adapter_size(train: dict[str, Any]) -> str | None:
+    """'589,824 trainable parameters, 2.60% of the base model's 22,713,216' from a TrainResult dict."""
+    if not train.get("trainable_parameters"):
+        return None
+    return (
+        f"{train['trainable_parameters']:,} trainable parameters, "
+        f"{100 * train.get('trainable_share', 0):.2f}% of the base model's {train.get('base_parameters', 0):,}"
+    )
+
+
 def markdown_table(data: dict[str, Any], split: str = "test") -> str:
     lines = [
         "| adapter | language | task | queries | pool | MRR base | MRR adapter | Δ MRR | R@1 base | R@1 adapter | nDCG@10 base | nDCG@10 adapter |",
@@ -75,6 +96,8 @@ def render_markdown(data: dict[str, Any]) -> str:
             f"version `{adapter.get('version')}`, "
             f"{'promoted' if decision.get('promote') else 'not promoted'}: {decision.get('reason', 'no gate (no registry)')}"
         )
+        if size := adapter_size(train):
+            parts.append(f"  - size: {size}")
         if thresholds:
             parts.append(
                 f"  - thresholds (validation): duplicate {thresholds.get('duplicate')}, related {thresholds.get('related')}, "
@@ -117,11 +140,16 @@ def render_png(data: dict[str, Any], path: Path) -> Path:
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     for name, losses in (data.get("losses") or {}).items():
         if losses:
-            left.plot(range(1, len(losses) + 1), losses, label=name)
+            steps = range(1, len(losses) + 1)
+            # Batches hold one kind of pair, so the loss alternates between easy code→code and
+            # harder text→code batches: the raw curve faint, a moving average over it.
+            (raw,) = left.plot(steps, losses, alpha=0.25, linewidth=0.8)
+            left.plot(steps, _moving_average(losses, 20), color=raw.get_color(), label=f"{name} (mean of 20 steps)")
     left.set_xlabel("optimiser step")
     left.set_ylabel("InfoNCE loss")
     left.set_title("Training loss")
-    left.legend()
+    if left.get_legend_handles_labels()[0]:
+        left.legend()
     rows = comparison_rows(data, "test")
     labels = [f"{r['adapter']}:{r['language']}\n{r['task']}" for r in rows]
     xs = range(len(rows))

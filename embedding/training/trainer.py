@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_LOSS_READ_EVERY = 10  # optimiser steps between reading the losses back from the device
+
 
 @dataclass
 class TrainResult:
@@ -41,6 +43,12 @@ class TrainResult:
     pairs: int
     seconds: float
     losses: list[float] = field(default_factory=list)
+    trainable_parameters: int = 0  # the adapter's LoRA weights
+    base_parameters: int = 0  # the frozen base model's
+
+    @property
+    def trainable_share(self) -> float:
+        return self.trainable_parameters / self.base_parameters if self.base_parameters else 0.0
 
     @property
     def final_loss(self) -> float | None:
@@ -54,6 +62,9 @@ class TrainResult:
             "seconds": round(self.seconds, 1),
             "first_loss": round(self.losses[0], 4) if self.losses else None,
             "final_loss": round(self.final_loss, 4) if self.final_loss is not None else None,
+            "trainable_parameters": self.trainable_parameters,
+            "base_parameters": self.base_parameters,
+            "trainable_share": round(self.trainable_share, 6),
         }
 
 
@@ -63,6 +74,36 @@ def lr_factor(step: int, *, total: int, warmup: int) -> float:
         return (step + 1) / warmup
     remaining = max(total - warmup, 1)
     return max(0.0, 1.0 - (step - warmup) / remaining)
+
+
+class _TokenCache:
+    """Token ids per text, tokenised once for the whole run (in one parallel call up front; texts
+    seen later, such as hard negatives, on first use)."""
+
+    def __init__(self, encoder: Encoder) -> None:
+        self._encoder = encoder
+        self._ids: dict[str, Any] = {}
+
+    def add(self, texts: Sequence[str]) -> None:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._ids))
+        if missing:
+            self._ids.update(zip(missing, self._encoder.token_ids(missing), strict=True))
+
+    def rows(self, texts: Sequence[str]) -> list[Any]:
+        self.add(texts)
+        return [self._ids[t] for t in texts]
+
+
+def _training_mode(model: Any, *, base_dropout: bool) -> None:
+    """Train mode for the whole model, or (``base_dropout`` off) only for the LoRA dropout layers:
+    the frozen base then runs as in inference, with no dropout masks to draw."""
+    if base_dropout:
+        model.train()
+        return
+    model.eval()
+    for name, module in model.named_modules():
+        if name.rsplit(".", 1)[-1] == "lora_dropout":
+            module.train()
 
 
 def seed_everything(seed: int) -> None:
@@ -128,15 +169,20 @@ def train_adapter(
         name, rank=lora.r, alpha=lora.alpha, dropout=lora.dropout, target_modules=lora.target_modules
     )
     batch_size = min(config.batch_size, len(pairs))
+    tokens = _TokenCache(encoder)
+    tokens.add([text for pair in pairs for text in (pair.query, pair.code)])
     loss_fn = SymmetricInfoNCE(
-        lambda texts: encoder.encode_tensor(texts, adapter=name),
+        lambda texts: encoder.encode_token_ids(tokens.rows(texts), adapter=name),
         temperature=config.temperature,
         symmetric=config.symmetric,
     )
     optimiser = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
     by_path = functions_by_path(functions) if config.hard_negatives else {}
 
-    epoch_batches = [make_batches(pairs, batch_size, seed=config.seed + epoch) for epoch in range(config.epochs)]
+    epoch_batches = [
+        make_batches(pairs, batch_size, seed=config.seed + epoch, group_by_length=config.group_by_length)
+        for epoch in range(config.epochs)
+    ]
     # Each process takes every size-th batch; trailing batches that not all ranks get are dropped.
     epoch_batches = [batches[: len(batches) // size * size][rank::size] for batches in epoch_batches]
     total = plan_steps(len(epoch_batches[0]), config)
@@ -144,17 +190,48 @@ def train_adapter(
         raise ValueError(f"adapter {name!r}: {len(pairs)} pairs make no full batch of {batch_size}")
     warmup = int(total * config.warmup_ratio)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: lr_factor(s, total=total, warmup=warmup))
-    use_bf16 = config.bf16 and str(getattr(encoder, "device", "cpu")).startswith("cuda")
+    on_cuda = str(getattr(encoder, "device", "cpu")).startswith("cuda")
+    use_bf16 = config.bf16 and on_cuda
 
     bar = None
     if progress and rank == 0:
         from tqdm import tqdm
 
         bar = tqdm(total=total, desc=f"train {name}", unit="step")
-    result = TrainResult(name=name, steps=0, pairs=len(pairs), seconds=0.0)
+    result = TrainResult(
+        name=name,
+        steps=0,
+        pairs=len(pairs),
+        seconds=0.0,
+        trainable_parameters=sum(p.numel() for p in params),
+        base_parameters=sum(p.numel() for n, p in encoder.model.named_parameters() if "lora_" not in n),
+    )
+    log.info(
+        "training.start adapter=%s lora_r=%d trainable=%d base=%d",
+        name, lora.r, result.trainable_parameters, result.base_parameters,
+    )  # fmt: skip
+    # Step losses stay on the device and are read back every few steps: reading one forces the
+    # host to wait for the GPU, which would stall it once per step.
+    pending: list[Any] = []
+    read_every = _LOSS_READ_EVERY if on_cuda else 1
+
+    def flush() -> None:
+        if not pending:
+            return
+        values = torch.stack(pending).tolist()
+        first = len(result.losses)
+        result.losses.extend(values)
+        pending.clear()
+        if on_step is not None:
+            for offset, value in enumerate(values):
+                on_step(first + offset, value)
+        if bar is not None:
+            bar.set_postfix(loss=f"{values[-1]:.4f}")
+
     started = time.perf_counter()
-    encoder.model.train()
-    step, micro, running = 0, 0, 0.0
+    _training_mode(encoder.model, base_dropout=config.base_dropout)
+    step, micro = 0, 0
+    running = None
     try:
         for epoch, batches in enumerate(epoch_batches):
             for index, batch in enumerate(batches):
@@ -162,7 +239,8 @@ def train_adapter(
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
                     loss = loss_fn([p.query for p in batch], [p.code for p in batch], hard)
                 (loss / config.gradient_accumulation).backward()
-                running += float(loss.detach()) / config.gradient_accumulation
+                part = loss.detach().float() / config.gradient_accumulation
+                running = part if running is None else running + part
                 micro += 1
                 if micro % config.gradient_accumulation:
                     continue
@@ -171,18 +249,18 @@ def train_adapter(
                 optimiser.step()
                 scheduler.step()
                 optimiser.zero_grad(set_to_none=True)
-                result.losses.append(running)
-                if on_step is not None:
-                    on_step(step, running)
+                pending.append(running)
+                running = None
+                step += 1
                 if bar is not None:
                     bar.update(1)
-                    bar.set_postfix(loss=f"{running:.4f}")
-                running = 0.0
-                step += 1
+                if len(pending) >= read_every:
+                    flush()
                 if step >= total:
                     break
             if step >= total:
                 break
+        flush()
     finally:
         if bar is not None:
             bar.close()

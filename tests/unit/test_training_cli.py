@@ -20,6 +20,10 @@ def _parser() -> argparse.ArgumentParser:
 def test_subcommands_parse_their_options() -> None:
     args = _parser().parse_args(["train", "src", "--languages", "python,go", "--max-steps", "3", "--no-shared"])
     assert (args.path, args.languages, args.max_steps, args.no_shared) == (Path("src"), ("python", "go"), 3, True)
+    args = _parser().parse_args(
+        ["train", "--lora-r", "16", "--lora-alpha", "32", "--no-hard-negatives", "--synthetic-ratio", "-1"]
+    )
+    assert (args.lora_r, args.lora_alpha, args.hard_negatives, args.synthetic_ratio) == (16, 32, False, -1.0)
     args = _parser().parse_args(["eval", "--adapter", "a", "--adapter", "b"])
     assert (args.path, args.adapter) == (Path("."), [Path("a"), Path("b")])
 
@@ -66,6 +70,7 @@ def test_train_then_eval_write_reports(
     assert args.handler(args) == 0
     printed = capsys.readouterr().out
     assert "| python | python |" in printed and ("promoted" in printed or "rejected" in printed)
+    assert "trainable parameters" in printed and "of the base model's" in printed
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     assert report["adapters"][0]["metrics"]["test"]["adapter"]["python"]
     assert (tmp_path / "r" / "report.png").stat().st_size > 0 and (tmp_path / "r" / "report.md").is_file()

@@ -38,6 +38,7 @@ def test_lora_spec_names_the_bad_field(kwargs: dict, field: str) -> None:
         ({"related_precision": 0.99, "target_precision": 0.9}, "related_precision"),
         ({"device": "tpu"}, "device"),
         ({"min_code_chars": 100, "max_code_chars": 50}, "max_code_chars"),
+        ({"synthetic_ratio": "all"}, "synthetic_ratio"),
     ],
 )
 def test_train_config_names_the_bad_field(kwargs: dict, field: str) -> None:

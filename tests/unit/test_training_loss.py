@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -93,6 +94,36 @@ def test_batches_hold_no_function_or_body_hash_twice() -> None:
     assert make_batches(pairs, 4, seed=0) == batches
 
 
+def test_length_grouped_batches_keep_one_kind_similar_lengths_and_no_false_negatives() -> None:
+    pairs = [
+        TrainingPair(
+            "text2code" if i % 2 else "code2code",
+            "docstring" if i % 2 else "synthetic",
+            "python",
+            f"f{i % 7}.py",
+            f"f{i % 7}.py::fn{i // 2}",
+            "q" * (5 + i % 50),
+            "c" * (40 + (i * 37) % 400),
+            f"h{i // 2}",
+        )
+        for i in range(512)
+    ]
+    grouped = make_batches(pairs, 8, seed=3, group_by_length=True)
+    plain = make_batches(pairs, 8, seed=3)
+
+    def spread(batches: list[list[TrainingPair]]) -> float:
+        lengths = [[len(p.query) + len(p.code) for p in b] for b in batches]
+        return sum(max(row) - min(row) for row in lengths) / len(lengths)
+
+    assert min(len(grouped), len(plain)) >= 60  # 512 pairs, 8 per batch, a few dropped for clashes
+    assert all(len({p.kind for p in b}) == 1 for b in grouped)  # short-query batches pad queries little
+    assert spread(grouped) < spread(plain) / 4
+    for batch in grouped:
+        assert len({p.function_key for p in batch}) == len({p.body_hash for p in batch}) == 8
+    assert make_batches(pairs, 8, seed=3, group_by_length=True) == grouped
+    assert make_batches(pairs, 8, seed=4, group_by_length=True) != grouped
+
+
 def test_hard_negatives_come_from_the_same_file_and_avoid_the_batch() -> None:
     from tests.factories import make_function
 
@@ -134,6 +165,81 @@ def test_loss_falls_on_a_toy_problem(tmp_path: Path) -> None:
     result = train_adapter(Encoder(str(model_dir), device="cpu", max_length=16), "python", pairs, config, lora)
     assert result.steps == 20
     assert sum(result.losses[-5:]) / 5 < 0.6 * sum(result.losses[:5]) / 5
+    # LoRA r=8 on query and value of 2 layers of width 32: A (32x8) + B (8x32) per projection.
+    assert result.trainable_parameters == 2 * 2 * (32 * 8 + 8 * 32)
+    assert result.trainable_share == pytest.approx(2048 / result.base_parameters) and result.to_dict()["base_parameters"] == result.base_parameters
     # Same seed, same run.
     rerun = train_adapter(Encoder(str(model_dir), device="cpu", max_length=16), "python", pairs, config, lora)
     assert rerun.losses == pytest.approx(result.losses, rel=1e-4)
+
+
+def test_pretokenised_encoding_matches_encoding_text(tmp_path: Path) -> None:
+    from embedding.encoder import Encoder
+    from tests.tiny_models import build_tiny_roberta
+
+    encoder = Encoder(str(build_tiny_roberta(tmp_path / "m")), device="cpu", max_length=24)
+    texts = ["def add(a, b):\n    return a + b\n", "x", "for i in range(10):\n    print(i, i * i)\n" * 4]
+    with torch.no_grad():
+        from_text = encoder.encode_tensor(texts)
+        from_ids = encoder.encode_token_ids(encoder.token_ids(texts))
+    assert max(len(row) for row in encoder.token_ids(texts)) == 24  # truncated at max_length
+    assert torch.allclose(from_text, from_ids, atol=1e-6)
+
+
+def test_base_dropout_is_off_unless_asked_for_and_lora_dropout_stays_on(tmp_path: Path) -> None:
+    from embedding.encoder import Encoder
+    from embedding.training.trainer import _training_mode
+    from tests.tiny_models import build_tiny_roberta
+
+    encoder = Encoder(str(build_tiny_roberta(tmp_path / "m")), device="cpu", max_length=16)
+    encoder.create_adapter("python", rank=4, alpha=8, dropout=0.1)
+    _training_mode(encoder.model, base_dropout=False)
+    modes = {name: module.training for name, module in encoder.model.named_modules()}
+    lora_dropouts = [name for name in modes if name.endswith("lora_dropout.python")]
+    assert lora_dropouts and all(modes[name] for name in lora_dropouts)
+    assert not any(on for name, on in modes.items() if "lora_dropout" not in name)
+    _training_mode(encoder.model, base_dropout=True)
+    assert all(module.training for module in encoder.model.modules())
+
+
+def _toy_pairs() -> list[TrainingPair]:
+    words = ["add", "sum", "read", "close", "push", "size", "print", "load"]
+    return [
+        TrainingPair(
+            "text2code",
+            "docstring",
+            "python",
+            f"m{i}.py",
+            f"m{i}.py::f{i}",
+            f"{w} {w}",
+            f"def {w}(a): return {w}",
+            f"h{i}",
+        )
+        for i, w in enumerate(words)
+    ]
+
+
+@pytest.mark.gpu
+def test_bf16_training_on_cuda_lowers_the_loss_and_saves_a_loadable_adapter(tmp_path: Path) -> None:
+    from embedding.encoder import Encoder
+    from embedding.training.config import LoraSpec, TrainConfig
+    from embedding.training.trainer import train_adapter
+    from tests.tiny_models import build_tiny_roberta
+
+    model_dir = build_tiny_roberta(tmp_path / "m")
+    config = TrainConfig(
+        batch_size=8, epochs=40, learning_rate=2e-2, warmup_ratio=0.0, seed=0, temperature=0.1, bf16=True
+    )
+    encoder = Encoder(str(model_dir), device="cuda", max_length=16)
+    result = train_adapter(encoder, "python", _toy_pairs(), config, LoraSpec(r=8, alpha=16, dropout=0.0))
+
+    assert result.steps == 40 and len(result.losses) == 40
+    assert sum(result.losses[-5:]) / 5 < 0.6 * sum(result.losses[:5]) / 5
+    texts = [p.code for p in _toy_pairs()]
+    trained = encoder.embed_texts(texts, adapter="python")
+    saved = encoder.save_adapter("python", tmp_path / "adapter")
+    reloaded = Encoder(str(model_dir), device="cuda", max_length=16)
+    reloaded.load_adapter("python", saved)
+    assert np.allclose(reloaded.embed_texts(texts, adapter="python"), trained, atol=2e-2)
+    base = reloaded.embed_texts(texts)
+    assert not np.allclose(base, trained, atol=2e-2)

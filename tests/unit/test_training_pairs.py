@@ -10,6 +10,7 @@ from embedding.training.mining import mine_repository
 from embedding.training.pairs import (
     TrainingPair,
     assign_splits,
+    balance_kinds,
     clean_doc,
     filter_pairs,
     history_pair,
@@ -156,3 +157,38 @@ def test_fallback_clone_renames_consistently_and_edits_statements() -> None:
     assert renamed.count("func Sum(") == 1
     edited = fallback_clone(fn, "edited", random.Random(1))
     assert edited is not None and edited != renamed
+
+
+def _kind_pair(i: int, kind: str, source: str, split: str = "train", language: str = "python") -> TrainingPair:
+    return TrainingPair(
+        kind,
+        source,
+        language,
+        f"f{i}.py",
+        f"f{i}.py::fn{i}",
+        f"q{i}",
+        f"code{i}",
+        f"h{i}",
+        split=split,  # type: ignore[arg-type]
+    )
+
+
+def test_balance_caps_code_pairs_per_language_keeping_history_and_held_out_pairs() -> None:
+    pairs = (
+        [_kind_pair(i, "text2code", "docstring") for i in range(4)]
+        + [_kind_pair(10 + i, "code2code", "synthetic") for i in range(10)]
+        + [_kind_pair(30 + i, "code2code", "history") for i in range(2)]
+        + [_kind_pair(40 + i, "code2code", "synthetic", split="test") for i in range(5)]
+        + [_kind_pair(50 + i, "code2code", "synthetic", language="go") for i in range(3)]
+        + [_kind_pair(60, "text2code", "docstring", language="go")]
+    )
+    kept = balance_kinds(pairs, 1.0, seed=0)
+
+    train_py_code = [p for p in kept if p.language == "python" and p.split == "train" and p.kind == "code2code"]
+    assert len(train_py_code) == 4
+    assert sum(p.source == "history" for p in train_py_code) == 2  # real changes go first
+    assert sum(p.split == "test" for p in kept) == 5  # held-out pairs untouched
+    assert sum(p.language == "go" and p.kind == "code2code" for p in kept) == 1  # per language
+    assert balance_kinds(pairs, 1.0, seed=0) == kept  # deterministic
+    assert balance_kinds(pairs, None) == pairs
+    assert len([p for p in balance_kinds(pairs, 0.5) if p.language == "python" and p.kind == "code2code"]) == 2 + 5

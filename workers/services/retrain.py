@@ -167,7 +167,9 @@ class RetrainService:
         mined = mined or mine_repository(root, self.config, languages=languages, commit=commit)
         encoder = self.encoder_factory()
         outcomes = [self._one(encoder, mined, repo, name, langs) for name, langs in self.plan(mined)]
-        pointer = self._promote(repo, outcomes) if self.registry is not None else None
+        from embedding.training.distributed import is_main_process
+
+        pointer = self._promote(repo, outcomes) if self.registry is not None and is_main_process() else None
         report = RetrainReport(
             repo=repo.slug,
             commit=mined.commit,
@@ -199,11 +201,25 @@ class RetrainService:
     def _one(
         self, encoder: Encoder, mined: MinedRepository, repo: RepoRef, name: str, languages: list[str]
     ) -> AdapterOutcome:
+        from embedding.training.distributed import is_main_process, wait_for_all
+
         outcome = AdapterOutcome(name=name, languages=languages)
         train_pairs = [p for lang in languages for p in mined.pairs_of(lang, "train")]
         outcome.train = train_adapter(
             encoder, name, train_pairs, self.config, self.lora, functions=mined.functions, progress=self.progress
         )
+        if not is_main_process():
+            # Under torchrun the other processes only train; the first one evaluates and registers.
+            wait_for_all()
+            return outcome
+        outcome = self._evaluate_and_register(encoder, mined, repo, outcome)
+        wait_for_all()
+        return outcome
+
+    def _evaluate_and_register(
+        self, encoder: Encoder, mined: MinedRepository, repo: RepoRef, outcome: AdapterOutcome
+    ) -> AdapterOutcome:
+        name, languages = outcome.name, outcome.languages
         models: dict[str, str | None] = {"base": None, "adapter": name}
         current = self.registry.current(repo, name) if self.registry is not None else None
         if current is not None:
@@ -253,7 +269,10 @@ class RetrainService:
                 return similarity(memo[a], memo[b])
 
             if (adapter, lang) not in pools:
-                pools[(adapter, lang)] = embed([fn.code for fn in mined.functions if fn.language == lang])
+                # The pool is the long part of an evaluation (every function of the language): a bar.
+                pools[(adapter, lang)] = encoder.embed_texts(
+                    [fn.code for fn in mined.functions if fn.language == lang], adapter=adapter, progress=self.progress
+                )
             pairs = mined.pairs_of(lang, split)
             paths = {p.path for p in pairs}
             out[lang] = evaluate_language(

@@ -1,0 +1,4 @@
+b="--modules 0 --epochs 2 --max-steps 1000 --lora-r 16 --lora-alpha 32 --balance"
+run base $b --learning-rate 3e-4 & run lr1e3 $b --learning-rate 1e-3 & run lr2e3 $b --learning-rate 2e-3 & run ep6 --modules 0 --epochs 6 --max-steps 1000 --lora-r 16 --lora-alpha 32 --balance --learning-rate 3e-4 & wait
+run ident $b --learning-rate 1e-3 --identifier-pairs & run syn03 --modules 0 --epochs 2 --max-steps 1000 --lora-r 16 --lora-alpha 32 --synthetic-ratio 0.3 --learning-rate 1e-3 & run t01 $b --learning-rate 1e-3 --temperature 0.1 & run r64 --modules 0 --epochs 2 --max-steps 1000 --lora-r 64 --lora-alpha 128 --balance --learning-rate 1e-3 & wait
+run pk $b --learning-rate 1e-3 --packages & run ep6lr1e3 --modules 0 --epochs 6 --max-steps 1000 --lora-r 16 --lora-alpha 32 --balance --learning-rate 1e-3 & run hard $b --learning-rate 1e-3 --hard-negatives & run nodrop $b --learning-rate 1e-3 --lora-dropout 0.0 & wait
