@@ -139,15 +139,9 @@ def test_hard_negatives_come_from_the_same_file_and_avoid_the_batch() -> None:
     assert set(negatives) <= allowed
 
 
-def test_loss_falls_on_a_toy_problem(tmp_path: Path) -> None:
-    from embedding.encoder import Encoder
-    from embedding.training.config import LoraSpec, TrainConfig
-    from embedding.training.trainer import train_adapter
-    from tests.tiny_models import build_tiny_roberta
-
-    model_dir = build_tiny_roberta(tmp_path / "m")
+def _toy_pairs() -> list[TrainingPair]:
     words = ["add", "sum", "read", "close", "push", "size", "print", "load"]
-    pairs = [
+    return [
         TrainingPair(
             "text2code",
             "docstring",
@@ -160,6 +154,16 @@ def test_loss_falls_on_a_toy_problem(tmp_path: Path) -> None:
         )
         for i, w in enumerate(words)
     ]
+
+
+def test_loss_falls_on_a_toy_problem(tmp_path: Path) -> None:
+    from embedding.encoder import Encoder
+    from embedding.training.config import LoraSpec, TrainConfig
+    from embedding.training.trainer import train_adapter
+    from tests.tiny_models import build_tiny_roberta
+
+    model_dir = build_tiny_roberta(tmp_path / "m")
+    pairs = _toy_pairs()
     config = TrainConfig(batch_size=8, epochs=20, learning_rate=2e-2, warmup_ratio=0.0, seed=0, temperature=0.1)
     lora = LoraSpec(r=8, alpha=16, dropout=0.0)
     result = train_adapter(Encoder(str(model_dir), device="cpu", max_length=16), "python", pairs, config, lora)
@@ -167,7 +171,10 @@ def test_loss_falls_on_a_toy_problem(tmp_path: Path) -> None:
     assert sum(result.losses[-5:]) / 5 < 0.6 * sum(result.losses[:5]) / 5
     # LoRA r=8 on query and value of 2 layers of width 32: A (32x8) + B (8x32) per projection.
     assert result.trainable_parameters == 2 * 2 * (32 * 8 + 8 * 32)
-    assert result.trainable_share == pytest.approx(2048 / result.base_parameters) and result.to_dict()["base_parameters"] == result.base_parameters
+    assert (
+        result.trainable_share == pytest.approx(2048 / result.base_parameters)
+        and result.to_dict()["base_parameters"] == result.base_parameters
+    )
     # Same seed, same run.
     rerun = train_adapter(Encoder(str(model_dir), device="cpu", max_length=16), "python", pairs, config, lora)
     assert rerun.losses == pytest.approx(result.losses, rel=1e-4)
@@ -200,23 +207,6 @@ def test_base_dropout_is_off_unless_asked_for_and_lora_dropout_stays_on(tmp_path
     assert not any(on for name, on in modes.items() if "lora_dropout" not in name)
     _training_mode(encoder.model, base_dropout=True)
     assert all(module.training for module in encoder.model.modules())
-
-
-def _toy_pairs() -> list[TrainingPair]:
-    words = ["add", "sum", "read", "close", "push", "size", "print", "load"]
-    return [
-        TrainingPair(
-            "text2code",
-            "docstring",
-            "python",
-            f"m{i}.py",
-            f"m{i}.py::f{i}",
-            f"{w} {w}",
-            f"def {w}(a): return {w}",
-            f"h{i}",
-        )
-        for i, w in enumerate(words)
-    ]
 
 
 @pytest.mark.gpu
