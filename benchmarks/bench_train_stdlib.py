@@ -6,7 +6,8 @@ temporary plain directory, which pair mining walks (no history pairs then). The 
 base-vs-adapter MRR on the held-out test split, then writes a JSON report, a Markdown report and
 a PNG (loss curve, MRR bars) to ``--out``.
 
-    .venv/bin/python benchmarks/bench_train_stdlib.py --modules 40 --max-steps 60 --out /tmp/doppel-stdlib
+    .venv/bin/python benchmarks/bench_train_stdlib.py --modules 0 --packages --out /tmp/doppel-stdlib   # run 8's data, doppel's recipe
+    .venv/bin/python benchmarks/bench_train_stdlib.py --modules 40 --max-steps 60 --out /tmp/doppel-stdlib   # a quick one
 """
 
 from __future__ import annotations
@@ -90,25 +91,31 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--identifier-pairs", action="store_true", help="also mine (name words → body) pairs")
     parser.add_argument(
-        "--synthetic-ratio", type=float, default=1.0, help="code→code training pairs per doc-text pair (-1: all)"
+        "--synthetic-ratio", type=float, help="code→code training pairs per doc-text pair (-1: all; default 1)"
     )
     parser.add_argument("--base-dropout", action="store_true", help="keep the base model's dropout on in training")
     parser.add_argument("--ungrouped", action="store_true", help="random batches, not grouped by kind and length")
-    parser.add_argument("--lora-dropout", type=float, default=0.1, help="LoRA dropout")
-    parser.add_argument("--max-steps", type=int, default=60)
-    parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--batch-size", type=int, default=16)
+    # Unset training flags take TrainConfig's and LoraSpec's defaults: with none, this runs doppel's recipe.
+    parser.add_argument("--lora-dropout", type=float, help="LoRA dropout")
+    parser.add_argument("--max-steps", type=int, help="optimiser-step cap (default: epochs decide)")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int)
     parser.add_argument("--max-length", type=int, default=128)
-    parser.add_argument("--learning-rate", type=float, default=5e-4)
+    parser.add_argument("--learning-rate", type=float)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--balance", action="store_true", help="(the default now: --synthetic-ratio 1)")
     parser.add_argument("--prepare-only", action="store_true", help="only copy the modules into OUT/repo, then exit")
-    parser.add_argument("--lora-r", type=int, default=64, help="LoRA rank")
-    parser.add_argument("--lora-alpha", type=int, default=128, help="LoRA alpha")
-    parser.add_argument("--temperature", type=float, default=0.05, help="InfoNCE temperature")
-    parser.add_argument("--warmup", type=float, default=0.1, help="share of steps with learning-rate warm-up")
-    parser.add_argument("--hard-negatives", action="store_true", help="one same-file function per pair as a negative")
+    parser.add_argument("--lora-r", type=int, help="LoRA rank")
+    parser.add_argument("--lora-alpha", type=int, help="LoRA alpha")
+    parser.add_argument("--temperature", type=float, help="InfoNCE temperature")
+    parser.add_argument("--warmup", type=float, help="share of steps with learning-rate warm-up")
+    parser.add_argument(
+        "--hard-negatives",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="one same-file function per pair as a negative",
+    )
     parser.add_argument("--base-model", default="default", help="base model: 'default' or a model directory")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "doppel-stdlib")
     args = parser.parse_args(argv)
@@ -138,20 +145,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"copied {len(files)} files to {repo_dir}", flush=True)
     if args.prepare_only:
         return 0
+    chosen = {
+        "synthetic_ratio": args.synthetic_ratio,
+        "batch_size": args.batch_size,
+        "max_steps": args.max_steps,
+        "epochs": args.epochs,
+        "learning_rate": args.learning_rate,
+        "warmup_ratio": args.warmup,
+        "temperature": args.temperature,
+        "hard_negatives": args.hard_negatives,
+    }
     config = TrainConfig(
         min_pairs_per_language=100,
         validation_fraction=0.15,
         test_fraction=0.25,
         identifier_pairs=args.identifier_pairs,
-        synthetic_ratio=args.synthetic_ratio,
-        batch_size=args.batch_size,
-        max_steps=args.max_steps,
-        epochs=args.epochs,
         max_length=args.max_length,
-        learning_rate=args.learning_rate,
-        warmup_ratio=args.warmup,
-        temperature=args.temperature,
-        hard_negatives=args.hard_negatives,
+        **{name: value for name, value in chosen.items() if value is not None},
         group_by_length=not args.ungrouped,
         base_dropout=args.base_dropout,
         device=args.device,
@@ -167,7 +177,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     service = RetrainService(
         config,
-        lora=LoraSpec(r=args.lora_r, alpha=args.lora_alpha, dropout=args.lora_dropout),
+        lora=LoraSpec(
+            **{
+                name: value
+                for name, value in {"r": args.lora_r, "alpha": args.lora_alpha, "dropout": args.lora_dropout}.items()
+                if value is not None
+            }
+        ),
         encoder_factory=lambda: Encoder(
             args.base_model, max_length=args.max_length, batch_size=32, device=args.device, dtype=args.dtype
         ),
@@ -175,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
         progress=True,
     )
     report = service.run(repo_dir, RepoRef("local/python-stdlib"), mined=mined)
+    if not report.outcomes:
+        train = report.statistics["pairs"].get("train", 0)
+        print(f"no adapter trained: {train} training pairs, fewer than {config.min_pairs_per_language}; add --modules")
+        return 1
     data = report.to_dict()
     data["command"] = " ".join(sys.argv)
     data["modules"] = sorted(str(p.relative_to(repo_dir)) for p in repo_dir.rglob("*.py"))
