@@ -140,10 +140,7 @@ def _config(args: argparse.Namespace, settings: Any) -> TrainConfig:
             train_shared=not args.no_shared,
         )
     try:
-        config = TrainConfig.from_settings(settings, **values)
-        if config.synthetic_ratio is not None and config.synthetic_ratio < 0:
-            config = config.replace(synthetic_ratio=None)
-        return config
+        return TrainConfig.from_settings(settings, **values)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
 
@@ -151,9 +148,9 @@ def _config(args: argparse.Namespace, settings: Any) -> TrainConfig:
 def _lora(args: argparse.Namespace) -> Any:
     from embedding.training.config import LoraSpec
 
-    defaults = LoraSpec()
+    chosen = {"r": args.lora_r, "alpha": args.lora_alpha}
     try:
-        return LoraSpec(r=args.lora_r or defaults.r, alpha=args.lora_alpha or defaults.alpha)
+        return LoraSpec(**{name: value for name, value in chosen.items() if value is not None})
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
 

@@ -389,11 +389,7 @@ class Encoder:
         """Normalised vectors (B, dim) as a float32 tensor on the model's device, with gradients
         when the adapter is trainable: the forward pass for training losses. The caller sets
         train/eval mode."""
-        batch = self.tokenizer(
-            list(texts), truncation=True, max_length=self.max_length, padding=True, return_tensors="pt"
-        )
-        with self._active(adapter):
-            return self._pooled(batch)
+        return self.encode_token_ids(self.token_ids(texts), adapter=adapter)
 
     def token_ids(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Each text's token ids (int64, truncated at ``max_length``, special tokens included), all

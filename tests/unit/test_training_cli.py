@@ -82,3 +82,12 @@ def test_train_then_eval_write_reports(
     data = json.loads(capsys.readouterr().out)
     assert data["adapters"][0]["name"] == "python"
     assert set(data["adapters"][0]["metrics"]["test"]) == {"base", "adapter"}
+
+
+def test_a_bad_lora_shape_is_refused_not_replaced_by_the_default() -> None:
+    from cli.train import _lora
+    from core.errors import ConfigError
+
+    assert _lora(_parser().parse_args(["train"])).r == 64
+    with pytest.raises(ConfigError, match="LoraSpec.r"):
+        _lora(_parser().parse_args(["train", "--lora-r", "0"]))

@@ -180,14 +180,14 @@ def test_loss_falls_on_a_toy_problem(tmp_path: Path) -> None:
     assert rerun.losses == pytest.approx(result.losses, rel=1e-4)
 
 
-def test_pretokenised_encoding_matches_encoding_text(tmp_path: Path) -> None:
+def test_pretokenised_encoding_matches_the_inference_path(tmp_path: Path) -> None:
     from embedding.encoder import Encoder
     from tests.tiny_models import build_tiny_roberta
 
     encoder = Encoder(str(build_tiny_roberta(tmp_path / "m")), device="cpu", max_length=24)
     texts = ["def add(a, b):\n    return a + b\n", "x", "for i in range(10):\n    print(i, i * i)\n" * 4]
+    from_text = torch.from_numpy(encoder.embed_texts(texts))  # the inference path: tokenizer.pad, own batching
     with torch.no_grad():
-        from_text = encoder.encode_tensor(texts)
         from_ids = encoder.encode_token_ids(encoder.token_ids(texts))
     assert max(len(row) for row in encoder.token_ids(texts)) == 24  # truncated at max_length
     assert torch.allclose(from_text, from_ids, atol=1e-6)
