@@ -39,7 +39,6 @@ from bot.step_summary import Delivery, StepSummaryView, count_kinds, render_step
 from core.domain import Finding, FindingKind, PullRef, RepoRef
 from core.errors import ConfigError, DoppelError, GitError
 from core.settings import load_settings
-from embedding.verdict import apply_strictness
 
 log = logging.getLogger(__name__)
 
@@ -285,10 +284,7 @@ class ActionRun:
     def _settings(self) -> Any:
         adapter_dir = resolve_adapter_dir(self.inputs.adapter_source) if self.inputs.adapter_source else None
         settings = load_settings(**self.inputs.settings_overrides(adapter_dir))
-        if self.inputs.strictness == "normal":
-            return settings
-        dup, rel = apply_strictness(self.inputs.strictness, settings.duplicate_threshold, settings.related_threshold)
-        return settings.model_copy(update={"duplicate_threshold": dup, "related_threshold": rel})
+        return settings.model_copy(update={"strictness": self.inputs.strictness})
 
     @staticmethod
     def _require_commits(source: Any, pull: PullEvent) -> None:

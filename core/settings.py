@@ -93,21 +93,46 @@ class Settings(BaseSettings):
     )
 
     # --- review ------------------------------------------------------------------------------
-    # Defaults calibrated for the base model on synthetic clones of standard-library functions
-    # (benchmarks/bench_clone_recall.py, benchmarks/RESULTS.md). An adapter's own calibrated
-    # thresholds (its doppel.json) take precedence for the vectors it produced.
-    duplicate_threshold: float = Field(
-        0.76, ge=-1.0, le=1.0,
-        description="Combined score at or above which a match is a near-duplicate (inline comment).",
+    # The verdict (embedding/verdict.py) is a small model fitted for the vectors it judges: the
+    # shipped default for the base model (embedding/data/verdict.json, fitted on real edits of
+    # public libraries, benchmarks/fit_verdict.py), or the one an adapter's training refitted.
+    # Its own cut-offs apply unless these replace them; strictness moves whichever is in force.
+    strictness: Literal["strict", "normal", "lenient"] = Field(
+        "normal", description="strict flags more, lenient fewer (moves both cut-offs of the verdict)."
     )
-    related_threshold: float = Field(
-        0.58, ge=-1.0, le=1.0, description="Combined score at or above which a match is reported as related."
+    duplicate_threshold: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="Verdict score at or above which a match is a near-duplicate. Unset: the verdict's own.",
+    )
+    related_threshold: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="Verdict score at or above which a match is related. Unset: the verdict's own.",
+    )
+    verdict_path: Path | None = Field(
+        None, description="A verdict JSON to use instead of the shipped default (for the base model's vectors)."
     )
     lexical_weight: float = Field(
         0.9, ge=0.0, le=1.0,
-        description="Weight of the identifier-normalised token similarity in the combined score (0: cosine only).",
+        description="Legacy: the lexical weight of the linear blend, for adapters calibrated before the verdict model.",
     )
     top_k: int = Field(5, ge=1, le=100, description="Matches looked up per changed function.")
+    review_max_functions: int = Field(
+        500, ge=1, le=100_000,
+        description="Changed functions one review embeds and searches at most; the rest are counted in the summary.",
+    )
+    review_max_overlay_files: int = Field(
+        2000, ge=0, le=1_000_000,
+        description="Files that differ between the indexed commit and a pull request's base, read from the base "
+        "and searched in memory, at most; beyond it the indexed version stands in (the summary says so).",
+    )
+    min_nested_function_lines: int = Field(
+        6, ge=1, description="A function nested in another is reported on its own only from this many lines."
+    )
+    report_pre_existing: bool = Field(
+        False,
+        description="Name, in one summary line, duplicates the change did not introduce (its function's "
+        "previous version was already a copy of the same code). They never get inline comments or fail a run.",
+    )
 
     # --- learning loop (nightly retraining) ---------------------------------------------------
     adapter_registry_dir: Path | None = Field(
@@ -171,6 +196,11 @@ class Settings(BaseSettings):
         description="With late acks on Redis, a task whose worker died is handed out again this long after "
         "its delivery; it must outlast the longest task (a first full index or a retrain).",
     )
+    index_lock_seconds: int = Field(
+        600,
+        ge=10,
+        description="Lease of a repository's index-writer lock; a running index job renews it, a dead one's expires.",
+    )
     task_max_retries: int = Field(5, ge=0, le=50, description="Retries of a task after a transient error.")
     retry_backoff_max_seconds: int = Field(
         600, ge=1, description="Cap on the delay between retries (a longer Retry-After is still honoured)."
@@ -228,9 +258,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
-        if self.related_threshold > self.duplicate_threshold:
+        both = self.duplicate_threshold is not None and self.related_threshold is not None
+        if both and self.related_threshold >= self.duplicate_threshold:  # type: ignore[operator]
             raise ValueError(
-                f"related_threshold ({self.related_threshold}) must not exceed "
+                f"related_threshold ({self.related_threshold}) must lie below "
                 f"duplicate_threshold ({self.duplicate_threshold})"
             )
         if self.qdrant_url and self.index_backend == "edge" and "index_backend" not in self.model_fields_set:

@@ -36,6 +36,7 @@ class NormalizedCode:
     """The normalised tokens of one function, ready for ``similarity``; compute once, compare often."""
 
     shape: tuple[str, ...]  # locals → "$", literals → type, members, keyword arguments and callees kept
+    params: tuple[str, ...] = ()  # identifiers of the defined function's parameter list, as written
 
     def __len__(self) -> int:
         return len(self.shape)
@@ -55,6 +56,7 @@ def normalize_tokens(tokens: Sequence[tuple[str, str]]) -> NormalizedCode:
     """The normalised sequence from ``(kind, text)`` pairs as ``code_tokens`` yields them (kinds: identifier,
     literal, keyword, punct, other). Pure, so any tokenizer's output can be compared."""
     shape: list[str] = []
+    params: list[str] = []
     seen_definition = False
     depth = 0  # parenthesis depth
     params_depth = -1  # depth inside the defined function's parameter list, while in it
@@ -73,6 +75,8 @@ def normalize_tokens(tokens: Sequence[tuple[str, str]]) -> NormalizedCode:
         if kind != "identifier":
             shape.append(text)
             continue
+        if params_depth > 0:
+            params.append(text)
         previous = tokens[i - 1][1] if i > 0 else ""
         following = tokens[i + 1][1] if i + 1 < len(tokens) else ""
         keyword_argument = following == "=" and depth > 0 and params_depth < 0
@@ -88,7 +92,7 @@ def normalize_tokens(tokens: Sequence[tuple[str, str]]) -> NormalizedCode:
             seen_definition = True
             params_depth = -2  # the next "(" opens its parameters
         shape.append("$")
-    return NormalizedCode(tuple(shape))
+    return NormalizedCode(tuple(shape), tuple(params))
 
 
 def _ngrams(tokens: Sequence[str], n: int) -> Counter[tuple[str, ...]]:
@@ -108,6 +112,18 @@ def dice(a: Counter[tuple[str, ...]], b: Counter[tuple[str, ...]]) -> float:
 def similarity(a: NormalizedCode, b: NormalizedCode, *, n: int = NGRAM) -> float:
     """Lexical similarity in [0, 1] of two normalised functions (1.0: same up to renaming/literals)."""
     return dice(_ngrams(a.shape, n), _ngrams(b.shape, n))
+
+
+def containment(a: NormalizedCode, b: NormalizedCode, *, n: int = NGRAM) -> float:
+    """Share of the smaller function's token 3-grams found in the larger one, in [0, 1].
+
+    A copy that gained parameters, branches or a helper call keeps most of the original inside
+    it: its Dice similarity drops with every added line, its containment does not."""
+    first, second = _ngrams(a.shape, n), _ngrams(b.shape, n)
+    smaller = min(sum(first.values()), sum(second.values()))
+    if smaller == 0:
+        return 1.0 if not first and not second else 0.0
+    return sum((first & second).values()) / smaller
 
 
 def normalize(language: str, code: str) -> NormalizedCode:

@@ -110,3 +110,17 @@ def make_function(
         docstring=docstring,
         body_hash=body_hash if body_hash is not None else text_hash(" ".join(code.split())),
     )
+
+
+def blend_verdict_file(directory: Path, *, duplicate: float, related: float, lexical_weight: float) -> Path:
+    """A verdict JSON of the linear blend ``(1 - w)·cosine + w·lexical`` for tests that pin their
+    cut-offs (``Settings(verdict_path=...)``), independent of the shipped, fitted default."""
+    import json
+
+    from embedding.verdict import Verdict
+
+    verdict = Verdict.legacy(duplicate, related, lexical_weight, source="test")
+    path = directory / "verdict.json"
+    directory.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(verdict.to_dict()), encoding="utf-8")
+    return path

@@ -18,7 +18,7 @@ from core.domain import FindingKind, RepoRef
 from core.errors import ConfigError, ReviewError
 from core.settings import Settings
 from embedding.source import GitSource
-from tests.factories import commit, make_repo
+from tests.factories import blend_verdict_file, commit, make_repo
 from tests.fakes.hash_encoder import HashEncoder
 from tests.fakes.memory_index import MemoryIndex
 from tests.samples import ORDER_TOTAL, SLUGIFY
@@ -71,7 +71,8 @@ BASE_FILES = {
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", duplicate_threshold=0.7, related_threshold=0.55, lexical_weight=0.5)
+    verdict = blend_verdict_file(tmp_path, duplicate=0.7, related=0.55, lexical_weight=0.5)
+    return Settings(data_dir=tmp_path / "data", verdict_path=verdict)
 
 
 @pytest.fixture
@@ -110,7 +111,7 @@ def test_a_renamed_copy_is_a_duplicate_and_a_new_function_is_not_flagged(setting
     assert not [f for f in result.findings if f.function.qualified_name == "easter_sunday"], _pairs(result)
     assert result.stats.functions_changed == 2 and result.stats.searches == 2
     assert result.stats.index is not None and result.stats.index["commit"] == env.source.resolve("main")
-    assert result.thresholds["hash256:base"].source == "settings"
+    assert result.verdicts["hash256:base"].source == "default"
 
 
 def test_an_ignore_marker_above_the_new_function_silences_it(settings: Settings, repo: Repo) -> None:
@@ -164,7 +165,7 @@ def test_a_copy_of_code_in_a_deleted_file_is_not_flagged(settings: Settings, rep
 
 
 def test_an_exact_copy_is_a_duplicate_even_with_strict_thresholds(repo: Repo, tmp_path: Path) -> None:
-    strict = Settings(data_dir=tmp_path / "d", duplicate_threshold=1.0, related_threshold=1.0, lexical_weight=0.0)
+    strict = Settings(data_dir=tmp_path / "d", duplicate_threshold=1.0, related_threshold=0.99)
     commit(repo, {"shop/copy.py": "# a comment\n" + SLUGS.replace("    words = []", "    words  =  []")}, "copy")
     result = _Env(strict, repo).review()
     found = [(f.kind, f.target.path, f.extra.get("identical")) for f in result.findings]
@@ -193,19 +194,37 @@ def test_a_change_without_code_reviews_nothing_and_indexes_nothing(settings: Set
 
 
 class _CalibratedEncoder(HashEncoder):
-    """A hashing encoder with a python adapter whose doppel.json carries thresholds."""
+    """A hashing encoder with a python adapter whose doppel.json carries a verdict (or, from before
+    the verdict model, calibrated thresholds of the linear blend)."""
+
+    def __init__(self, *args: Any, metadata: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._metadata = metadata
 
     def adapter_metadata(self, name: str | None) -> dict[str, Any]:
-        return {"thresholds": {"duplicate": 0.99, "related": 0.98}} if name == "python" else {}
+        return self._metadata if name == "python" else {}
 
 
-def test_thresholds_come_from_the_adapter_when_calibrated(settings: Settings, repo: Repo) -> None:
+def test_legacy_thresholds_come_from_the_adapter_when_calibrated(settings: Settings, repo: Repo) -> None:
     commit(repo, {"shop/invoices.py": TOTALS_COPY}, "add invoices")
-    encoder = _CalibratedEncoder(dim=256, adapters={"python": "v1"})
+    metadata = {"thresholds": {"duplicate": 0.99, "related": 0.98}}
+    encoder = _CalibratedEncoder(dim=256, adapters={"python": "v1"}, metadata=metadata)
     result = _Env(settings, repo, encoder).review()
-    limits = result.thresholds["hash256:python@v1"]
-    assert (limits.duplicate, limits.related, limits.source) == (0.99, 0.98, "adapter:python")
+    verdict = result.verdicts["hash256:python@v1"]
+    assert (verdict.duplicate, verdict.related, verdict.source, verdict.link) == (0.99, 0.98, "adapter:python", "linear")
     assert result.findings == []  # nothing reaches 0.98 but an identical copy
+
+
+def test_the_review_uses_the_verdict_stored_with_the_adapter(settings: Settings, repo: Repo) -> None:
+    commit(repo, {"shop/invoices.py": TOTALS_COPY}, "add invoices")
+    # A verdict that only looks at the names: the renamed copy (invoice_sum ~ order_total) scores 0.
+    by_name = {"link": "linear", "weights": {"name": 1.0}, "bias": 0.0, "duplicate": 0.9, "related": 0.5}
+    encoder = _CalibratedEncoder(dim=256, adapters={"python": "v1"}, metadata={"verdict": by_name})
+    result = _Env(settings, repo, encoder).review()
+    assert result.verdicts["hash256:python@v1"].weights == {"name": 1.0}
+    assert not result.duplicates, _pairs(result)
+    base = _Env(settings, repo).review()  # the same change judged with the default verdict
+    assert base.duplicates, _pairs(base)
 
 
 def test_similar_by_name_position_and_text(settings: Settings, repo: Repo) -> None:

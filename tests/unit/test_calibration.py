@@ -55,22 +55,20 @@ def test_recall_by_type() -> None:
     assert recall_by_type(scored, 0.9) == {"edited": 0.5, "renamed": 0.5}
 
 
-def test_combined_scores_are_the_verdicts_score_and_round_trip_through_thresholds_from() -> None:
+def test_combined_scores_are_the_legacy_verdicts_score_and_round_trip_through_verdict_for() -> None:
     from core.settings import Settings
     from embedding.calibration import combined_scores
-    from embedding.verdict import combined_score, thresholds_from
+    from embedding.verdict import Signals, Verdict, verdict_for
 
     cosines, lexicals = [0.9, 0.2, 0.6], [0.8, 0.1, 0.95]
+    legacy = Verdict.legacy(0.9, 0.5, 0.9, source="x")
     assert combined_scores(cosines, lexicals, 0.9) == pytest.approx(
-        [combined_score(c, x, 0.9) for c, x in zip(cosines, lexicals, strict=True)]
+        [legacy.score(Signals(c, x, 0.0, 1.0, 0.0, 1.0)) for c, x in zip(cosines, lexicals, strict=True)]
     )
     assert combined_scores(cosines, None, 0.0) == cosines
     with pytest.raises(ValueError, match="one lexical score per cosine"):
         combined_scores(cosines, [0.5], 0.9)
     t = calibrate(combined_scores(cosines, lexicals, 0.7), [0.1], lexical_weight=0.7)
-    review = thresholds_from(Settings(lexical_weight=0.9), "python", {"thresholds": t.to_metadata()})
-    assert (review.duplicate, review.related, review.lexical_weight) == (
-        round(t.duplicate, 4),
-        round(t.related, 4),
-        0.7,
-    )
+    review = verdict_for(Settings(lexical_weight=0.9), "python", {"thresholds": t.to_metadata()})
+    assert (review.duplicate, review.weights["lexical"]) == (round(t.duplicate, 4), 0.7)
+    assert review.related < review.duplicate

@@ -6,7 +6,7 @@ import pytest
 
 from core.errors import ConfigError
 from core.settings import DEFAULT_EXCLUDE_GLOBS, Settings
-from embedding.verdict import STRICTNESS_OFFSETS, apply_strictness
+from embedding.verdict import default_verdict, verdict_for
 from workers.services.repo_config import (
     CONFIG_PATH,
     DEFAULT_EVENTS,
@@ -94,22 +94,24 @@ def test_glob_double_star_matches_zero_directories() -> None:
     assert not glob_matches("vendors.py", "**/vendor/**")
 
 
-def test_strictness_moves_thresholds_and_apply_copies_settings() -> None:
-    settings = Settings(duplicate_threshold=0.8, related_threshold=0.6)
-    strict = 0.8 + STRICTNESS_OFFSETS["strict"], 0.6 + STRICTNESS_OFFSETS["strict"]
-    lenient = 0.8 + STRICTNESS_OFFSETS["lenient"], 0.6 + STRICTNESS_OFFSETS["lenient"]
-    assert RepoConfig(strictness="strict").thresholds(settings) == pytest.approx(strict)
-    assert strict[0] < 0.8 < lenient[0], "strict flags more (lower bars), lenient fewer"
-    assert RepoConfig(strictness="lenient").thresholds(settings) == pytest.approx(lenient)
-    assert RepoConfig(duplicate_threshold=0.97, strictness="strict").thresholds(settings) == pytest.approx(
+def test_strictness_moves_the_verdicts_cutoffs_and_apply_copies_settings() -> None:
+    settings = Settings()
+    default = default_verdict()
+    strict = RepoConfig(strictness="strict").cutoffs(settings)
+    lenient = RepoConfig(strictness="lenient").cutoffs(settings)
+    assert strict[0] < default.duplicate < lenient[0], "strict flags more (lower bars), lenient fewer"
+    assert strict[1] < default.related < lenient[1]
+    assert all(rel < dup for dup, rel in (strict, lenient))
+    # An explicit threshold in the file wins over strictness; the other cut-off still moves.
+    assert RepoConfig(duplicate_threshold=0.97, strictness="strict").cutoffs(settings) == pytest.approx(
         (0.97, strict[1])
     )
     job = RepoConfig(languages=("go",), ignore=("gen/**",), strictness="strict").apply(settings)
-    assert (job.duplicate_threshold, job.related_threshold) == pytest.approx(strict)
+    assert job.strictness == "strict" and (verdict_for(job).duplicate, verdict_for(job).related) == pytest.approx(strict)
     assert job.languages == ("go",)
     assert "gen/**" in job.exclude_globs and set(DEFAULT_EXCLUDE_GLOBS) <= set(job.exclude_globs)
     # The process settings are untouched: configs are per job, never global.
-    assert (settings.duplicate_threshold, settings.languages) == (0.8, None)
+    assert (settings.strictness, settings.languages) == ("normal", None)
     assert "gen/**" not in settings.exclude_globs
 
 
@@ -139,7 +141,7 @@ def test_load_reads_the_default_branch_never_the_pr_branch() -> None:
 def test_render_config_lists_effective_values() -> None:
     settings = Settings(duplicate_threshold=0.8, related_threshold=0.6)
     text = render_config(RepoConfig(strictness="lenient", ignore=("a|b/**",), ignore_tests=True), settings)
-    dup, rel = apply_strictness("lenient", 0.8, 0.6)
+    dup, rel = RepoConfig(strictness="lenient").cutoffs(settings)
     assert "| Strictness | lenient |" in text
     assert f"| Duplicate threshold | {dup:.2f} |" in text and f"| Related threshold | {rel:.2f} |" in text
     assert "tests" in text and "a\\|b/**" in text

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from core.domain import Finding, FindingKind, IndexedFunction, RepoRef
-from embedding.verdict import Thresholds
+from embedding.verdict import Verdict
 from tests.factories import make_function
 from workers.services.review import (
     ReviewResult,
@@ -80,13 +80,13 @@ def test_code_lines_are_one_based_and_inclusive() -> None:
     assert code_lines(b"a\nb\nc\nd\n", 2, 3) == "b\nc"
 
 
-def test_result_to_dict_is_json_with_counts_and_thresholds() -> None:
+def test_result_to_dict_is_json_with_counts_and_verdicts() -> None:
     changed = [make_function(path="pkg/new.py")]
     findings = [_finding(FindingKind.DUPLICATE, 0.93), _finding(FindingKind.RELATED, 0.81)]
     result = ReviewResult(
         REPO, "a" * 40, "c" * 40, changed, findings, ["pkg/x.py: not reviewed: too large"],
         ReviewStats(files_changed=1, functions_changed=1, searches=1, candidates=3, seconds=0.12345),
-        merge_base="a" * 40, thresholds={"hash64:base": Thresholds(0.9, 0.8, 0.5)},
+        merge_base="a" * 40, verdicts={"hash64:base": Verdict.legacy(0.9, 0.8, 0.5, source="settings")},
     )  # fmt: skip
     data = json.loads(json.dumps(result.to_dict()))
     assert data["repo"] == "acme/shop"
@@ -96,7 +96,8 @@ def test_result_to_dict_is_json_with_counts_and_thresholds() -> None:
     ]
     assert data["findings"][0]["kind"] == "duplicate"
     assert data["findings"][0]["target"]["path"] == "pkg/old.py"
-    assert data["thresholds"]["hash64:base"]["duplicate"] == 0.9
+    assert data["verdicts"]["hash64:base"]["duplicate"] == 0.9
+    assert data["pre_existing"] == []
     assert data["stats"]["seconds"] == 0.123
     assert data["warnings"] == ["pkg/x.py: not reviewed: too large"]
     assert [f.kind for f in result.duplicates] == [FindingKind.DUPLICATE]

@@ -26,7 +26,7 @@ import yaml
 from core.errors import ConfigError
 from core.settings import DEFAULT_EXCLUDE_GLOBS, Settings
 from embedding.extract.globs import first_match
-from embedding.verdict import STRICTNESS_OFFSETS, apply_strictness
+from embedding.verdict import STRICTNESS_OFFSETS, verdict_for
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ class RepoConfig:
     max_comments: int = DEFAULT_MAX_COMMENTS
     events: tuple[str, ...] = DEFAULT_EVENTS
     source: str = field(default="defaults", compare=False)  # where it came from, for `/similar config`
+    given: frozenset[str] = field(default=frozenset(), compare=False)  # the keys the file set
 
     @property
     def ignore_globs(self) -> tuple[str, ...]:
@@ -75,31 +76,29 @@ class RepoConfig:
         """True when ``path`` (repository-relative, posix) matches one of ``ignore_globs``."""
         return any(glob_matches(path, g) for g in self.ignore_globs)
 
-    def thresholds(self, settings: Settings) -> tuple[float, float]:
-        """``(duplicate, related)`` after explicit values or the strictness offset, clamped to [-1, 1]."""
-        dup, rel = apply_strictness(self.strictness, settings.duplicate_threshold, settings.related_threshold)
-        if self.duplicate_threshold is not None:
-            dup = self.duplicate_threshold
-        if self.related_threshold is not None:
-            rel = self.related_threshold
-        return dup, min(rel, dup)
+    def cutoffs(self, settings: Settings) -> tuple[float, float]:
+        """``(duplicate, related)`` cut-offs of the default verdict after this file's strictness and thresholds."""
+        verdict = verdict_for(self.apply(settings))
+        return verdict.duplicate, verdict.related
 
     def triggers_on(self, action: str) -> bool:
         return action in self.events
 
     def apply(self, settings: Settings) -> Settings:
-        """A copy of ``settings`` for this repository's job; ``settings`` itself is left alone."""
-        dup, rel = self.thresholds(settings)
+        """A copy of ``settings`` for this repository's job; ``settings`` itself is left alone.
+
+        Strictness and explicit thresholds go into the copy as they are: the verdict of the vectors
+        a review compares (``embedding.verdict.verdict_for``) applies them to its own cut-offs."""
         languages = self.languages if self.languages is not None else settings.languages
         globs = tuple(dict.fromkeys(settings.exclude_globs + self.ignore_globs))
-        return settings.model_copy(
-            update={
-                "duplicate_threshold": dup,
-                "related_threshold": rel,
-                "languages": languages,
-                "exclude_globs": globs,
-            }
-        )
+        update: dict[str, Any] = {"languages": languages, "exclude_globs": globs}
+        if self.strictness != "normal" or "strictness" in self.given:  # else the deployment's (or Action input's)
+            update["strictness"] = self.strictness
+        if self.duplicate_threshold is not None:
+            update["duplicate_threshold"] = self.duplicate_threshold
+        if self.related_threshold is not None:
+            update["related_threshold"] = self.related_threshold
+        return settings.model_copy(update=update)
 
 
 def glob_matches(path: str, pattern: str) -> bool:
@@ -153,7 +152,7 @@ def parse_repo_config(
     if unknown:
         raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(_KNOWN_KEYS)}")
 
-    kwargs: dict[str, Any] = {"source": source}
+    kwargs: dict[str, Any] = {"source": source, "given": frozenset(str(k) for k in data)}
     if data.get("languages") is not None:
         langs = tuple(v.lower() for v in _str_list(source, "languages", data["languages"]))
         if known_languages is not None:
@@ -224,7 +223,7 @@ def load_repo_config(
 
 def render_config(config: RepoConfig, settings: Settings) -> str:
     """Markdown for ``/similar config``: the effective settings for this repository and where they came from."""
-    dup, rel = config.thresholds(settings)
+    dup, rel = config.cutoffs(settings)
     langs = ", ".join(config.languages) if config.languages else "all supported"
     own = ", ".join(f"`{g}`" for g in config.ignore) or "none"
     rows = [

@@ -30,8 +30,9 @@ from core.errors import CollectionNotFoundError, ConfigError, DoppelError, Revie
 from core.settings import Settings
 from embedding.extract import ExtractOptions, extract_source, skip_reason
 from embedding.languages import LANGUAGES, language_for_path
-from embedding.lexical import NormalizedCode, normalize, similarity
-from embedding.verdict import Thresholds, classify, combined_score, thresholds_from
+from embedding.lexical import NormalizedCode, normalize
+from embedding.verdict import Signals, Verdict, signals_of, verdict_for
+from workers.services.findings import explain_entry, fold_nested
 
 if TYPE_CHECKING:
     from embedding.encoder import Encoder
@@ -136,7 +137,9 @@ class ReviewResult:
     warnings: list[str] = field(default_factory=list)
     stats: ReviewStats = field(default_factory=ReviewStats)
     merge_base: str = ""
-    thresholds: dict[str, Thresholds] = field(default_factory=dict)  # by adapter version
+    verdicts: dict[str, Verdict] = field(default_factory=dict)  # by adapter version
+    candidates: list[dict[str, Any]] = field(default_factory=list)  # every scored pair, with explain
+    pre_existing: list[Finding] = field(default_factory=list)  # duplicates the base already had
 
     def of_kind(self, kind: FindingKind) -> list[Finding]:
         return [f for f in self.findings if f.kind is kind]
@@ -163,7 +166,9 @@ class ReviewResult:
             "changed": [_brief(fn) for fn in self.changed],
             "findings": [f.to_dict() for f in self.findings],
             "counts": {kind.value: len(self.of_kind(kind)) for kind in FindingKind},
-            "thresholds": {version: t.to_dict() for version, t in sorted(self.thresholds.items())},
+            "verdicts": {version: v.to_dict() for version, v in sorted(self.verdicts.items())},
+            "pre_existing": [f.to_dict() for f in self.pre_existing],
+            **({"candidates": self.candidates} if self.candidates else {}),
             "warnings": list(self.warnings),
             "stats": self.stats.to_dict(),
         }
@@ -184,11 +189,11 @@ class ReviewService:
         self._normalized: dict[tuple[str, str], NormalizedCode] = {}
 
     # --- thresholds and lexical similarity -----------------------------------------------------
-    def thresholds_for(self, language: str | None) -> Thresholds:
-        """Calibrated thresholds of the adapter used for ``language`` when it has them, else settings."""
+    def verdict_for(self, language: str | None) -> Verdict:
+        """The verdict of the vectors ``language`` is embedded with: its adapter's, else the default."""
         name = self._encoder.adapter_for(language)
         metadata = self._encoder.adapter_metadata(name) if name is not None else {}
-        return thresholds_from(self._settings, name, metadata)
+        return verdict_for(self._settings, name, metadata)
 
     def _norm(self, language: str, code: str) -> NormalizedCode:
         key = (language, code)
@@ -199,12 +204,19 @@ class ReviewService:
             found = self._normalized[key] = normalize(language, code)
         return found
 
-    def lexical(self, language: str, a: str, b: str) -> float:
-        return similarity(self._norm(language, a), self._norm(language, b))
+    def signals(self, language: str, cosine: float, first: tuple[str, str], second: tuple[str, str]) -> Signals:
+        """The verdict's signals for two functions given as ``(qualified name, code)``."""
+        return signals_of(
+            cosine, self._norm(language, first[1]), self._norm(language, second[1]), first[0], second[0]
+        )
 
     # --- review --------------------------------------------------------------------------------
-    def review(self, source: GitSource, repo: RepoRef, base: str, head: str = "HEAD") -> ReviewResult:
-        """Findings for the functions that ``head`` adds or changes relative to ``base``."""
+    def review(
+        self, source: GitSource, repo: RepoRef, base: str, head: str = "HEAD", *, explain: bool = False
+    ) -> ReviewResult:
+        """Findings for the functions that ``head`` adds or changes relative to ``base``.
+
+        ``explain``: also record every scored pair with its signals (``ReviewResult.candidates``)."""
         started = time.perf_counter()
         base_sha, head_sha = source.resolve(base), source.resolve(head)
         merge_base = source.merge_base(base_sha, head_sha)
@@ -227,7 +239,7 @@ class ReviewService:
         findings: list[Finding] = []
         for fn, vector in zip(changed, vectors, strict=True):
             version = self._encoder.adapter_version(fn.language)
-            thresholds = result.thresholds.setdefault(version, self.thresholds_for(fn.language))
+            verdict = result.verdicts.setdefault(version, self.verdict_for(fn.language))
             matches = self._search(repo, vector, version, self._settings.top_k + SEARCH_MARGIN, fn.language, deleted)
             stats.searches += 1
             kept = [
@@ -239,11 +251,14 @@ class ReviewService:
             ][: self._settings.top_k]
             stats.candidates += len(kept)
             for rank, match in enumerate(kept):
-                finding = self._judge(source, base_sha, fn, match, version, thresholds, rank)
+                explained = result.candidates if explain else None
+                finding = self._judge(source, base_sha, fn, match, version, verdict, rank, explained)
                 if finding is not None:
                     findings.append(finding)
-        findings += self._intra_change(repo, head_sha, changed, vectors, renamed_from, result.thresholds)
-        result.findings = sort_findings(findings)
+        findings += self._intra_change(repo, head_sha, changed, vectors, renamed_from, result.verdicts)
+        findings = fold_nested(findings, self._settings.min_nested_function_lines)
+        introduced, result.pre_existing = self._split_pre_existing(source, merge_base, findings, renamed_from, result)
+        result.findings = sort_findings(introduced)
         stats.seconds = time.perf_counter() - started
         logger.info(
             "review.done repo=%s base=%s head=%s changed=%d findings=%d seconds=%.2f",
@@ -290,25 +305,29 @@ class ReviewService:
         fn: CodeFunction,
         match: Match,
         version: str,
-        thresholds: Thresholds,
+        verdict: Verdict,
         rank: int,
+        explain: list[dict[str, Any]] | None = None,
     ) -> Finding | None:
         target = match.target
         extra: dict[str, Any] = {"rank": rank}
         code = target.code or self._code_at(source, base_sha, target)
-        if code:
-            lexical = self.lexical(fn.language, fn.code, code)
-        else:  # no code to compare with: the verdict falls back to the cosine alone
-            lexical = match.score
-            extra["lexical"] = "unavailable"
+        if not code:  # nothing to compare with: the lexical signals fall back to the cosine
+            code, extra["lexical"] = "", "unavailable"
+        signals = self.signals(fn.language, match.score, (fn.qualified_name, fn.code), (target.qualified_name, code))
+        if not code:
+            signals = Signals(match.score, match.score, match.score, 1.0, signals.name, signals.signature)
         identical = bool(fn.body_hash) and fn.body_hash == target.body_hash
-        kind = classify(match.score, lexical, thresholds, identical=identical)
+        kind = verdict.classify(signals, identical=identical)
+        score = verdict.score(signals)
+        if explain is not None:
+            explain.append(explain_entry(fn, target, rank, signals, score, kind))
         if kind is None:
             return None
         if identical:
             extra["identical"] = True
-        score = combined_score(match.score, lexical, thresholds.lexical_weight)
-        return Finding(kind, fn, target, score, match.score, lexical, version, extra)
+        extra["signals"] = signals.to_dict()
+        return Finding(kind, fn, target, score, match.score, signals.lexical, version, extra)
 
     @staticmethod
     def _code_at(source: GitSource, commit: str, target: IndexedFunction) -> str:
@@ -324,7 +343,7 @@ class ReviewService:
         changed: Sequence[CodeFunction],
         vectors: Any,
         renamed_from: dict[str, str],
-        thresholds: dict[str, Thresholds],
+        verdicts: dict[str, Verdict],
     ) -> list[Finding]:
         """INTRA_PR findings: two functions new in this change that copy each other."""
         new = [i for i, fn in enumerate(changed) if not self._existed_at_base(repo, fn, renamed_from)]
@@ -335,20 +354,81 @@ class ReviewService:
                 if first.language != second.language or _nested(first, second):
                     continue
                 version = self._encoder.adapter_version(first.language)
-                limits = thresholds.setdefault(version, self.thresholds_for(first.language))
+                verdict = verdicts.setdefault(version, self.verdict_for(first.language))
                 cosine = float(vectors[i] @ vectors[j])
-                if combined_score(cosine, 1.0, limits.lexical_weight) < limits.duplicate:
-                    continue  # even identical tokens could not make it a duplicate
-                lexical = self.lexical(first.language, first.code, second.code)
                 identical = first.body_hash == second.body_hash
-                if classify(cosine, lexical, limits, identical=identical) is not FindingKind.DUPLICATE:
+                if not identical and verdict.best_possible(cosine) < verdict.duplicate:
+                    continue  # even identical tokens could not make it a duplicate
+                signals = self.signals(
+                    first.language, cosine, (first.qualified_name, first.code), (second.qualified_name, second.code)
+                )
+                if verdict.classify(signals, identical=identical) is not FindingKind.DUPLICATE:
                     continue
                 earlier, later = sorted((first, second), key=lambda f: (f.path, f.start_line))
                 target = IndexedFunction.from_function(repo, earlier, commit=head_sha, adapter_version=version)
-                score = combined_score(cosine, lexical, limits.lexical_weight)
-                extra = {"identical": True} if identical else {}
-                findings.append(Finding(FindingKind.INTRA_PR, later, target, score, cosine, lexical, version, extra))
+                extra: dict[str, Any] = {"signals": signals.to_dict(), **({"identical": True} if identical else {})}
+                score = verdict.score(signals)
+                findings.append(
+                    Finding(FindingKind.INTRA_PR, later, target, score, cosine, signals.lexical, version, extra)
+                )
         return findings
+
+    def _split_pre_existing(
+        self,
+        source: GitSource,
+        merge_base: str,
+        findings: list[Finding],
+        renamed_from: dict[str, str],
+        result: ReviewResult,
+    ) -> tuple[list[Finding], list[Finding]]:
+        """``(introduced, pre_existing)``: a duplicate is pre-existing when the changed function's
+        previous version (at the merge base) was already a duplicate of the same target, so the
+        change did not introduce it (an edit inside a method that already had a twin)."""
+        duplicates = [f for f in findings if f.kind is FindingKind.DUPLICATE]
+        previous: dict[tuple[str, str], CodeFunction] = {}
+        for finding in duplicates:
+            fn = finding.function
+            key = (fn.path, fn.qualified_name)
+            if key not in previous:
+                old = self._previous_version(source, merge_base, fn, renamed_from)
+                if old is not None:
+                    previous[key] = old
+        if not previous:
+            return findings, []
+        olds = list(previous.values())
+        vectors = dict(zip(previous, self._encoder.embed_functions(olds), strict=True))
+        limit = self._settings.top_k + SEARCH_MARGIN
+        pre_existing: list[Finding] = []
+        for finding in duplicates:
+            key = (finding.function.path, finding.function.qualified_name)
+            old = previous.get(key)
+            if old is None:
+                continue
+            target = finding.target
+            # The previous version's cosine to the same target, as the index stores the target.
+            hits = self._search(result.repo, vectors[key], finding.adapter_version, limit, old.language, set())
+            cosine = next((m.score for m in hits if _same_function(m.target, target)), None)
+            if cosine is None:
+                continue  # the target was not even among the previous version's neighbours
+            signals = self.signals(
+                old.language, cosine, (old.qualified_name, old.code), (target.qualified_name, target.code)
+            )
+            identical = bool(old.body_hash) and old.body_hash == target.body_hash
+            if result.verdicts[finding.adapter_version].classify(signals, identical=identical) is FindingKind.DUPLICATE:
+                pre_existing.append(finding)
+        kept = [f for f in findings if all(f is not p for p in pre_existing)]
+        return kept, pre_existing
+
+    def _previous_version(
+        self, source: GitSource, merge_base: str, fn: CodeFunction, renamed_from: dict[str, str]
+    ) -> CodeFunction | None:
+        path = renamed_from.get(fn.path, fn.path)
+        try:
+            functions = self._extract(source, merge_base, path)
+        except DoppelError:
+            return None  # the file is new
+        same = [old for old in functions if old.qualified_name == fn.qualified_name]
+        return same[0] if len(same) == 1 else None
 
     def _existed_at_base(self, repo: RepoRef, fn: CodeFunction, renamed_from: dict[str, str]) -> bool:
         paths = {fn.path, renamed_from.get(fn.path, fn.path)}
@@ -442,6 +522,10 @@ class ReviewService:
 
     def _extract(self, source: GitSource, commit: str, path: str) -> list[CodeFunction]:
         return extract_source(path, source.read(commit, path), self._options).functions
+
+
+def _same_function(a: IndexedFunction, b: IndexedFunction) -> bool:
+    return (a.path, a.qualified_name, a.start_line) == (b.path, b.qualified_name, b.start_line)
 
 
 def _nested(a: CodeFunction, b: CodeFunction) -> bool:
