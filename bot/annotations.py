@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from core.domain import Finding, FindingKind
+from core.wording import describe
 
 MAX_WARNINGS_PER_STEP = 10
 MAX_NOTICES_PER_STEP = 10
@@ -83,14 +84,9 @@ class AnnotationPlan:
 
 
 def annotation_for(finding: Finding) -> Annotation:
-    fn, target = finding.function, finding.target
-    where = "in this pull request" if finding.kind is FindingKind.INTRA_PR else "in the repository"
-    message = (
-        f"{fn.qualified_name} resembles {target.qualified_name} in {target.path} "
-        f"(lines {target.start_line}-{target.end_line}) {where}: score {finding.score:.2f} "
-        f"(embedding {finding.embedding_score:.2f}, lexical {finding.lexical_score:.2f}; {finding.adapter_version}).\n"
-        f"Fingerprint {finding.fingerprint}."
-    )
+    fn = finding.function
+    words = describe(finding)
+    message = f"{words.text()}\nFingerprint {finding.fingerprint}."
     return Annotation(
         level=_LEVEL[finding.kind],
         path=fn.path,

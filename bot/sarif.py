@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.domain import Finding, FindingKind
+from core.wording import describe
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -96,11 +97,12 @@ def _message(finding: Finding) -> str:
         FindingKind.RELATED: "resembles",
         FindingKind.INTRA_PR: "copies",
     }[finding.kind]
-    # Code Scanning renders "[text](id)" as a link to the related location with that id.
+    # Code Scanning renders "[text](id)" as a link to the related location with that id. The raw
+    # scores are in the result's properties; the message says it in words.
+    words = describe(finding)
     return (
         f"`{fn.qualified_name}` {verb} [`{target.qualified_name}` in {target.path}:{target.start_line}](1) "
-        f"{where} (score {finding.score:.2f}: embedding {finding.embedding_score:.2f}, "
-        f"lexical {finding.lexical_score:.2f}; {finding.adapter_version})."
+        f"{where}. {words.detail} {words.advice}".replace("  ", " ").strip()
     )
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from bot.github.render import Links
 from core.domain import Finding, FindingKind
+from core.wording import amount
 
 MAX_BYTES = 1024 * 1024 - 16 * 1024  # GitHub's limit is 1 MiB per step; keep a margin
 DEFAULT_MAX_ROWS = 100
@@ -66,10 +67,7 @@ def _row(finding: Finding, links: Links) -> str:
     fn, target = finding.function, finding.target
     changed = f"[{_code(fn.qualified_name)}]({links.changed(fn)}) in {_code(fn.path)}"
     resembles = f"[{_code(target.qualified_name)}]({links.target(finding)}) in {_code(target.path)}"
-    return (
-        f"| {changed} | {resembles} | {finding.score:.2f} | {finding.embedding_score:.2f} | "
-        f"{finding.lexical_score:.2f} | {_code(finding.adapter_version)} |"
-    )
+    return f"| {changed} | {resembles} | {_cell(amount(finding))} |"
 
 
 def _delivery_lines(delivery: Delivery) -> list[str]:
@@ -121,8 +119,8 @@ def _render(view: StepSummaryView, links: Links, max_rows: int) -> tuple[str, in
             "",
             f"### {title}",
             "",
-            "| Changed | Resembles | Score | Embedding | Lexical | Adapter |",
-            "| --- | --- | ---: | ---: | ---: | --- |",
+            "| Changed | Resembles | How much matches |",
+            "| --- | --- | --- |",
         ]
         out += [_row(f, links) for f in rows[:max_rows]]
         if len(rows) > max_rows:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.domain import Finding, FindingKind, Match
 from core.errors import ConfigError
 from core.settings import Settings, load_settings
+from core.wording import describe
 
 if TYPE_CHECKING:
     from workers.services.review import ReviewResult
@@ -58,7 +60,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--head", default="HEAD", help="head ref or commit (default: HEAD)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument(
-        "--fail-on-duplicates", action="store_true", help="exit with status 3 when a near-duplicate is found"
+        "--fail-on-duplicates",
+        action="store_true",
+        help="exit with status 3 when the change introduces a near-duplicate (duplication already in the base does not count)",
+    )
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="with --format json: add every scored pair (function, target, the verdict's signals, score, kind)",
     )
     p.set_defaults(handler=run_review)
 
@@ -129,11 +138,13 @@ def run_similar(args: argparse.Namespace) -> int:
 def run_review(args: argparse.Namespace) -> int:
     services, source, repo = _open(args)
     with services:
-        result = services.reviewer.review(source, repo, source.resolve(args.base), source.resolve(args.head))
+        result = services.reviewer.review(
+            source, repo, source.resolve(args.base), source.resolve(args.head), explain=args.explain
+        )
     if args.format == "json":
         print(json.dumps(result.to_dict(), indent=2))
     else:
-        print(render_review(result))
+        print(render_review(result, show_pre_existing=services.settings.report_pre_existing))
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     has_duplicates = any(f.kind is FindingKind.DUPLICATE for f in result.findings)
@@ -166,14 +177,18 @@ def render_matches(matches: list[Match]) -> str:
 
 def _finding_line(f: Finding) -> str:
     fn, t = f.function, f.target
-    return (
-        f"  {fn.path}:{fn.start_line} {fn.qualified_name}\n"
-        f"    ~ {t.path}:{t.start_line}-{t.end_line} {t.qualified_name}  "
-        f"score {f.score:.3f} (cosine {f.embedding_score:.3f}, lexical {f.lexical_score:.3f}, {f.adapter_version})"
-    )
+    words = describe(f)
+    lines = [
+        f"  {fn.path}:{fn.start_line} {fn.qualified_name}",
+        f"    ~ {t.path}:{t.start_line}-{t.end_line} {t.qualified_name}",
+    ]
+    lines += [
+        _indent(textwrap.fill(part, 96), "      ") for part in (words.headline, words.detail, words.advice) if part
+    ]
+    return "\n".join(lines)
 
 
-def render_review(result: ReviewResult) -> str:
+def render_review(result: ReviewResult, *, show_pre_existing: bool = False) -> str:
     titles = {
         FindingKind.DUPLICATE: "Near-duplicates (consider reusing the existing code)",
         FindingKind.INTRA_PR: "Copies within this change",
@@ -190,4 +205,9 @@ def render_review(result: ReviewResult) -> str:
             out.extend(_finding_line(f) for f in found)
     if not result.findings:
         out.append("no near-duplicates or related code found")
+    if show_pre_existing and result.pre_existing:
+        n = len(result.pre_existing)
+        out.append(
+            f"\n{n} near-duplicate{'s' if n != 1 else ''} already in the base, not introduced by this change (not counted)."
+        )
     return "\n".join(out)

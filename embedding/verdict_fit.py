@@ -197,8 +197,12 @@ def before_after(before: Verdict, after: Verdict, pairs: Sequence[LabelledPair])
     lines = ["| on the calibration set | before | after |", "|---|---:|---:|"]
     for group in sorted(set(old.recall) | set(new.recall)):
         n = new.positives.get(group, old.positives.get(group, 0))
-        lines.append(f"| copies caught: {group} (n={n}) | {old.recall.get(group, 0):.3f} | {new.recall.get(group, 0):.3f} |")
-    lines.append(f"| non-copies flagged duplicate (n={new.negatives}) | {old.false_alarms:.3f} | {new.false_alarms:.3f} |")
+        lines.append(
+            f"| copies caught: {group} (n={n}) | {old.recall.get(group, 0):.3f} | {new.recall.get(group, 0):.3f} |"
+        )
+    lines.append(
+        f"| non-copies flagged duplicate (n={new.negatives}) | {old.false_alarms:.3f} | {new.false_alarms:.3f} |"
+    )
     lines.append(f"| non-copies flagged related or more | {old.related_alarms:.3f} | {new.related_alarms:.3f} |")
     lines.append(f"| cut-offs duplicate / related | {before.duplicate:.3f} / {before.related:.3f} | "
                  f"{after.duplicate:.3f} / {after.related:.3f} |")  # fmt: skip

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from core.domain import CodeFunction, Finding, FindingKind, IndexedFunction, Match
+from core.wording import amount, describe
 
 SUMMARY_MARKER = "<!-- doppel:summary -->"
 SIMILAR_MARKER = "<!-- doppel:similar -->"
@@ -120,13 +121,6 @@ def _fenced(language: str, text: str) -> str:
     return f"{fence}{language}\n{text}\n{fence}"
 
 
-def _scores(finding: Finding) -> str:
-    return (
-        f"score **{finding.score:.2f}** (embedding {finding.embedding_score:.2f}, "
-        f"lexical {finding.lexical_score:.2f}) · adapter {_code(finding.adapter_version)}"
-    )
-
-
 def _target_label(target: IndexedFunction) -> str:
     return f"{_code(target.qualified_name)} in {_code(target.path)} (lines {target.start_line}–{target.end_line})"
 
@@ -134,11 +128,12 @@ def _target_label(target: IndexedFunction) -> str:
 def render_inline(finding: Finding, links: Links) -> str:
     """Body of the inline review comment for one finding, with its fingerprint marker."""
     title = _KIND_TITLE[finding.kind]
+    words = describe(finding)
     parts = [
-        f"**{title}:** {_code(finding.function.qualified_name)} looks like "
-        f"[{_target_label(finding.target)}]({links.target(finding)}).",
+        f"**{title}:** {words.headline}",
+        *(["", words.detail] if words.detail else []),
         "",
-        _scores(finding),
+        f"Compare: [{_target_label(finding.target)}]({links.target(finding)}).",
     ]
     if finding.target.code:
         parts += [
@@ -151,7 +146,7 @@ def render_inline(finding: Finding, links: Links) -> str:
         ]
     parts += [
         "",
-        "<sub>Reuse the existing code if it does the same job; reply here if this is intended.</sub>",
+        words.advice,
         fingerprint_marker(finding.fingerprint),
     ]
     return "\n".join(parts)
@@ -167,6 +162,7 @@ class SummaryView:
     related: list[Finding] = field(default_factory=list)
     intra_pr: list[Finding] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)  # fingerprints whose findings went away
+    pre_existing: int = 0  # duplicates already in the base (shown as one line when the setting asks)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -176,14 +172,14 @@ class SummaryView:
 
 def _finding_rows(findings: Sequence[Finding], links: Links) -> list[str]:
     rows = [
-        "| Changed function | Similar to | Score | Adapter |",
-        "| --- | --- | --- | --- |",
+        "| Changed function | Similar to | How much matches |",
+        "| --- | --- | --- |",
     ]
     for f in sorted(findings, key=lambda f: (-f.score, f.function.path, f.function.start_line)):
         rows.append(
             f"| [{_cell(_code(f.function.qualified_name))}]({links.changed(f.function)}) "
             f"| [{_cell(_code(f.target.qualified_name))}]({links.target(f)}) {_cell(_code(f.target.path))} "
-            f"| {f.score:.2f} | {_cell(_code(f.adapter_version))} |"
+            f"| {_cell(amount(f))} |"
         )
     return rows
 
@@ -213,6 +209,13 @@ def render_summary(view: SummaryView, links: Links, *, resolved_markers: Iterabl
     for title, findings in sections:
         if findings:
             parts += ["", f"#### {title}", "", *_finding_rows(findings, links)]
+    if view.pre_existing:
+        n = view.pre_existing
+        parts += [
+            "",
+            f"{n} near-duplicate{'s' if n != 1 else ''} already existed before this pull request "
+            f"(the changed function{'s were' if n != 1 else ' was'} a copy already); not counted.",
+        ]
     if view.resolved:
         n = len(view.resolved)
         parts += ["", f"{n} earlier finding{'s' if n != 1 else ''} no longer appl{'y' if n != 1 else 'ies'}."]
@@ -220,9 +223,12 @@ def render_summary(view: SummaryView, links: Links, *, resolved_markers: Iterabl
         parts += ["", "<details><summary>Warnings</summary>", ""]
         parts += [f"- {_cell(w)}" for w in view.warnings]
         parts += ["", "</details>"]
+    everything = view.inline + view.overflow + view.unplaced + view.intra_pr + view.related
+    models = ", ".join(_code(v) for v in sorted({f.adapter_version for f in everything}))
     parts += [
         "",
-        f"<sub>Reviewed {_code(links.head_sha[:12])} against base {_code(links.base_sha[:12])}. "
+        f"<sub>Reviewed {_code(links.head_sha[:12])} against base {_code(links.base_sha[:12])}"
+        f"{f' with {models}' if models else ''}. "
         "Comment `/similar` on a line or function to look up similar code.</sub>",
         head_marker(links.head_sha),
         f"<!-- doppel:resolved={','.join(sorted(set(resolved_markers)))} -->",

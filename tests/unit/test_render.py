@@ -1,4 +1,4 @@
-"""Rendering: markers, permalinks at the base commit, scores and adapter shown, short snippets only."""
+"""Rendering: markers, permalinks at the base commit, findings in words, short snippets only."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from bot.github.render import (
     summary_resolved,
 )
 from core.domain import Match
+from core.wording import amount
 from tests.fakes.github import scenario
 
 WEB = "https://ghe.example.com"
@@ -26,7 +27,9 @@ LINKS = Links(web_url=WEB, slug=scenario.SLUG, base_sha=scenario.BASE, head_sha=
 def test_inline_comment_links_target_at_base_with_line_range() -> None:
     body = render_inline(scenario.DUP_TOTAL, LINKS)
     assert f"{WEB}/acme/shop/blob/{scenario.BASE}/lib/cart.py#L10-L24" in body
-    assert "0.95" in body and scenario.ADAPTER in body
+    # In words, with what to do; the raw scores and the model stay in the JSON and SARIF.
+    assert "cart_total" in body and "instead of keeping a second copy" in body
+    assert "0.95" not in body and "cosine" not in body.lower() and "lexical" not in body.lower()
     assert find_fingerprints(body) == [scenario.DUP_TOTAL.fingerprint]
     assert f"<!-- doppel:fp={scenario.DUP_TOTAL.fingerprint} -->" in body
 
@@ -67,9 +70,10 @@ def test_summary_sections_markers_and_head() -> None:
     for f in (scenario.DUP_TOTAL, scenario.DUP_FORMAT, scenario.DUP_BIG, scenario.RELATED_TOTAL):
         t = f.target
         assert f"{WEB}/acme/shop/blob/{scenario.BASE}/{t.path}#L{t.start_line}-L{t.end_line}" in body
-        assert f"{f.score:.2f}" in body
+        assert amount(f) in body
     assert "could not be placed" in body and "Related code" in body and "within this pull request" in body
-    assert body.count(scenario.ADAPTER) == 5
+    assert body.count(scenario.ADAPTER) == 1  # named once, in the footer: no scores or model jargon per row
+    assert "cosine" not in body.lower() and "lexical" not in body.lower()
     assert "app/gen.py: skipped (minified)" in body
     assert "step_0" not in body  # the summary carries links and scores, never code
     # The changed function links to the head.
@@ -86,7 +90,7 @@ def test_table_cells_escape_pipes() -> None:
     odd = scenario.finding(scenario.COMPUTE_TOTAL, scenario.target("lib/a|b.py", "x|y"), 0.95)
     body = render_summary(SummaryView(inline=[odd]), LINKS)
     rows = [line for line in body.splitlines() if "x\\|y" in line]
-    assert len(rows) == 1 and rows[0].count(" | ") == 3
+    assert len(rows) == 1 and rows[0].count(" | ") == 2
 
 
 def test_similar_table_ranks_matches_with_permalinks() -> None:

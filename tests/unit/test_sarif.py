@@ -120,7 +120,8 @@ def test_related_location_is_the_matched_code_and_the_message_links_it() -> None
     assert related["physicalLocation"]["artifactLocation"]["uri"] == "lib/cart.py"
     assert related["physicalLocation"]["region"] == {"startLine": 4, "endLine": 12}
     assert "](1)" in result["message"]["text"]
-    assert "cart_total" in result["message"]["text"] and "0.95" in result["message"]["text"]
+    assert "cart_total" in result["message"]["text"] and "instead of keeping a second copy" in result["message"]["text"]
+    assert result["properties"]["score"] == 0.95  # the raw scores stay in the properties
 
 
 def test_partial_fingerprints_carry_the_line_independent_finding_fingerprint() -> None:

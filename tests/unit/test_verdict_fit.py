@@ -80,4 +80,6 @@ def test_before_after_names_both_verdicts_figures() -> None:
     before = fit_verdict(pairs, FitOptions(duplicate_false_alarms=0.2, related_false_alarms=0.3))
     after = fit_verdict(pairs)
     table = before_after(before, after, pairs)
-    assert "copies caught: real_edit" in table and f"{after.duplicate:.3f}" in table and f"{before.duplicate:.3f}" in table
+    assert (
+        "copies caught: real_edit" in table and f"{after.duplicate:.3f}" in table and f"{before.duplicate:.3f}" in table
+    )
