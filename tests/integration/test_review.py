@@ -211,7 +211,12 @@ def test_legacy_thresholds_come_from_the_adapter_when_calibrated(settings: Setti
     encoder = _CalibratedEncoder(dim=256, adapters={"python": "v1"}, metadata=metadata)
     result = _Env(settings, repo, encoder).review()
     verdict = result.verdicts["hash256:python@v1"]
-    assert (verdict.duplicate, verdict.related, verdict.source, verdict.link) == (0.99, 0.98, "adapter:python", "linear")
+    assert (verdict.duplicate, verdict.related, verdict.source, verdict.link) == (
+        0.99,
+        0.98,
+        "adapter:python",
+        "linear",
+    )
     assert result.findings == []  # nothing reaches 0.98 but an identical copy
 
 
@@ -307,3 +312,114 @@ def test_demo_change_flags_the_near_copy_and_not_the_new_function(tmp_path: Path
     assert (copy_findings[0].target.path, copy_findings[0].target.qualified_name) == demo.COPIED, scores
     assert copy_findings[0].function.path == demo.DEMO_PATH
     assert not [f for f in result.findings if f.function.qualified_name == demo.NEW_NAME], scores
+
+
+# --- only the duplication a change introduces (issue 9) ------------------------------------------
+SEND = textwrap.dedent(
+    """\
+    def send_request(client, request, timeout):
+        transport = client.transport_for(request.url)
+        started = client.clock()
+        response = transport.handle(request, timeout=timeout)
+        response.elapsed = client.clock() - started
+        client.log_response(request, response)
+        return response
+    """
+)
+ASYNC_SEND = SEND.replace("def send_request", "def send_request_async")
+
+
+def test_an_edit_inside_a_function_that_already_had_a_twin_in_the_base_gives_no_finding(tmp_path: Path) -> None:
+    """httpx's Client._send_single_request had an async twin before the change: a two-line edit
+    inside it must not be blamed for that duplication (nor fail --fail-on-duplicates)."""
+    verdict = blend_verdict_file(tmp_path, duplicate=0.7, related=0.55, lexical_weight=0.5)
+    settings = Settings(data_dir=tmp_path / "data", verdict_path=verdict)
+    repo = make_repo(tmp_path, {"http/sync.py": SEND, "http/aio.py": ASYNC_SEND})
+    repo.git.checkout("-q", "-b", "feature")
+    edited = SEND.replace("    return response\n", "    client.metrics.observe(response)\n    return response\n")
+    commit(repo, {"http/sync.py": edited}, "observe responses")
+    result = _Env(settings, repo).review()
+    assert [fn.qualified_name for fn in result.changed] == ["send_request"]
+    assert result.duplicates == [], _pairs(result)
+    assert [(f.function.qualified_name, f.target.qualified_name) for f in result.pre_existing] == [
+        ("send_request", "send_request_async")
+    ]
+    assert result.to_dict()["pre_existing"][0]["target"]["qualified_name"] == "send_request_async"
+
+
+def test_a_new_copy_of_a_function_that_has_a_twin_is_still_introduced(tmp_path: Path) -> None:
+    """The previous-version rule only excuses the function's own earlier copy-ness: a new file
+    that copies send_request is reported even though send_request_async exists too."""
+    verdict = blend_verdict_file(tmp_path, duplicate=0.7, related=0.55, lexical_weight=0.5)
+    settings = Settings(data_dir=tmp_path / "data", verdict_path=verdict)
+    repo = make_repo(tmp_path, {"http/sync.py": SEND, "http/aio.py": ASYNC_SEND})
+    repo.git.checkout("-q", "-b", "feature")
+    commit(repo, {"http/third.py": SEND.replace("def send_request", "def send_again")}, "a third copy")
+    result = _Env(settings, repo).review()
+    assert {f.target.qualified_name for f in result.duplicates} >= {"send_request"}, _pairs(result)
+    assert result.pre_existing == []
+
+
+OUTER_WITH_CALLBACK = textwrap.dedent(
+    """\
+    function parseHeaders(raw) {
+      const parsed = {};
+      raw.split('\\n').forEach(function parser(line) {
+        const i = line.indexOf(':');
+        const key = line.substring(0, i).trim().toLowerCase();
+        const val = line.substring(i + 1).trim();
+        if (!key || parsed[key]) {
+          return;
+        }
+        parsed[key] = val;
+      });
+      return parsed;
+    }
+    """
+)
+
+
+def test_a_nested_copy_gives_one_finding_not_two(tmp_path: Path) -> None:
+    """axios' parseHeaders copied and renamed gave two findings, one on the inner callback."""
+    verdict = blend_verdict_file(tmp_path, duplicate=0.7, related=0.55, lexical_weight=0.5)
+    settings = Settings(data_dir=tmp_path / "data", verdict_path=verdict)
+    repo = make_repo(tmp_path, {"lib/headers.js": OUTER_WITH_CALLBACK})
+    repo.git.checkout("-q", "-b", "feature")
+    copy = OUTER_WITH_CALLBACK.replace("parseHeaders", "readHeaders").replace("parsed", "out")
+    commit(repo, {"lib/other.js": copy}, "copy")
+    result = _Env(settings, repo).review()
+    assert {fn.qualified_name for fn in result.changed} >= {"readHeaders"}
+    duplicates = result.duplicates
+    assert [(f.function.qualified_name, f.target.qualified_name) for f in duplicates] == [
+        ("readHeaders", "parseHeaders")
+    ], _pairs(result)
+    assert duplicates[0].extra.get("folded"), duplicates[0].extra
+
+
+def test_a_short_inner_callback_is_never_reported_alone(tmp_path: Path) -> None:
+    verdict = blend_verdict_file(tmp_path, duplicate=0.7, related=0.55, lexical_weight=0.5)
+    settings = Settings(data_dir=tmp_path / "data", verdict_path=verdict, min_nested_function_lines=20)
+    callback = textwrap.dedent(
+        """\
+        function renderRows(table, rows, options) {
+          const header = table.createHeader(options.columns);
+          header.style = options.headerStyle || 'bold';
+          rows.forEach(function step(x) {
+            total += x.price;
+            count += 1;
+          });
+          table.footer = options.footer ? options.footer(rows.length) : null;
+          return table.render({ width: options.width, border: options.border });
+        }
+        """
+    )
+    repo = make_repo(
+        tmp_path,
+        {
+            "lib/a.js": "function sumAll(xs) {\n  let total = 0;\n  xs.forEach(function step(x) {\n    total += x.price;\n    count += 1;\n  });\n  return total;\n}\n"
+        },
+    )
+    repo.git.checkout("-q", "-b", "feature")
+    commit(repo, {"lib/b.js": callback}, "a different outer with the same short callback")
+    result = _Env(settings, repo).review()
+    assert not [f for f in result.findings if f.function.qualified_name.endswith("step")], _pairs(result)

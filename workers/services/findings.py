@@ -23,18 +23,32 @@ def _inside(inner: CodeFunction | IndexedFunction, outer: CodeFunction | Indexed
     return outer.start_line <= inner.start_line and inner.end_line <= outer.end_line
 
 
-def fold_nested(findings: Sequence[Finding], min_nested_lines: int) -> list[Finding]:
+def fold_nested(findings: Sequence[Finding], changed: Sequence[CodeFunction], min_nested_lines: int) -> list[Finding]:
     """Findings with those on inner functions folded into their enclosing function's.
 
     A finding on an inner function is dropped when a function enclosing it has a finding on a
     target that encloses the inner finding's target (the outer one's ``extra["folded"]`` then
-    names the inner function); an inner function shorter than ``min_nested_lines`` is never
-    reported alone. Order is kept."""
-    functions = {id(f.function): f.function for f in findings}
-    outers = [fn for fn in functions.values()]
+    names the inner function), and so is a function's finding on a target nested inside another
+    of its targets; an inner function shorter than ``min_nested_lines`` is never reported alone.
+    Order is kept."""
+    outers = list(changed) + [f.function for f in findings]
     folded: dict[int, list[str]] = {}
     dropped: set[int] = set()
     for index, finding in enumerate(findings):
+        # The same function matched both a target and a function nested in that target: the
+        # enclosing target says it all.
+        wider = next(
+            (
+                j
+                for j, other in enumerate(findings)
+                if j != index and other.function is finding.function and _inside(finding.target, other.target)
+            ),
+            None,
+        )
+        if wider is not None:
+            folded.setdefault(wider, []).append(finding.target.qualified_name)
+            dropped.add(index)
+            continue
         enclosing = [fn for fn in outers if _inside(finding.function, fn)]
         if not enclosing:
             continue

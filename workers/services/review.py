@@ -256,7 +256,7 @@ class ReviewService:
                 if finding is not None:
                     findings.append(finding)
         findings += self._intra_change(repo, head_sha, changed, vectors, renamed_from, result.verdicts)
-        findings = fold_nested(findings, self._settings.min_nested_function_lines)
+        findings = fold_nested(findings, changed, self._settings.min_nested_function_lines)
         introduced, result.pre_existing = self._split_pre_existing(source, merge_base, findings, renamed_from, result)
         result.findings = sort_findings(introduced)
         stats.seconds = time.perf_counter() - started
