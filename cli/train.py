@@ -187,6 +187,10 @@ def _emit(args: argparse.Namespace, data: dict[str, Any]) -> None:
         if decision:
             verdict = "promoted" if decision["promote"] else "rejected"
             print(f"{adapter['name']}: {adapter.get('version')} {verdict} ({decision['reason']})")
+        if adapter.get("verdict_change"):
+            # The refitted verdict changes what reviews report: show it on the calibration set.
+            print(f"\n{adapter['name']}: the verdict for its vectors, refitted (before: the one in force)\n")
+            print(adapter["verdict_change"])
     if args.report:
         print(f"report: {args.report / 'report.md'}")
 

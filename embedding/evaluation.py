@@ -24,9 +24,13 @@ from typing import Any
 import numpy as np
 
 from core.domain import CodeFunction
+from embedding.lexical import NormalizedCode
 from embedding.training.pairs import TrainingPair, function_key, line_similarity
+from embedding.verdict import signals_of
+from embedding.verdict_fit import LabelledPair
 
 Embed = Callable[[Sequence[str]], np.ndarray]  # texts → (N, D) L2-normalised rows
+Normalized = Callable[[str], "NormalizedCode"]  # code → its normalised tokens (memoised by the caller)
 Lexical = Callable[[str, str], float]  # (code a, code b) → similarity in [0, 1]
 TASKS = ("text2code", "code2code")
 NON_CLONE_MAX_SIMILARITY = 0.5  # line similarity at or above which a random pair is not a negative
@@ -57,6 +61,9 @@ class LanguageEvaluation:
     clone_scores: list[tuple[float, str]] = field(default_factory=list)
     # scores of random pairs of distinct functions from the evaluated split's files
     non_clone_scores: list[float] = field(default_factory=list)
+    # copies (history, synthetic) and each one's nearest non-copy neighbours, with the verdict's
+    # signals, to fit a verdict on (empty when evaluated without ``normalized``)
+    labelled: list[LabelledPair] = field(default_factory=list)
     # lexical similarity of the same pairs, row for row (empty when evaluated without ``lexical``)
     clone_lexical: list[float] = field(default_factory=list)
     non_clone_lexical: list[float] = field(default_factory=list)
@@ -139,6 +146,35 @@ class Pool:
         return sorted({row, *self.rows_by_hash.get(self.functions[row].body_hash, [])})
 
 
+def _labelled(
+    pair: TrainingPair, query: np.ndarray, pool: Pool, vectors: np.ndarray, normalized: Normalized, neighbours: int
+) -> list[LabelledPair]:
+    """The copy ``pair`` as a positive and its query's nearest non-copy pool functions as negatives."""
+    row = pool.rows_by_key.get(pair.function_key)
+    if row is None:
+        return []
+    original = pool.functions[row]
+    mine = normalized(pair.query)
+    group = pair.source if pair.source == "history" else f"synthetic:{pair.clone_type or 'renamed'}"
+    cosines = vectors @ query  # (N,)
+    copy = signals_of(float(cosines[row]), mine, normalized(original.code), mine.name, original.qualified_name)
+    out = [LabelledPair(copy, True, group, identical=pair.body_hash == original.body_hash)]
+    taken = 0
+    for other in np.argsort(-cosines)[: 8 * neighbours + 1]:
+        candidate = pool.functions[int(other)]
+        if int(other) == row or candidate.body_hash == original.body_hash:
+            continue
+        if line_similarity(candidate.code, original.code) >= NON_CLONE_MAX_SIMILARITY:
+            continue  # a real near-copy in the repository: not a negative
+        theirs = normalized(candidate.code)
+        signals = signals_of(float(cosines[int(other)]), mine, theirs, mine.name, candidate.qualified_name)
+        out.append(LabelledPair(signals, False, "neighbour"))
+        taken += 1
+        if taken >= neighbours:
+            break
+    return out
+
+
 def evaluate_language(
     embed: Embed,
     language: str,
@@ -150,13 +186,18 @@ def evaluate_language(
     seed: int = 0,
     pool_vectors: np.ndarray | None = None,
     lexical: Lexical | None = None,
+    normalized: Normalized | None = None,
+    neighbours: int = 2,
 ) -> LanguageEvaluation:
     """Metrics of one encoder on ``pairs`` (one split) against every function of ``language``.
 
     With ``negatives`` > 0, also that many scores of random pairs of distinct functions (different
     body hashes, line similarity under ``NON_CLONE_MAX_SIMILARITY``) whose files are in
     ``negative_paths``, for threshold calibration. With ``lexical``, each calibration pair's
-    lexical similarity too (``clone_lexical``, ``non_clone_lexical``).
+    lexical similarity too (``clone_lexical``, ``non_clone_lexical``). With ``normalized``, the
+    verdict's labelled pairs (``labelled``): every code→code query against its function (a copy) and
+    against its ``neighbours`` nearest pool functions that are not copies of it (different body
+    hash, line similarity under ``NON_CLONE_MAX_SIMILARITY``): the pairs a review has to tell apart.
     """
     pool = Pool.of([fn for fn in functions if fn.language == language])
     result = LanguageEvaluation(language=language)
@@ -183,6 +224,9 @@ def evaluate_language(
                     result.clone_scores.append((float(qv @ vectors[row]), p.clone_type or "renamed"))
                     if lexical is not None:
                         result.clone_lexical.append(float(lexical(p.query, pool.functions[row].code)))
+            if normalized is not None:
+                for (p, _), qv in zip(chosen, q, strict=True):
+                    result.labelled += _labelled(p, qv, pool, vectors, normalized, neighbours)
     if negatives > 0:
         rows = [i for i, fn in enumerate(pool.functions) if negative_paths is None or fn.path in negative_paths]
         rng = np.random.default_rng(seed)

@@ -37,6 +37,7 @@ class NormalizedCode:
 
     shape: tuple[str, ...]  # locals → "$", literals → type, members, keyword arguments and callees kept
     params: tuple[str, ...] = ()  # identifiers of the defined function's parameter list, as written
+    name: str = ""  # the defined function's name, as written ("" when none was seen)
 
     def __len__(self) -> int:
         return len(self.shape)
@@ -57,6 +58,7 @@ def normalize_tokens(tokens: Sequence[tuple[str, str]]) -> NormalizedCode:
     literal, keyword, punct, other). Pure, so any tokenizer's output can be compared."""
     shape: list[str] = []
     params: list[str] = []
+    name = ""
     seen_definition = False
     depth = 0  # parenthesis depth
     params_depth = -1  # depth inside the defined function's parameter list, while in it
@@ -90,9 +92,10 @@ def normalize_tokens(tokens: Sequence[tuple[str, str]]) -> NormalizedCode:
         if following == "(":
             # The first name followed by "(" is the function being defined: a copy renames it.
             seen_definition = True
+            name = text
             params_depth = -2  # the next "(" opens its parameters
         shape.append("$")
-    return NormalizedCode(tuple(shape), tuple(params))
+    return NormalizedCode(tuple(shape), tuple(params), name)
 
 
 def _ngrams(tokens: Sequence[str], n: int) -> Counter[tuple[str, ...]]:

@@ -276,40 +276,52 @@ def default_verdict(path: Path | None = None) -> Verdict:
     return _load_default(path or DEFAULT_VERDICT_PATH)
 
 
-def verdict_for(
-    settings: Settings, adapter_name: str | None = None, metadata: Mapping[str, Any] | None = None
+def stored_verdict(
+    adapter_name: str | None,
+    metadata: Mapping[str, Any] | None,
+    *,
+    legacy_lexical_weight: float,
+    default_path: Path | None = None,
 ) -> Verdict:
-    """The verdict for the vectors of an adapter (``None``: the base model), then settings' overrides.
+    """The verdict that belongs to an adapter's vectors (``None``: the base model's), as stored.
 
     The adapter's ``doppel.json`` may carry a fitted ``"verdict"`` (preferred) or, from before the
-    model, calibrated ``"thresholds"`` {duplicate, related, lexical_weight} of the linear blend.
-    Without either, the shipped default applies. ``settings.duplicate_threshold`` and
-    ``related_threshold``, when set, replace the cut-offs; ``settings.strictness`` moves the others.
-    A malformed entry is an error, not
-    silently ignored, because a mis-set verdict changes every review.
-    """
+    model, calibrated ``"thresholds"`` {duplicate, related, lexical_weight} of the linear blend
+    (``legacy_lexical_weight`` when it names no weight). Without either, the shipped default. A
+    malformed entry is an error, not silently ignored: a mis-set verdict changes every review."""
     metadata = metadata or {}
     source = f"adapter:{adapter_name}" if adapter_name else "default"
     if metadata.get("verdict"):
-        verdict = Verdict.from_dict(metadata["verdict"], source=source)
-    elif metadata.get("thresholds"):
-        calibrated = metadata["thresholds"]
-        if not isinstance(calibrated, Mapping):
-            raise ConfigError(
-                f"adapter {adapter_name!r}: doppel.json 'thresholds' must be an object "
-                f"{{'duplicate': x, 'related': y}}, got {_brief(calibrated)}"
-            )
-        try:
-            verdict = Verdict.legacy(
-                float(calibrated["duplicate"]),
-                float(calibrated["related"]),
-                float(calibrated.get("lexical_weight", settings.lexical_weight)),
-                source=source,
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"adapter {adapter_name!r}: bad thresholds in doppel.json: {_brief(calibrated)}") from exc
-    else:
-        verdict = default_verdict(settings.verdict_path)
+        return Verdict.from_dict(metadata["verdict"], source=source)
+    if not metadata.get("thresholds"):
+        return default_verdict(default_path)
+    calibrated = metadata["thresholds"]
+    if not isinstance(calibrated, Mapping):
+        raise ConfigError(
+            f"adapter {adapter_name!r}: doppel.json 'thresholds' must be an object "
+            f"{{'duplicate': x, 'related': y}}, got {_brief(calibrated)}"
+        )
+    try:
+        return Verdict.legacy(
+            float(calibrated["duplicate"]),
+            float(calibrated["related"]),
+            float(calibrated.get("lexical_weight", legacy_lexical_weight)),
+            source=source,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"adapter {adapter_name!r}: bad thresholds in doppel.json: {_brief(calibrated)}") from exc
+
+
+def verdict_for(
+    settings: Settings, adapter_name: str | None = None, metadata: Mapping[str, Any] | None = None
+) -> Verdict:
+    """The verdict a review applies to an adapter's vectors: ``stored_verdict``, then the settings.
+
+    ``settings.duplicate_threshold`` and ``related_threshold``, when set, replace the cut-offs;
+    ``settings.strictness`` moves the others."""
+    verdict = stored_verdict(
+        adapter_name, metadata, legacy_lexical_weight=settings.lexical_weight, default_path=settings.verdict_path
+    )
     # Strictness moves the verdict's own cut-offs; cut-offs given explicitly win over it.
     verdict = verdict.with_strictness(settings.strictness)
     return verdict.with_cutoffs(settings.duplicate_threshold, settings.related_threshold)

@@ -150,6 +150,10 @@ class TrainConfig:
         "DOPPEL_LEXICAL_WEIGHT; 0: cosine alone).",
         default=0.9,
     )
+    verdict_false_alarms: float = _help(
+        "Share of the validation split's nearest non-copy neighbours the refitted verdict may flag as duplicates.",
+        default=0.01,
+    )
     train_shared: bool = _help("Also train one shared adapter over all languages as the fallback.", default=True)
 
     def __post_init__(self) -> None:
@@ -208,6 +212,10 @@ class TrainConfig:
             )
         if not 0.0 <= self.lexical_weight <= 1.0:
             raise ValueError(f"TrainConfig.lexical_weight must lie in [0, 1], got {self.lexical_weight!r}")
+        if not 0.0 < self.verdict_false_alarms < 0.5:
+            raise ValueError(
+                f"TrainConfig.verdict_false_alarms must lie in (0, 0.5), got {self.verdict_false_alarms!r}"
+            )
         if self.device != "auto" and self.device != "cpu" and not self.device.startswith("cuda"):
             raise ValueError(f"TrainConfig.device must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}")
 

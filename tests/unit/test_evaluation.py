@@ -95,3 +95,30 @@ def test_evaluate_language_scores_both_tasks_against_the_pool() -> None:
     assert len(result.clone_scores) == 1 and result.clone_scores[0][1] == "renamed"
     assert len(result.non_clone_scores) == 3
     assert result.mean_mrr == 1.0
+
+
+def test_the_verdicts_labelled_pairs_are_copies_and_their_nearest_non_copy_neighbours() -> None:
+    from embedding.lexical import normalize
+
+    fns = [
+        make_function("def a(x):\n    y = sort(x)\n    return sum(y)\n", path="a.py"),
+        make_function("def b(x):\n    y = sort(x)\n    return sum(y)\n", path="b.py"),  # a real copy of a
+        make_function("def c(s):\n    t = sort(parse(s))\n    return add(t, 1)\n", path="c.py"),
+        make_function("def d(p):\n    f = read(file(p))\n    return json(f)\n", path="d.py"),
+    ]
+    clone = "def z(v):\n    w = sort(v)\n    w.append(1)\n    return sum(w)\n"
+    pairs = [
+        TrainingPair("code2code", "synthetic", "python", "a.py", function_key(fns[0]), clone, fns[0].code,
+                     fns[0].body_hash, clone_type="edited"),
+    ]  # fmt: skip
+    result = evaluate_language(
+        KeywordEmbed(), "python", pairs, fns, normalized=lambda code: normalize("python", code), neighbours=2
+    )
+    positives = [p for p in result.labelled if p.positive]
+    negatives = [p for p in result.labelled if not p.positive]
+    assert [p.group for p in positives] == ["synthetic:edited"]
+    assert positives[0].signals.lexical > negatives[0].signals.lexical
+    # b is a copy of a in the repository (same body): never a negative; c is the nearest non-copy.
+    assert len(negatives) == 2 and all(p.group == "neighbour" for p in negatives)
+    assert negatives[0].signals.cosine >= negatives[1].signals.cosine
+    assert all(p.signals.lexical < 1.0 for p in negatives)

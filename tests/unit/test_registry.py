@@ -172,11 +172,11 @@ def test_retrain_service_keeps_a_rejected_adapter_with_its_metrics(tmp_path: Pat
     assert record.status == "rejected" and "does not beat" in record.metadata["gate"]
     assert set(record.metadata["metrics"]["validation"]) >= {"base", "adapter", "base_mean_mrr", "adapter_mean_mrr"}
     assert record.metadata["data"]["train"] > 0
-    # Thresholds are on the review's combined score, with the weight they were calibrated at.
-    stored = record.metadata["thresholds"]
-    assert stored["lexical_weight"] == config.lexical_weight and stored["related"] <= stored["duplicate"]
+    # Too few copies in this tiny repository to refit a verdict: none is stored, so reviews keep the
+    # default verdict, and no thresholds calibrated against random pairs are stored for them either.
+    assert record.metadata["verdict"] is None and "thresholds" not in record.metadata
+    assert outcome.verdict is None
     assert set(outcome.calibration_table) == {"base", "adapter"}
     assert set(outcome.calibration_table["adapter"]) == {"cosine", "combined"}
-    assert outcome.calibration_table["adapter"]["combined"]["thresholds"]["duplicate"] == stored["duplicate"]
     assert report.pointer is None and reindexer.calls == [] and registry.pointer(REPO).adapters == {}
     assert json.dumps(report.to_dict())  # JSON-friendly for the task result

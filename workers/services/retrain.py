@@ -29,6 +29,8 @@ from embedding.training.config import LoraSpec, TrainConfig
 from embedding.training.mining import MinedRepository, mine_repository
 from embedding.training.pairs import pair_statistics
 from embedding.training.trainer import TrainResult, save_trained_adapter, train_adapter
+from embedding.verdict import Verdict, stored_verdict
+from embedding.verdict_fit import FitOptions, NotEnoughPairsError, before_after, fit_verdict, judge
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -64,6 +66,12 @@ class AdapterOutcome:
     decision: GateDecision | None = None
     record: AdapterRecord | None = None
     skipped: str | None = None
+    # The verdict refitted for this adapter's vectors on the validation split's copies and their
+    # nearest non-copy neighbours (None: too few pairs, the default verdict applies), how it does on
+    # the test split, and the calibration set judged by the verdict in force before and by this one.
+    verdict: Verdict | None = None
+    verdict_test: dict[str, Any] = field(default_factory=dict)
+    verdict_change: str = ""
 
     def mean_mrr(self, split: str, model: str) -> float | None:
         table = (self.validation if split == "validation" else self.test).get(model)
@@ -90,6 +98,9 @@ class AdapterOutcome:
             "metrics": self.metrics_dict(),
             "thresholds": self.thresholds.to_dict() if self.thresholds else None,
             "test_calibration": self.test_calibration,
+            "verdict": self.verdict.to_dict() if self.verdict else None,
+            "verdict_test": self.verdict_test,
+            "verdict_change": self.verdict_change,
             "calibration_table": self.calibration_table,
             "decision": {"promote": self.decision.promote, "reason": self.decision.reason} if self.decision else None,
             "version": self.record.version if self.record else None,
@@ -130,7 +141,7 @@ def _scores(evaluations: Sequence[LanguageEvaluation], weight: float) -> tuple[l
 def collection_for(repo: RepoRef, adapters: Mapping[str, str]) -> str:
     """A collection name per adapter set: the repository's name plus a hash of its versions."""
     key = ",".join(f"{k}={v}" for k, v in sorted(adapters.items()))
-    return f"{repo.collection_name}__{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+    return repo.generation_collection(hashlib.sha256(key.encode()).hexdigest()[:8])
 
 
 class RetrainService:
@@ -232,6 +243,7 @@ class RetrainService:
             for model, adapter in models.items():
                 table[model] = self.evaluate(encoder, adapter, mined, languages, split, pools=pools)
         self._calibrate(outcome)
+        self._refit_verdict(outcome, encoder, current_name if current is not None else None)
         if self.registry is not None:
             base = outcome.mean_mrr("validation", "base") or 0.0
             candidate = outcome.mean_mrr("validation", "adapter") or 0.0
@@ -262,11 +274,13 @@ class RetrainService:
         for lang in languages:
             normalized: dict[str, Any] = {}
 
-            def lexical(a: str, b: str, lang: str = lang, memo: dict[str, Any] = normalized) -> float:
-                for code in (a, b):
-                    if code not in memo:
-                        memo[code] = normalize(lang, code)
-                return similarity(memo[a], memo[b])
+            def normal(code: str, lang: str = lang, memo: dict[str, Any] = normalized) -> Any:
+                if code not in memo:
+                    memo[code] = normalize(lang, code)
+                return memo[code]
+
+            def lexical(a: str, b: str) -> float:
+                return similarity(normal(a), normal(b))
 
             if (adapter, lang) not in pools:
                 # The pool is the long part of an evaluation (every function of the language): a bar.
@@ -285,6 +299,7 @@ class RetrainService:
                 seed=self.config.seed,
                 pool_vectors=pools[(adapter, lang)],
                 lexical=lexical,
+                normalized=normal,
             )
         return out
 
@@ -306,6 +321,32 @@ class RetrainService:
                 if model == "adapter" and scoring == "combined":
                     outcome.thresholds = fitted
                     outcome.test_calibration = row["test"]
+
+    def _refit_verdict(self, outcome: AdapterOutcome, encoder: Encoder, current: str | None) -> None:
+        """Fit the verdict for the adapter's vectors on the validation split's copies (history and
+        synthetic) and their nearest non-copy neighbours, judge it on the test split, and compare it
+        with the verdict reviews use today on the same calibration set (logged and reported)."""
+        calibration = [p for ev in outcome.validation.get("adapter", {}).values() for p in ev.labelled]
+        test = [p for ev in outcome.test.get("adapter", {}).values() for p in ev.labelled]
+        try:
+            outcome.verdict = fit_verdict(
+                calibration,
+                FitOptions(duplicate_false_alarms=self.config.verdict_false_alarms),
+                source=f"adapter:{outcome.name}",
+                fitted={"on": "validation split: history + synthetic copies, nearest non-copy neighbours"},
+            )
+        except NotEnoughPairsError as exc:
+            log.info("retrain.verdict_kept adapter=%s reason=%s", outcome.name, exc)
+            return
+        if test:
+            outcome.verdict_test = judge(outcome.verdict, test).to_dict()
+        in_force = self._verdict_in_force(encoder, current)
+        outcome.verdict_change = before_after(in_force, outcome.verdict, calibration)
+        log.info("retrain.verdict adapter=%s\n%s", outcome.name, outcome.verdict_change)
+
+    def _verdict_in_force(self, encoder: Encoder, current: str | None) -> Verdict:
+        metadata = encoder.adapter_metadata(current) if current is not None else {}
+        return stored_verdict(current, metadata, legacy_lexical_weight=self.config.lexical_weight)
 
     def _fit(self, evaluations: Any, weight: float) -> Thresholds | None:
         evaluations = list(evaluations)
@@ -348,7 +389,8 @@ class RetrainService:
             "data": pair_statistics(p for lang in outcome.languages for p in mined.pairs_of(lang)),
             "metrics": outcome.metrics_dict(),
             "train": outcome.train.to_dict() if outcome.train else None,
-            "thresholds": outcome.thresholds.to_metadata() if outcome.thresholds else None,
+            # The verdict reviews use for this adapter's vectors (embedding.verdict.verdict_for).
+            "verdict": outcome.verdict.to_dict() if outcome.verdict else None,
             "calibration": {
                 "validation": outcome.thresholds.to_dict() if outcome.thresholds else None,
                 "test": outcome.test_calibration,
