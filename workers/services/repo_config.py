@@ -12,11 +12,18 @@ defaults. The config is built per job and applied to a copy of the process setti
     thresholds: {duplicate: 0.92, related: 0.82}
     max_comments: 10
     events: [opened, synchronize, reopened, ready_for_review]
+
+The file is written by whoever can push to the default branch and read by workers every
+repository shares, so reading it is bounded: at most ``MAX_CONFIG_BYTES``, no anchors or aliases
+(a few hundred bytes of them expand to gigabytes), lists and mappings at most
+``MAX_CONFIG_DEPTH`` deep, and messages quote at most ``_SHOWN_CHARS`` of any value. Every
+problem is a ``ConfigError`` that names the line when there is one.
 """
 
 from __future__ import annotations
 
 import logging
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -50,6 +57,9 @@ TEST_GLOBS: tuple[str, ...] = (
     "**/*_spec.rb",
 )
 _KNOWN_KEYS = ("languages", "ignore", "ignore_tests", "strictness", "thresholds", "max_comments", "events")
+MAX_CONFIG_BYTES = 64 * 1024  # a real file is a few hundred bytes
+MAX_CONFIG_DEPTH = 8  # lists and mappings inside one another; the schema itself needs two
+_SHOWN_CHARS = 80  # how much of a value a message quotes
 
 
 @dataclass(frozen=True)
@@ -107,22 +117,146 @@ def glob_matches(path: str, pattern: str) -> bool:
     return first_match(path, (pattern,)) is not None
 
 
-def _fail(source: str, key: str, problem: str) -> ConfigError:
-    return ConfigError(f"{source}: '{key}' {problem}")
+class _ShortRepr(reprlib.Repr):
+    """``reprlib`` with small limits, and no decimal digits for huge integers (their ``repr``
+    alone can take seconds, or raise past 4,300 digits)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel, self.maxlist, self.maxdict, self.maxset = 2, 4, 4, 4
+        self.maxstring = self.maxother = self.maxlong = _SHOWN_CHARS
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 128:
+            return f"<a {x.bit_length():,}-bit integer>"
+        return super().repr_int(x, level)
 
 
-def _str_list(source: str, key: str, value: Any) -> tuple[str, ...]:
+_SHORT_REPR = _ShortRepr()
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)`` cut to about ``_SHOWN_CHARS`` without building the whole of it."""
+    text = _SHORT_REPR.repr(value)
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "…"
+
+
+@dataclass(frozen=True)
+class _Where:
+    """The file's source and the line of each top-level key, so that a message can point at it."""
+
+    source: str
+    lines: Mapping[str, int] = field(default_factory=dict)
+
+    def of(self, key: str) -> str:
+        line = self.lines.get(key) or self.lines.get(key.split(".")[0])  # "thresholds.duplicate": its mapping
+        return f"{self.source}, line {line}" if line else self.source
+
+
+def _fail(where: _Where, key: str, problem: str) -> ConfigError:
+    return ConfigError(f"{where.of(key)}: '{key}' {problem}")
+
+
+def _str_list(where: _Where, key: str, value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise _fail(source, key, f"must be a list of non-empty strings, got {value!r}")
+        raise _fail(where, key, f"must be a list of non-empty strings, got {_shown(value)}")
     return tuple(v.strip() for v in value)
 
 
-def _threshold(source: str, key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not -1.0 <= float(value) <= 1.0:
-        raise _fail(source, key, f"must be a number between -1 and 1, got {value!r}")
+def _threshold(where: _Where, key: str, value: Any) -> float:
+    # Compared as it is: float() of a huge integer overflows.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not -1.0 <= value <= 1.0:
+        raise _fail(where, key, f"must be a number between -1 and 1, got {_shown(value)}")
     return float(value)
+
+
+class _RefusedError(yaml.MarkedYAMLError):
+    """Valid YAML that doppel does not read (an anchor, an alias, nesting too deep)."""
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """``SafeLoader`` that refuses anchors and aliases, bounds nesting, and turns a value its
+    constructors cannot build (an integer past 4,300 digits, the 13th month) into a YAML error
+    that carries the value's line. Pure Python, so that these overrides are the ones that run."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._doppel_depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise _RefusedError(
+                problem="anchors (&name) and aliases (*name) are not allowed; write each value out",
+                problem_mark=event.start_mark,
+            )
+        nests = isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent)
+        if nests:
+            self._doppel_depth += 1
+            if self._doppel_depth > MAX_CONFIG_DEPTH:
+                raise _RefusedError(
+                    problem=f"lists and mappings are nested more than {MAX_CONFIG_DEPTH} deep",
+                    problem_mark=event.start_mark,
+                )
+        try:
+            return super().compose_node(parent, index)  # type: ignore[no-untyped-call]
+        finally:
+            if nests:
+                self._doppel_depth -= 1
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)  # type: ignore[no-untyped-call]
+        except (ValueError, OverflowError) as exc:
+            raise yaml.constructor.ConstructorError(
+                problem=f"cannot read this value ({_cut(str(exc))})", problem_mark=node.start_mark
+            ) from exc
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "…"
+
+
+def _too_large(text: str | bytes) -> bool:
+    """Over ``MAX_CONFIG_BYTES`` as UTF-8; a string longer than that in characters is never encoded."""
+    if isinstance(text, str) and len(text) <= MAX_CONFIG_BYTES:
+        return len(text.encode("utf-8", "replace")) > MAX_CONFIG_BYTES
+    return len(text) > MAX_CONFIG_BYTES
+
+
+def _load_yaml(text: str, source: str) -> tuple[Any, _Where]:
+    """The document and where its top-level keys are; ``ConfigError`` for anything unreadable."""
+    try:
+        loader = _BoundedLoader(text)  # the reader already refuses control characters here
+        try:
+            node = loader.get_single_node()  # type: ignore[no-untyped-call]
+            data = None if node is None else loader.construct_document(node)  # type: ignore[no-untyped-call]
+        finally:
+            loader.dispose()  # type: ignore[no-untyped-call]
+    except _RefusedError as exc:
+        raise ConfigError(f"{source}: refused{_yaml_problem(exc, text)}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML{_yaml_problem(exc, text)}") from exc
+    lines: dict[str, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key, _ in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                lines.setdefault(str(key.value), key.start_mark.line + 1)
+    return data, _Where(source, lines)
+
+
+def _yaml_problem(exc: yaml.YAMLError, text: str) -> str:
+    """`` at line L, column C: what`` from a PyYAML error, without its (unbounded) excerpts and tags."""
+    if isinstance(exc, yaml.reader.ReaderError) and isinstance(exc.character, int):
+        line = text.count("\n", 0, exc.position) + 1
+        return f" at line {line}: character #x{exc.character:04x} is not allowed ({exc.reason})"
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return f": {_cut(str(exc))}"
+    mark = exc.problem_mark or exc.context_mark
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{where}: {_cut(exc.problem or exc.context or 'unreadable')}"
 
 
 def parse_repo_config(
@@ -133,67 +267,77 @@ def parse_repo_config(
 ) -> RepoConfig:
     """Parse and validate the YAML text of ``.github/doppel.yml``; ``None`` or empty: the defaults.
 
-    Raises ``ConfigError`` naming the key, the bad value and what is expected. ``known_languages``
-    (when given) rejects languages doppel cannot read.
+    Raises ``ConfigError`` naming the key (and its line), an excerpt of the bad value and what is
+    expected; also for a file over ``MAX_CONFIG_BYTES``, anchors and aliases, and nesting deeper
+    than ``MAX_CONFIG_DEPTH``. ``known_languages`` (when given) rejects languages doppel cannot read.
     """
     if text is None:
         return RepoConfig()
+    if _too_large(text):
+        raise ConfigError(f"{source}: the file is larger than {MAX_CONFIG_BYTES:,} bytes, the limit")
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML ({exc})") from exc
+    data, where = _load_yaml(text, source)
     if data is None:
         return RepoConfig(source=source)
     if not isinstance(data, Mapping):
         raise ConfigError(f"{source}: expected a mapping of settings at the top level, got {type(data).__name__}")
-    unknown = sorted(str(k) for k in data if k not in _KNOWN_KEYS)
+    unknown = [k for k in data if k not in _KNOWN_KEYS]
     if unknown:
-        raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(_KNOWN_KEYS)}")
+        named = ", ".join(_shown(k) for k in unknown[:5]) + (
+            f" and {len(unknown) - 5:,} more" if len(unknown) > 5 else ""
+        )
+        at = where.of(unknown[0]) if isinstance(unknown[0], str) else source
+        raise ConfigError(f"{at}: unknown key(s) {named}; known keys: {', '.join(_KNOWN_KEYS)}")
 
     kwargs: dict[str, Any] = {"source": source, "given": frozenset(str(k) for k in data)}
     if data.get("languages") is not None:
-        langs = tuple(v.lower() for v in _str_list(source, "languages", data["languages"]))
+        langs = tuple(v.lower() for v in _str_list(where, "languages", data["languages"]))
         if known_languages is not None:
             bad = [lang for lang in langs if lang not in known_languages]
             if bad:
                 raise _fail(
-                    source, "languages", f"names unsupported language(s) {bad}; supported: {list(known_languages)}"
+                    where,
+                    "languages",
+                    f"names unsupported language(s) {_shown(bad)}; supported: {list(known_languages)}",
                 )
         kwargs["languages"] = langs
     if data.get("ignore") is not None:
-        kwargs["ignore"] = _str_list(source, "ignore", data["ignore"])
+        kwargs["ignore"] = _str_list(where, "ignore", data["ignore"])
     if "ignore_tests" in data:
         if not isinstance(data["ignore_tests"], bool):
-            raise _fail(source, "ignore_tests", f"must be true or false, got {data['ignore_tests']!r}")
+            raise _fail(where, "ignore_tests", f"must be true or false, got {_shown(data['ignore_tests'])}")
         kwargs["ignore_tests"] = data["ignore_tests"]
     if data.get("strictness") is not None:
         level = data["strictness"]
-        if level not in STRICTNESS_OFFSETS:
-            raise _fail(source, "strictness", f"must be one of {', '.join(STRICTNESS_OFFSETS)}, got {level!r}")
+        if not isinstance(level, str) or level not in STRICTNESS_OFFSETS:
+            raise _fail(where, "strictness", f"must be one of {', '.join(STRICTNESS_OFFSETS)}, got {_shown(level)}")
         kwargs["strictness"] = level
     if data.get("thresholds") is not None:
         th = data["thresholds"]
         if not isinstance(th, Mapping) or not th or set(th) - {"duplicate", "related"}:
-            raise _fail(source, "thresholds", f"must be a mapping with 'duplicate' and/or 'related', got {th!r}")
+            raise _fail(where, "thresholds", f"must be a mapping with 'duplicate' and/or 'related', got {_shown(th)}")
         if "duplicate" in th:
-            kwargs["duplicate_threshold"] = _threshold(source, "thresholds.duplicate", th["duplicate"])
+            kwargs["duplicate_threshold"] = _threshold(where, "thresholds.duplicate", th["duplicate"])
         if "related" in th:
-            kwargs["related_threshold"] = _threshold(source, "thresholds.related", th["related"])
+            kwargs["related_threshold"] = _threshold(where, "thresholds.related", th["related"])
         dup, rel = kwargs.get("duplicate_threshold"), kwargs.get("related_threshold")
         if dup is not None and rel is not None and rel > dup:
-            raise _fail(source, "thresholds", f"related ({rel}) must not exceed duplicate ({dup})")
+            raise _fail(where, "thresholds", f"related ({rel}) must not exceed duplicate ({dup})")
     if data.get("max_comments") is not None:
         n = data["max_comments"]
         if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_COMMENTS_LIMIT:
-            raise _fail(source, "max_comments", f"must be a whole number from 0 to {MAX_COMMENTS_LIMIT}, got {n!r}")
+            raise _fail(
+                where, "max_comments", f"must be a whole number from 0 to {MAX_COMMENTS_LIMIT}, got {_shown(n)}"
+            )
         kwargs["max_comments"] = n
     if data.get("events") is not None:
-        events = _str_list(source, "events", data["events"])
+        events = _str_list(where, "events", data["events"])
         bad = [e for e in events if e not in PULL_REQUEST_EVENTS]
         if bad:
-            raise _fail(source, "events", f"names unknown event(s) {bad}; choose from {list(PULL_REQUEST_EVENTS)}")
+            raise _fail(
+                where, "events", f"names unknown event(s) {_shown(bad)}; choose from {list(PULL_REQUEST_EVENTS)}"
+            )
         kwargs["events"] = events
     return RepoConfig(**kwargs)
 
