@@ -14,9 +14,17 @@ that ``actions/cache`` keeps between runs, so a cache hit embeds only what chang
   a job summary (``bot.step_summary``) and the step outputs ``findings``, ``duplicates``,
   ``related``, ``intra-pr`` and ``sarif``.
 
-A ``push`` event only brings the index up to the pushed commit: a cheap way to keep the cache warm
-for the pull requests that follow. Exit status: 0; 1 when ``fail-on-duplicates`` is set and
-duplicates were found; 2 when the review could not run (the message says why).
+The run's ``ReviewPlan`` comes from the inputs (settings) and the ``.github/doppel.yml`` committed
+at the pull request's base (never its head, so a pull request cannot loosen its own review): its
+``events`` decide whether this run reviews, its languages and ignore globs what is read, its
+strictness and thresholds the verdict, its ``max_comments`` the inline comments (or warnings).
+
+The step is the index's one writer on the runner. A ``push`` event brings the index up to the
+pushed commit: a cheap way to keep the cache warm for the pull requests that follow. A pull
+request run never moves an existing index: it lays the difference between the indexed commit and
+its base over the search in memory; only when the cache holds no usable index does it build one
+at the base. Exit status: 0; 1 when ``fail-on-duplicates`` is set and duplicates were found; 2
+when the review could not run (the message says why).
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.action_inputs import ActionInputs, from_process
-from bot.annotations import escape_data, escape_property, plan_annotations
+from bot.annotations import MAX_WARNINGS_PER_STEP, escape_data, escape_property, plan_annotations
 from bot.github.errors import GitHubError
 from bot.github.render import Links
 from bot.sarif import to_sarif
@@ -107,10 +115,23 @@ def output_lines(values: Mapping[str, object]) -> str:
 
 
 def index_note(stats: Mapping[str, Any] | None) -> str | None:
-    """One line on how the index was brought to the base (shows whether the cache helped)."""
+    """One line on how the base was searched (a review) or the index brought up (a push), which
+    shows whether the cache helped."""
     if not stats:
         return None
     mode = stats.get("mode", "full")
+    if mode in ("index", "overlay", "memory"):  # a review's view of the index (never a write)
+        what = {
+            "index": "index already at the base",
+            "overlay": f"index at {str(stats.get('indexed_commit') or '')[:12]}, "
+            f"{stats.get('overlay_files', 0)} files that differ at the base searched in memory",
+            "memory": "no index yet: the base searched in memory",
+        }[mode]
+        return (
+            f"{what}: {stats.get('overlay_functions', 0)} functions read from the base, "
+            f"{stats.get('embedded', 0)} embedded, {stats.get('cache_hits', 0)} from the embedding cache, "
+            f"{stats.get('seconds', 0)} s"
+        )
     what = {"noop": "index already at the base", "update": "index updated", "full": "index built"}.get(mode, mode)
     return (
         f"{what}: {stats.get('functions', 0)} functions, {stats.get('embedded', 0)} embedded, "
@@ -171,18 +192,26 @@ class ActionRun:
     # --- review --------------------------------------------------------------------------------
     def _review(self, pull: PullEvent) -> int:
         from embedding.source import GitSource
+        from workers.services.plan import config_at, resolve_plan
         from workers.services.wiring import build_services
 
         inputs = self.inputs
         settings = self._settings()
         repo = RepoRef(inputs.repository)
+        built: str | None = None
         with GitSource(inputs.workspace) as source:
             self._require_commits(source, pull)
+            plan = resolve_plan(settings, config_at(source, pull.base_sha, label=f"{repo.slug}@base"))
+            if not plan.triggers_on(pull.action):
+                return self._not_configured(pull, plan.events)
             with build_services(settings, progress=False) as services:
-                result = services.reviewer.review(source, repo, pull.base_sha, pull.head_sha)
+                if not services.indexer.state(source, repo, plan=plan).usable:
+                    # No usable index in the cache: build one at the base (this step is its one writer).
+                    built = index_note(services.indexer.update(source, repo, pull.base_sha, plan=plan).to_dict())
+                result = services.reviewer.review(source, repo, pull.base_sha, pull.head_sha, plan=plan)
 
         self._write_sarif(result.findings, result.head)
-        delivery = self._deliver(result, pull, repo)
+        delivery = self._deliver(result, pull, repo, plan.max_comments)
         duplicates = [f for f in result.findings if is_duplicate(f)]
         failing = inputs.fail_on_duplicates and bool(duplicates)
         links = Links(web_url=inputs.server_url, slug=repo.slug, base_sha=result.base, head_sha=result.head)
@@ -196,7 +225,7 @@ class ActionRun:
             delivery=delivery,
             sarif_path=str(inputs.sarif_path),
             warnings=list(result.warnings),
-            index_note=index_note(result.stats.index),
+            index_note="; ".join(n for n in (built, index_note(result.stats.index)) if n) or None,
             failed_on_duplicates=failing,
         )
         self._append(inputs.step_summary, render_step_summary(view, links))
@@ -222,26 +251,39 @@ class ActionRun:
             return 1
         return 0
 
-    def _deliver(self, result: Any, pull: PullEvent, repo: RepoRef) -> Delivery:
-        """Post one review when the token may; otherwise print annotations."""
+    def _not_configured(self, pull: PullEvent, events: tuple[str, ...]) -> int:
+        """The repository's ``events`` leave this pull request event out: say so and do nothing."""
+        runs_on = ", ".join(events) or "no events"
+        self._say(
+            "::notice title=doppel::"
+            + escape_data(f"not reviewed: .github/doppel.yml runs doppel on {runs_on}, not on {pull.action!r}")
+        )
+        self._append(self.inputs.output, output_lines({"findings": 0, "sarif": "", "delivery": "none"}))
+        return 0
+
+    def _deliver(self, result: Any, pull: PullEvent, repo: RepoRef, max_comments: int) -> Delivery:
+        """Post one review when the token may; otherwise print annotations (as many warnings as
+        the plan allows inline comments)."""
         inputs = self.inputs
         if not inputs.github_token:
-            return self._annotate(result.findings, NO_TOKEN)
+            return self._annotate(result.findings, NO_TOKEN, max_comments)
         if read_only_expected(inputs.event_name, pull):
-            return self._annotate(result.findings, READ_ONLY_FORK)
+            return self._annotate(result.findings, READ_ONLY_FORK, max_comments)
         from bot.github.client import GitHubClient
         from workers.services.publish import PublishService
 
         client = GitHubClient.connect(inputs.github_token, api_url=inputs.api_url, web_url=inputs.server_url)
         try:
-            publisher = PublishService(client, bot_login=inputs.bot_login, web_url=inputs.server_url)
+            publisher = PublishService(
+                client, bot_login=inputs.bot_login, web_url=inputs.server_url, max_comments=max_comments
+            )
             ref = PullRef(repo=repo, number=pull.number, head_sha=result.head, base_sha=result.base)
             outcome = publisher.publish(result, ref)
         except GitHubError as exc:
             if exc.status != 403:
                 raise
             log.warning("action.publish_forbidden", extra={"repo": repo.slug, "pull": pull.number})
-            return self._annotate(result.findings, FORBIDDEN)
+            return self._annotate(result.findings, FORBIDDEN, max_comments)
         finally:
             client.close()
         return Delivery(
@@ -251,8 +293,8 @@ class ActionRun:
             status=outcome.status,
         )
 
-    def _annotate(self, findings: list[Finding], reason: str) -> Delivery:
-        plan = plan_annotations(findings)
+    def _annotate(self, findings: list[Finding], reason: str, max_comments: int) -> Delivery:
+        plan = plan_annotations(findings, max_warnings=min(MAX_WARNINGS_PER_STEP, max_comments))
         for line in plan.lines():
             self._say(line)
         if plan.left_out:
@@ -270,11 +312,15 @@ class ActionRun:
     # --- push: keep the index warm ----------------------------------------------------------------
     def _index_only(self, commit: str) -> int:
         from embedding.source import GitSource
+        from workers.services.plan import config_at, resolve_plan
         from workers.services.wiring import build_services
 
         repo = RepoRef(self.inputs.repository)
-        with GitSource(self.inputs.workspace) as source, build_services(self._settings(), progress=False) as services:
-            stats = services.indexer.ensure_indexed(source, repo, source.resolve(commit))
+        settings = self._settings()
+        with GitSource(self.inputs.workspace) as source, build_services(settings, progress=False) as services:
+            sha = source.resolve(commit)
+            plan = resolve_plan(settings, config_at(source, sha, label=f"{repo.slug}@{sha[:12]}"))
+            stats = services.indexer.ensure_indexed(source, repo, sha, plan=plan)
         note = index_note(stats.to_dict())
         self._append(self.inputs.step_summary, f"## doppel\n\n{note}\n")
         self._append(self.inputs.output, output_lines({"findings": 0, "sarif": ""}))

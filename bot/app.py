@@ -2,16 +2,24 @@
 
 It does no work itself (no git, no model: torch is never imported here). A delivery is
 answered within milliseconds: 401 for a missing or bad signature, 413 above the body limit,
-400 for a body or payload it cannot read, 200 for events it ignores and repeated deliveries,
-202 once its jobs are on the queue, 503 when the queue cannot be reached. Recording the
-delivery id and queueing its jobs take one Redis round trip (``bot.webhooks.enqueue``).
+408 for a body that has not all arrived within ``webhook_body_timeout_seconds``, 400 for a body
+or payload it cannot read, 200 for events it ignores and repeated deliveries, 202 once its jobs
+are on the queue, 503 when the queue cannot be reached. Recording the delivery id and queueing
+its jobs take one Redis round trip (``bot.webhooks.enqueue``).
+
+Anyone can reach the endpoint, so the body costs as little as possible before it is trusted: a
+delivery without a well-formed signature header is refused before its body is read, the body is
+read as a stream with the HMAC computed chunk by chunk, and reading stops at the size limit or
+the time limit. A refusal that leaves the body unread closes the connection.
 
 Run with ``uvicorn --factory bot.app:create_app`` or ``doppel serve``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import hmac
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -21,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 
 from bot.dedup import DeliveryLog, valid_delivery_id
 from bot.metrics import CONTENT_TYPE_LATEST, WebhookMetrics
@@ -51,11 +60,12 @@ WEBHOOK_PATH = "/github/webhook"
 
 
 class _DeliveryRejectedError(Exception):
-    """A delivery refused at the edge with an HTTP status and a reason for the sender."""
+    """A delivery refused at the edge with an HTTP status and a reason for the sender; ``close``
+    when its body was not read to the end, so that the connection cannot be used again."""
 
-    def __init__(self, status: int, outcome: str, message: str) -> None:
+    def __init__(self, status: int, outcome: str, message: str, *, close: bool = False) -> None:
         super().__init__(message)
-        self.status, self.outcome, self.message = status, outcome, message
+        self.status, self.outcome, self.message, self.close = status, outcome, message, close
 
 
 def webhook_secret(settings: Settings) -> bytes | None:
@@ -86,23 +96,36 @@ class _Receiver:
     async def handle(self, request: Request) -> Response:
         event_name = request.headers.get("x-github-event", "")
         started = time.perf_counter()
+        headers: dict[str, str] | None = None
         try:
             status, body = await self._handle(request, event_name)
         except _DeliveryRejectedError as rejected:
             self.metrics.deliveries.labels(event_name or "unknown", rejected.outcome).inc()
             log.info("webhook.%s event=%s: %s", rejected.outcome, event_name, rejected.message)
             status, body = rejected.status, {"status": rejected.outcome, "detail": rejected.message}
+            if rejected.close:
+                headers = {"Connection": "close"}
         self.metrics.latency.observe(time.perf_counter() - started)
-        return JSONResponse(body, status_code=status)
+        return JSONResponse(body, status_code=status, headers=headers)
 
     async def _handle(self, request: Request, event_name: str) -> tuple[int, dict[str, Any]]:
-        raw = await _read_body(request, self.settings.webhook_max_body_bytes)
-        if self.secret is not None and not signature.verify(
-            self.secret, raw, request.headers.get("x-hub-signature-256")
-        ):
-            raise _DeliveryRejectedError(
-                401, "rejected_signature", "X-Hub-Signature-256 is missing or does not match the body"
-            )
+        mac: hmac.HMAC | None = None
+        digest: bytes | None = None
+        if self.secret is not None:
+            digest = signature.header_digest(request.headers.get("x-hub-signature-256"))
+            if digest is None:
+                raise _DeliveryRejectedError(
+                    401, "rejected_signature", "X-Hub-Signature-256 is missing or malformed", close=True
+                )
+            mac = signature.hasher(self.secret)
+        raw = await _read_body(
+            request,
+            limit=self.settings.webhook_max_body_bytes,
+            timeout=self.settings.webhook_body_timeout_seconds,
+            mac=mac,
+        )
+        if mac is not None and digest is not None and not signature.matches(mac, digest):
+            raise _DeliveryRejectedError(401, "rejected_signature", "X-Hub-Signature-256 does not match the body")
         if not event_name:
             raise _DeliveryRejectedError(400, "rejected_malformed", "X-GitHub-Event header is missing")
         delivery = request.headers.get("x-github-delivery")
@@ -136,24 +159,37 @@ class _Receiver:
         return 202, {"status": "accepted", "jobs": [job.task for job in decision.jobs], **base}
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refused with 413 as soon as it is known to exceed ``limit`` bytes."""
+async def _read_body(request: Request, *, limit: int, timeout: float, mac: hmac.HMAC | None) -> bytes:
+    """The raw body, read as a stream into ``mac`` (an HMAC, when deliveries are signed) as it
+    arrives. Refused with 413 as soon as it is known to exceed ``limit`` bytes, with 408 when all
+    of it has not arrived within ``timeout`` seconds, and with 400 when the client goes away."""
     declared = request.headers.get("content-length")
     if declared is not None:
-        try:
-            if int(declared) > limit:
-                raise _DeliveryRejectedError(
-                    413, "rejected_too_large", f"body of {declared} bytes exceeds the {limit}-byte limit"
-                )
-        except ValueError as exc:
-            raise _DeliveryRejectedError(400, "rejected_malformed", "Content-Length is not a number") from exc
+        if not (declared.isascii() and declared.isdigit() and len(declared) <= 20):
+            raise _DeliveryRejectedError(400, "rejected_malformed", "Content-Length is not a number", close=True)
+        if int(declared) > limit:
+            raise _DeliveryRejectedError(
+                413, "rejected_too_large", f"body of {declared} bytes exceeds the {limit}-byte limit", close=True
+            )
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _DeliveryRejectedError(413, "rejected_too_large", f"body exceeds the {limit}-byte limit")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _DeliveryRejectedError(
+                        413, "rejected_too_large", f"body exceeds the {limit}-byte limit", close=True
+                    )
+                if mac is not None:
+                    mac.update(chunk)
+                chunks.append(chunk)
+    except TimeoutError as exc:
+        raise _DeliveryRejectedError(
+            408, "rejected_slow_body", f"the body did not arrive within {timeout:g} s", close=True
+        ) from exc
+    except ClientDisconnect as exc:
+        raise _DeliveryRejectedError(400, "rejected_disconnected", "the client went away mid-body", close=True) from exc
     return b"".join(chunks)
 
 

@@ -7,8 +7,12 @@ model in this process (the worker loads one lazily, in the tasks that need it).
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING, Any
 
 from workers.tasks.names import QUEUES
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -59,25 +63,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.set_defaults(handler=run_beat)
 
 
+def uvicorn_options(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    """The keyword arguments ``doppel serve`` gives ``uvicorn.run``: the address from the command
+    line, and the connection limit and keep-alive timeout from settings (the body read timeout
+    is the app's own). Pure, so that a test can build the ``uvicorn.Config`` they make."""
+    return {
+        "factory": True,
+        "host": args.host,
+        "port": args.port,
+        "workers": args.workers,
+        "access_log": args.access_log,
+        "limit_concurrency": settings.webhook_max_concurrency,
+        "timeout_keep_alive": settings.webhook_keep_alive_seconds,
+    }
+
+
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from bot.app import webhook_secret
     from core.settings import get_settings
 
-    webhook_secret(get_settings())  # refuse now, with the reason, rather than inside uvicorn
+    settings = get_settings()
+    webhook_secret(settings)  # refuse now, with the reason, rather than inside uvicorn
     if args.workers < 1:
         from core.errors import ConfigError
 
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
-    uvicorn.run(
-        "bot.app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        access_log=args.access_log,
-    )
+    uvicorn.run("bot.app:create_app", **uvicorn_options(args, settings))
     return 0
 
 

@@ -1,4 +1,13 @@
-"""``doppel index``, ``doppel similar`` and ``doppel review``: the main job, from the terminal."""
+"""``doppel index``, ``doppel similar`` and ``doppel review``: the main job, from the terminal.
+
+Each run resolves one ``ReviewPlan`` (``workers.services.plan``) from the settings and the
+repository's ``.github/doppel.yml`` as committed at the commit it looks at (the base, for a
+review), or the file given with ``--config``. The CLI is the one writer of its embedded index:
+``doppel index`` moves it; ``review`` and ``similar`` only read it, laying the difference between
+the indexed commit and their base over the search in memory. A newcomer's first ``review`` or
+``similar``, with no index yet, indexes the default branch (``origin/HEAD``, else ``main`` or
+``master``, else the base) once and goes on from there; it never moves an index to a base.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +24,13 @@ from core.settings import Settings, load_settings
 from core.wording import describe
 
 if TYPE_CHECKING:
+    from core.domain import RepoRef
+    from embedding.source import GitSource
+    from workers.services.plan import ReviewPlan
     from workers.services.review import ReviewResult
+    from workers.services.wiring import EmbeddingServices
+
+DEFAULT_BRANCH_REFS = ("refs/remotes/origin/HEAD", "refs/heads/main", "refs/heads/master")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -23,6 +38,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     common.add_argument("path", nargs="?", default=".", type=Path, help="git repository (default: current directory)")
     common.add_argument("--repo", metavar="NAME", help="name of the repository's index (default: derived from PATH)")
     common.add_argument("--data-dir", type=Path, help="override DOPPEL_DATA_DIR for this run")
+    common.add_argument(
+        "--config",
+        metavar="FILE",
+        type=Path,
+        help="a doppel.yml to use instead of the repository's .github/doppel.yml at the commit looked at",
+    )
 
     p = subparsers.add_parser(
         "index",
@@ -89,14 +110,53 @@ def _open(args: argparse.Namespace):  # noqa: ANN202 - returns (services, source
     return build_services(settings, repo=repo), source, repo
 
 
+def _plan(args: argparse.Namespace, services: EmbeddingServices, source: GitSource, commit: str) -> ReviewPlan:
+    """The run's plan: ``--config FILE`` (which must be valid), else the repository's file at ``commit``
+    (a bad one is reported in the result's warnings and the defaults apply)."""
+    from workers.services.plan import config_at, config_from_path, resolve_plan
+
+    if getattr(args, "config", None):
+        plan = resolve_plan(services.settings, config_from_path(args.config), pointer=services.pointer)
+        if plan.problem:
+            raise ConfigError(plan.problem)
+        return plan
+    return resolve_plan(services.settings, config_at(source, commit), pointer=services.pointer)
+
+
+def default_branch_commit(source: GitSource) -> str | None:
+    """The commit of the repository's default branch, as far as a local clone knows it."""
+    from core.errors import GitError
+
+    for ref in DEFAULT_BRANCH_REFS:
+        try:
+            return source.resolve(ref)
+        except GitError:
+            continue
+    return None
+
+
+def _index_if_missing(
+    args: argparse.Namespace, services: EmbeddingServices, source: GitSource, repo: RepoRef, base: str
+) -> None:
+    """A newcomer's first search: with no usable index, index the default branch (or the base) once."""
+    plan = _plan(args, services, source, base)
+    state = services.indexer.state(source, repo, plan=plan)
+    if state.usable:
+        return
+    target = default_branch_commit(source) or base
+    print(f"doppel: no index of {repo.slug} yet ({state.reason}): indexing {target[:12]} first", file=sys.stderr)
+    services.indexer.update(source, repo, target, plan=_plan(args, services, source, target))
+
+
 def run_index(args: argparse.Namespace) -> int:
     services, source, repo = _open(args)
     with services:
         commit = source.resolve(args.commit)
+        plan = _plan(args, services, source, commit)
         if args.full:
-            stats = services.indexer.index_commit(source, repo, commit)
+            stats = services.indexer.index_commit(source, repo, commit, plan=plan)
         else:
-            stats = services.indexer.update(source, repo, commit)
+            stats = services.indexer.update(source, repo, commit, plan=plan)
     s = stats.to_dict()
     print(
         f"indexed {repo.slug} at {commit[:12]}: {s['functions']} functions in {s['files_seen']} files "
@@ -119,6 +179,7 @@ def run_similar(args: argparse.Namespace) -> int:
     services, source, repo = _open(args)
     with services:
         commit = source.resolve(args.commit)
+        _index_if_missing(args, services, source, repo, commit)
         matches = services.reviewer.similar(
             source,
             repo,
@@ -127,6 +188,7 @@ def run_similar(args: argparse.Namespace) -> int:
             query=args.query,
             commit=commit,
             limit=args.top_k,
+            plan=_plan(args, services, source, commit),
         )
     if args.format == "json":
         print(json.dumps([{"score": round(m.score, 4), **m.target.to_payload()} for m in matches], indent=2))
@@ -138,9 +200,10 @@ def run_similar(args: argparse.Namespace) -> int:
 def run_review(args: argparse.Namespace) -> int:
     services, source, repo = _open(args)
     with services:
-        result = services.reviewer.review(
-            source, repo, source.resolve(args.base), source.resolve(args.head), explain=args.explain
-        )
+        base, head = source.resolve(args.base), source.resolve(args.head)
+        _index_if_missing(args, services, source, repo, base)
+        plan = _plan(args, services, source, base)
+        result = services.reviewer.review(source, repo, base, head, plan=plan, explain=args.explain)
     if args.format == "json":
         print(json.dumps(result.to_dict(), indent=2))
     else:

@@ -169,6 +169,23 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest webhook body accepted (GitHub caps payloads at 25 MB); larger ones get 413.",
     )
+    # A body that trickles in holds a connection open: the whole body must arrive within this time.
+    webhook_body_timeout_seconds: float = Field(
+        10.0,
+        gt=0.0,
+        le=600.0,
+        description="Seconds a webhook body may take to arrive, all of it; a slower one gets 408 and "
+        "its connection is closed.",
+    )
+    webhook_max_concurrency: int = Field(
+        200,
+        ge=1,
+        description="Connections and requests one receiver process serves at once (uvicorn's "
+        "limit_concurrency); beyond it, requests get 503.",
+    )
+    webhook_keep_alive_seconds: int = Field(
+        5, ge=1, le=300, description="Seconds an idle keep-alive connection to the receiver stays open."
+    )
     delivery_ttl_seconds: int = Field(
         3 * 24 * 3600,
         ge=60,

@@ -269,7 +269,12 @@ class FakeRuntime:
     def github(self, installation_id: int | None) -> _FakeGitHub:
         return self._github
 
-    def review(self, repo: Any, *, pr_number: int, base: str, head: str) -> dict[str, Any]:
+    def plan(self, repo: Any) -> Any:
+        from workers.services.plan import resolve_plan
+
+        return resolve_plan(self.settings)
+
+    def review(self, repo: Any, *, pr_number: int, base: str, head: str, plan: Any) -> dict[str, Any]:
         import time
 
         from core.errors import TransientError
@@ -281,11 +286,8 @@ class FakeRuntime:
         time.sleep(float(self.redis.get("test:review_seconds") or 0))
         return {"repo": repo.slug, "base": base, "head": head}
 
-    def similar(self, repo: Any, *, pr_number: int, head: str, command: Any) -> str:
+    def similar(self, repo: Any, *, pr_number: int, head: str, base: str, command: Any, plan: Any) -> str:
         return f"similar {command.kind.value} at {head}"
-
-    def config_text(self, repo: Any) -> str:
-        return f"config of {repo.slug}"
 
     def index(self, repo: Any, *, commit: str | None) -> dict[str, Any]:
         self._github._event(f"index:{repo.slug}@{commit}")

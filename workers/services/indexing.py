@@ -13,7 +13,17 @@ index instead. The embedding cache makes re-embedding unchanged functions free, 
 of an already-indexed repository costs extraction, not forward passes.
 
 While a run is in progress the meta ``commit`` is ``None``: a run that dies half-way leaves a
-collection that the next run rebuilds from scratch rather than trusts.
+collection that the next run rebuilds from scratch rather than trusts. An update in progress also
+records where it started (``from``), so that a reader knows which files are in flux meanwhile.
+
+Writes go through ``IndexLock.hold(collection)``: one writer per collection at a time (a Redis
+lease in the workers, a no-op twin in the CLI and the Action). Reading (``state``) takes no lock:
+reviews and searches never write; they lay the difference between the indexed commit and their
+base over the search in memory (``workers.services.overlay``).
+
+Every call may take the job's ``ReviewPlan``: its extraction options decide which files are read
+(the repository's ``languages`` and ``ignore`` globs included), and their fingerprint is part of
+the meta, so a change of configuration rebuilds the collection (cheap: the embedding cache).
 """
 
 from __future__ import annotations
@@ -30,11 +40,13 @@ from core.domain import CodeFunction, IndexedFunction, IndexPoint, RepoRef, poin
 from core.errors import ExtractionError, GitError
 from core.settings import Settings
 from embedding.extract import ExtractOptions, extract_source, skip_reason
+from workers.services.index_lock import IndexLock, Lease, LocalIndexLock
 
 if TYPE_CHECKING:
     from embedding.encoder import Encoder
     from embedding.index import VectorIndex
     from embedding.source import GitSource
+    from workers.services.plan import ReviewPlan
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +54,14 @@ UPSERT_BATCH = 256  # points per upsert call
 EMBED_CHUNK = 512  # functions embedded and written at a time: bounds memory on large repositories
 PATH_BATCH = 512  # paths per delete_paths call
 _MAX_KEPT_WARNINGS = 200  # warnings kept in IndexStats; all of them are counted and logged
+
+
+class _NoLease:
+    def renew(self) -> None:
+        return None
+
+
+_NO_LEASE = _NoLease()
 
 
 @dataclass
@@ -71,6 +91,36 @@ def options_fingerprint(options: ExtractOptions) -> str:
     return text_hash(json.dumps(asdict(options), sort_keys=True, default=list))[:16]
 
 
+@dataclass(frozen=True)
+class IndexState:
+    """What a reader may trust of a collection, read without a lock.
+
+    ``commit``: the commit whose functions the collection holds (``None``: nothing usable, see
+    ``reason``). ``in_flux``: files an update in progress is rewriting (their points may be of
+    either side). ``same_options``: the collection was built with the extraction options the
+    reader's plan asks for (else it may hold files the plan ignores, or lack some it wants).
+    """
+
+    collection: str
+    commit: str | None
+    reason: str | None = None
+    in_flux: tuple[str, ...] = ()
+    same_options: bool = True
+
+    @property
+    def usable(self) -> bool:
+        return self.commit is not None
+
+
+@dataclass
+class _Run:
+    """One write's options, their fingerprint and the writer's lease."""
+
+    options: ExtractOptions
+    fingerprint: str
+    lease: Lease
+
+
 def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -81,7 +131,8 @@ class IndexService:
 
     The collection is ``repo.collection_name`` unless ``collection_of`` (a repository's current
     collection, e.g. from the adapter registry's pointer) or a call's ``collection`` names another:
-    re-indexing with new adapters builds a fresh collection beside the one in use.
+    re-indexing with new adapters builds a fresh collection beside the one in use. ``lock`` gives
+    the writer's lease per collection (default: ``LocalIndexLock``, for a single process).
     """
 
     def __init__(
@@ -92,14 +143,23 @@ class IndexService:
         *,
         progress: bool | None = None,
         collection_of: Callable[[RepoRef], str] | None = None,
+        lock: IndexLock | None = None,
     ) -> None:
         self._settings = settings
         self._collection_of = collection_of
         self._encoder = encoder
         self._index = index
         self._options = ExtractOptions.from_settings(settings)
-        self._fingerprint = options_fingerprint(self._options)
+        self._lock: IndexLock = lock or LocalIndexLock()
         self._progress = sys.stderr.isatty() if progress is None else progress
+
+    @property
+    def encoder(self) -> Encoder:
+        return self._encoder
+
+    def options(self, plan: ReviewPlan | None = None) -> ExtractOptions:
+        """The extraction options of a call: the plan's, else those of the settings."""
+        return plan.extract_options if plan is not None else self._options
 
     # --- public API -----------------------------------------------------------------------------
     def collection(self, repo: RepoRef, collection: str | None = None) -> str:
@@ -109,17 +169,106 @@ class IndexService:
         return self._collection_of(repo) if self._collection_of is not None else repo.collection_name
 
     def index_commit(
-        self, source: GitSource, repo: RepoRef, commit: str = "HEAD", *, collection: str | None = None
+        self,
+        source: GitSource,
+        repo: RepoRef,
+        commit: str = "HEAD",
+        *,
+        collection: str | None = None,
+        plan: ReviewPlan | None = None,
     ) -> IndexStats:
-        """Index every file at ``commit`` and make the collection match it exactly."""
-        started = time.perf_counter()
+        """Index every file at ``commit`` and make the collection match it exactly (under the lock)."""
+        name = self.collection(repo, collection)
+        with self._lock.hold(name) as lease:
+            return self._index_commit(source, repo, commit, name, self._run(plan, lease))
+
+    def update(
+        self,
+        source: GitSource,
+        repo: RepoRef,
+        new_commit: str,
+        *,
+        collection: str | None = None,
+        plan: ReviewPlan | None = None,
+    ) -> IndexStats:
+        """Move the collection from its meta commit to ``new_commit``, re-indexing changed files only."""
+        name = self.collection(repo, collection)
+        with self._lock.hold(name) as lease:
+            return self._update(source, repo, new_commit, name, self._run(plan, lease))
+
+    def ensure_indexed(
+        self,
+        source: GitSource,
+        repo: RepoRef,
+        commit: str = "HEAD",
+        *,
+        collection: str | None = None,
+        plan: ReviewPlan | None = None,
+    ) -> IndexStats:
+        """Make the collection match ``commit``: nothing when it already does, else update or full.
+
+        For writers only (an index job, ``doppel index``): a review never moves the index."""
         sha = source.resolve(commit)
         name = self.collection(repo, collection)
+        run = self._run(plan, None)
         meta = self._meta(name)
-        previous_files = self._previous_files(source, meta) if self._same_space(meta) else None
+        if meta.get("commit") == sha and self._compatible(meta, run):
+            return IndexStats(commit=sha, mode="noop")
+        with self._lock.hold(name) as lease:
+            run.lease = lease
+            return self._update(source, repo, sha, name, run)
+
+    def state(
+        self,
+        source: GitSource,
+        repo: RepoRef,
+        *,
+        collection: str | None = None,
+        plan: ReviewPlan | None = None,
+    ) -> IndexState:
+        """What the collection holds, for a reader: its commit, what is in flux, whether it fits."""
+        name = self.collection(repo, collection)
+        meta = self._meta(name)
+        run = self._run(plan, None)
+        in_flux: tuple[str, ...] = ()
+        commit = self._resolve_meta_commit(source, meta)
+        if commit is None and meta.get("from") and meta.get("indexing"):
+            # An update is in progress: files it does not touch are as they were at "from".
+            started_from = self._resolve_meta_commit(source, {"commit": meta["from"]})
+            target = self._resolve_meta_commit(source, {"commit": meta["indexing"]})
+            if started_from is not None and target is not None:
+                commit = started_from
+                changes = source.changes(started_from, target)
+                in_flux = tuple(sorted(set(changes.removed_paths) | set(changes.new_paths)))
+        if not meta:
+            return IndexState(name, None, reason="no_collection")
+        if commit is None:
+            return IndexState(name, None, reason="commit_unknown" if meta.get("commit") else "no_commit")
+        if not self._same_model(meta):
+            return IndexState(name, None, reason="model_changed")
+        if not self._adapters_match(meta):
+            return IndexState(name, None, reason="adapter_changed")
+        return IndexState(name, commit, in_flux=in_flux, same_options=meta.get("options") == run.fingerprint)
+
+    def referenced_commits(self, repo: RepoRef, *, collection: str | None = None) -> list[str]:
+        """The commits the collection's meta names (held, or an update's two ends): a reader's
+        clone needs them to diff its base against."""
+        meta = self._meta(self.collection(repo, collection))
+        return sorted({str(meta[k]) for k in ("commit", "from", "indexing") if meta.get(k)})
+
+    # --- the runs -------------------------------------------------------------------------------
+    def _run(self, plan: ReviewPlan | None, lease: Lease | None) -> _Run:
+        options = self.options(plan)
+        return _Run(options, options_fingerprint(options), lease or _NO_LEASE)
+
+    def _index_commit(self, source: GitSource, repo: RepoRef, commit: str, name: str, run: _Run) -> IndexStats:
+        started = time.perf_counter()
+        sha = source.resolve(commit)
+        meta = self._meta(name)
+        previous_files = self._previous_files(source, meta) if self._same_space(meta, run) else None
         if previous_files is None and self._index.collection_exists(name):
             # Nothing trustworthy to diff against (or incomparable vectors): start from empty.
-            logger.info("index.rebuild repo=%s reason=%s", repo.slug, self._rebuild_reason(meta))
+            logger.info("index.rebuild repo=%s reason=%s", repo.slug, self._rebuild_reason(meta, run))
             self._index.drop_collection(name)
             meta = {}
         self._index.ensure_collection(name, self._encoder.dim)
@@ -130,45 +279,32 @@ class IndexService:
         gone = sorted(set(previous_files or ()) - set(files))
         self._delete_paths(name, gone)
         stats.deleted = len(gone)
-        versions = self._index_paths(source, repo, name, sha, files, stats, replace=previous_files is not None)
-        self._finish(name, sha, versions, stats, started)
+        versions = self._index_paths(source, repo, name, sha, files, stats, run, replace=previous_files is not None)
+        self._finish(name, sha, versions, stats, started, run)
         return stats
 
-    def update(self, source: GitSource, repo: RepoRef, new_commit: str, *, collection: str | None = None) -> IndexStats:
-        """Move the collection from its meta commit to ``new_commit``, re-indexing changed files only."""
+    def _update(self, source: GitSource, repo: RepoRef, new_commit: str, name: str, run: _Run) -> IndexStats:
         started = time.perf_counter()
-        name = self.collection(repo, collection)
         new = source.resolve(new_commit)
         meta = self._meta(name)
         old = self._resolve_meta_commit(source, meta)
-        if old is None or not self._compatible(meta):
-            logger.info("index.full_instead repo=%s reason=%s", repo.slug, self._rebuild_reason(meta))
-            return self.index_commit(source, repo, new, collection=name)
+        if old is None or not self._compatible(meta, run):
+            logger.info("index.full_instead repo=%s reason=%s", repo.slug, self._rebuild_reason(meta, run))
+            return self._index_commit(source, repo, new, name, run)
         if old == new:
             return IndexStats(commit=new, mode="noop", seconds=time.perf_counter() - started)
 
         changes = source.changes(old, new)
-        self._mark_in_progress(name, new, meta)
+        self._mark_in_progress(name, new, meta, started_from=old)
         stats = IndexStats(commit=new, mode="update")
         self._delete_paths(name, changes.removed_paths)
         stats.deleted = len(changes.deleted) + len(changes.renamed)
         present = set(source.list_files(new))
         paths = sorted({p for p in changes.new_paths if p in present})  # symlinks, submodules: never indexed
         versions = dict(meta.get("adapter_versions") or {})
-        versions.update(self._index_paths(source, repo, name, new, paths, stats, replace=False))
-        self._finish(name, new, versions, stats, started)
+        versions.update(self._index_paths(source, repo, name, new, paths, stats, run, replace=False))
+        self._finish(name, new, versions, stats, started, run)
         return stats
-
-    def ensure_indexed(
-        self, source: GitSource, repo: RepoRef, commit: str = "HEAD", *, collection: str | None = None
-    ) -> IndexStats:
-        """Make the collection match ``commit``: nothing when it already does, else update or full."""
-        sha = source.resolve(commit)
-        name = self.collection(repo, collection)
-        meta = self._meta(name)
-        if meta.get("commit") == sha and self._compatible(meta):
-            return IndexStats(commit=sha, mode="noop")
-        return self.update(source, repo, sha, collection=name)
 
     # --- meta -----------------------------------------------------------------------------------
     def _meta(self, name: str) -> dict[str, Any]:
@@ -176,32 +312,33 @@ class IndexService:
             return {}
         return dict(self._index.get_meta(name) or {})
 
-    def _same_space(self, meta: dict[str, Any]) -> bool:
-        """Stored vectors are comparable to ours and the same files were selected."""
-        return (
-            meta.get("base_model") == self._encoder.base_model_id
-            and meta.get("dim") == self._encoder.dim
-            and meta.get("options") == self._fingerprint
-        )
+    def _same_model(self, meta: dict[str, Any]) -> bool:
+        return meta.get("base_model") == self._encoder.base_model_id and meta.get("dim") == self._encoder.dim
 
-    def _compatible(self, meta: dict[str, Any]) -> bool:
-        """Same space and every stored language still embedded with the same adapter version."""
+    def _adapters_match(self, meta: dict[str, Any]) -> bool:
+        """Every stored language is still embedded with the same adapter version."""
         versions = meta.get("adapter_versions") or {}
-        return self._same_space(meta) and all(
-            self._encoder.adapter_version(language) == version for language, version in versions.items()
-        )
+        return all(self._encoder.adapter_version(language) == version for language, version in versions.items())
 
-    def _rebuild_reason(self, meta: dict[str, Any]) -> str:
+    def _same_space(self, meta: dict[str, Any], run: _Run) -> bool:
+        """Stored vectors are comparable to ours and the same files were selected."""
+        return self._same_model(meta) and meta.get("options") == run.fingerprint
+
+    def _compatible(self, meta: dict[str, Any], run: _Run) -> bool:
+        """Same space and every stored language still embedded with the same adapter version."""
+        return self._same_space(meta, run) and self._adapters_match(meta)
+
+    def _rebuild_reason(self, meta: dict[str, Any], run: _Run) -> str:
         if not meta:
             return "no_collection"
         if not meta.get("commit"):
             return "no_commit"
-        if meta.get("base_model") != self._encoder.base_model_id or meta.get("dim") != self._encoder.dim:
+        if not self._same_model(meta):
             return "model_changed"
-        if meta.get("options") != self._fingerprint:
-            return "options_changed"
-        if not self._compatible(meta):
+        if not self._adapters_match(meta):
             return "adapter_changed"
+        if meta.get("options") != run.fingerprint:
+            return "options_changed"
         return "commit_unknown"
 
     @staticmethod
@@ -218,10 +355,19 @@ class IndexService:
         old = self._resolve_meta_commit(source, meta)
         return None if old is None else source.list_files(old)
 
-    def _mark_in_progress(self, name: str, target: str, meta: dict[str, Any]) -> None:
-        self._index.set_meta(name, {**meta, "commit": None, "indexing": target})
+    def _mark_in_progress(
+        self, name: str, target: str, meta: dict[str, Any], *, started_from: str | None = None
+    ) -> None:
+        marked = {k: v for k, v in meta.items() if k not in ("from", "indexing")}
+        marked.update({"commit": None, "indexing": target})
+        if started_from is not None:
+            marked["from"] = started_from
+        self._index.set_meta(name, marked)
 
-    def _finish(self, name: str, sha: str, versions: dict[str, str], stats: IndexStats, started: float) -> None:
+    def _finish(
+        self, name: str, sha: str, versions: dict[str, str], stats: IndexStats, started: float, run: _Run
+    ) -> None:
+        run.lease.renew()  # a writer that lost its lease must not claim the collection is complete
         self._index.set_meta(
             name,
             {
@@ -229,7 +375,7 @@ class IndexService:
                 "base_model": self._encoder.base_model_id,
                 "dim": self._encoder.dim,
                 "adapter_versions": dict(sorted(versions.items())),
-                "options": self._fingerprint,
+                "options": run.fingerprint,
             },
         )
         stats.seconds = time.perf_counter() - started
@@ -259,10 +405,12 @@ class IndexService:
         for batch in _batches(sorted(set(paths)), PATH_BATCH):
             self._index.delete_paths(name, batch)
 
-    def _extract(self, source: GitSource, commit: str, path: str, stats: IndexStats) -> list[CodeFunction] | None:
+    def _extract(
+        self, source: GitSource, commit: str, path: str, stats: IndexStats, options: ExtractOptions
+    ) -> list[CodeFunction] | None:
         """Functions of one file, or ``None`` when its content makes it skipped as a whole."""
         try:
-            result = extract_source(path, source.read(commit, path), self._options)
+            result = extract_source(path, source.read(commit, path), options)
         except ExtractionError as exc:
             self._warn(stats, f"{path}: {exc}")
             return None
@@ -286,6 +434,7 @@ class IndexService:
         commit: str,
         paths: Sequence[str],
         stats: IndexStats,
+        run: _Run,
         *,
         replace: bool,
     ) -> dict[str, str]:
@@ -299,6 +448,7 @@ class IndexService:
         pending_paths: list[str] = []
 
         def flush() -> None:
+            run.lease.renew()
             if replace and pending_paths:
                 self._delete_paths(name, pending_paths)
             if pending:
@@ -308,11 +458,11 @@ class IndexService:
 
         for path in self._iter_progress(paths, repo):
             stats.files_seen += 1
-            if skip_reason(path, self._options) is not None:
+            if skip_reason(path, run.options) is not None:
                 # Skipped by name: with the same options (part of the meta) it never had points.
                 stats.files_skipped += 1
                 continue
-            functions = self._extract(source, commit, path, stats)
+            functions = self._extract(source, commit, path, stats, run.options)
             pending_paths.append(path)
             if functions is None:
                 stats.files_skipped += 1

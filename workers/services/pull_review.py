@@ -7,7 +7,7 @@ posts the answer.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.commands import Command, CommandKind
 from bot.github.render import render_similar
@@ -16,22 +16,34 @@ from core.errors import ConfigError
 
 if TYPE_CHECKING:
     from embedding.source import GitSource
+    from workers.services.plan import ReviewPlan
     from workers.services.review import ReviewService
 
 CHANGED_ANSWER = "The review summary on this pull request lists what its changed functions resemble."
 
 
-def search(reviewer: ReviewService, source: GitSource, repo: RepoRef, command: Command, head: str) -> list[Match]:
-    """The matches ``command`` asks for at ``head`` (a query, a function by name, or a file line)."""
+def search(
+    reviewer: ReviewService,
+    source: GitSource,
+    repo: RepoRef,
+    command: Command,
+    head: str,
+    *,
+    base: str | None = None,
+    plan: ReviewPlan | None = None,
+) -> list[Match]:
+    """The matches ``command`` asks for: a query, or a function (by name or file line) at ``head``,
+    searched against ``base`` (default: ``head``) under the job's ``plan``, without writing the index."""
+    common: dict[str, Any] = {"commit": head, "base": base, "plan": plan}
     if command.kind is CommandKind.QUERY:
-        return reviewer.similar(source, repo, query=command.query, commit=head)
+        return reviewer.similar(source, repo, query=command.query, **common)
     if command.kind is CommandKind.AT:
         if command.path is None or command.line is None:
             raise ConfigError("a /similar FILE:LINE command needs both a path and a line")
-        return reviewer.similar(source, repo, at=(command.path, command.line), commit=head)
+        return reviewer.similar(source, repo, at=(command.path, command.line), **common)
     if command.kind is CommandKind.FUNCTION:
         name = f"{command.path}:{command.function}" if command.path else command.function
-        return reviewer.similar(source, repo, function=name, commit=head)
+        return reviewer.similar(source, repo, function=name, **common)
     raise ConfigError(f"/similar {command.kind.value} is not a search")
 
 
@@ -45,7 +57,15 @@ def subject_of(command: Command) -> str:
 
 
 def similar_answer(
-    reviewer: ReviewService, source: GitSource, repo: RepoRef, command: Command, *, head: str, web_url: str
+    reviewer: ReviewService,
+    source: GitSource,
+    repo: RepoRef,
+    command: Command,
+    *,
+    head: str,
+    web_url: str,
+    base: str | None = None,
+    plan: ReviewPlan | None = None,
 ) -> str:
     """Markdown answer to a ``/similar`` search: a table of the best matches, linked at their commit.
 
@@ -54,5 +74,6 @@ def similar_answer(
     """
     if command.kind is CommandKind.CHANGED:
         return CHANGED_ANSWER
-    matches = search(reviewer, source, repo, command, head)
-    return render_similar(matches, web_url=web_url, slug=repo.slug, commit=head, subject=subject_of(command))
+    matches = search(reviewer, source, repo, command, head, base=base, plan=plan)
+    # The matches are the base's code: link them there.
+    return render_similar(matches, web_url=web_url, slug=repo.slug, commit=base or head, subject=subject_of(command))

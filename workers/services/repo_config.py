@@ -26,7 +26,7 @@ import logging
 import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
@@ -34,6 +34,9 @@ from core.errors import ConfigError
 from core.settings import DEFAULT_EXCLUDE_GLOBS, Settings
 from embedding.extract.globs import first_match
 from embedding.verdict import STRICTNESS_OFFSETS, verdict_for
+
+if TYPE_CHECKING:
+    from workers.services.plan import ReviewPlan
 
 log = logging.getLogger(__name__)
 
@@ -365,25 +368,44 @@ def load_repo_config(
     return config
 
 
-def render_config(config: RepoConfig, settings: Settings) -> str:
-    """Markdown for ``/similar config``: the effective settings for this repository and where they came from."""
-    dup, rel = config.cutoffs(settings)
-    langs = ", ".join(config.languages) if config.languages else "all supported"
-    own = ", ".join(f"`{g}`" for g in config.ignore) or "none"
+def render_config(config: RepoConfig | ReviewPlan, settings: Settings | None = None) -> str:
+    """Markdown for ``/similar config``: the plan a review of this repository runs under now.
+
+    Given a ``ReviewPlan`` (what the bot's jobs resolve), it shows exactly that plan; given a
+    ``RepoConfig`` and the process ``settings``, the plan they make. A file that could not be used
+    is named with what is wrong, above the defaults that are in force instead.
+    """
+    from workers.services.plan import ReviewPlan, plan_from_config
+
+    if isinstance(config, ReviewPlan):
+        plan = config
+    else:
+        if settings is None:
+            raise ConfigError("render_config needs the settings to show a RepoConfig's plan")
+        plan = plan_from_config(settings, config)
+    verdict = plan.verdict()
+    own = ", ".join(f"`{g}`" for g in plan.config.ignore) or "none"
+    adapters = ", ".join(f"{name} {version}" for name, version in sorted(plan.pointer.adapters.items()))
     rows = [
-        ("Source", f"`{config.source}`"),
-        ("Languages", langs),
-        ("Strictness", config.strictness),
-        ("Duplicate threshold", f"{dup:.2f}"),
-        ("Related threshold", f"{rel:.2f}"),
-        ("Inline comments at most", str(config.max_comments)),
+        ("Source", f"`{plan.source}`"),
+        ("Languages", ", ".join(plan.languages) if plan.languages else "all supported"),
+        ("Strictness", plan.strictness),
+        ("Duplicate threshold", f"{verdict.duplicate:.2f}"),
+        ("Related threshold", f"{verdict.related:.2f}"),
+        ("Inline comments at most", str(plan.max_comments)),
+        ("Changed functions reviewed at most", str(plan.max_functions)),
         (
             "Ignored paths",
-            f"vendored/generated/minified (built in){', tests' if config.ignore_tests else ''}; own: {own}",
+            f"vendored/generated/minified (built in){', tests' if plan.config.ignore_tests else ''}; own: {own}",
         ),
-        ("Runs on", ", ".join(config.events) or "no events"),
+        ("Runs on", ", ".join(plan.events) or "no events"),
+        ("Adapters", adapters or "none (the base model)"),
     ]
-    lines = ["### doppel configuration", "", "| Setting | Value |", "| --- | --- |"]
+    lines = ["### doppel configuration", ""]
+    if plan.problem:
+        problem = " ".join(plan.problem.replace("`", "'").split())
+        lines += [f"**`{CONFIG_PATH}` could not be used, so the defaults below are in force:** {problem}", ""]
+    lines += ["| Setting | Value |", "| --- | --- |"]
     lines += ["| " + k + " | " + v.replace("|", "\\|") + " |" for k, v in rows]
     lines += ["", "<sub>Thresholds an adapter has calibrated take precedence over these defaults.</sub>"]
     return "\n".join(lines)

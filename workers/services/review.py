@@ -26,12 +26,12 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from core.domain import CodeFunction, Finding, FindingKind, IndexedFunction, Match, RepoRef
-from core.errors import CollectionNotFoundError, ConfigError, DoppelError, ReviewError
+from core.errors import ConfigError, DoppelError, ReviewError
 from core.settings import Settings
 from embedding.extract import ExtractOptions, extract_source, skip_reason
 from embedding.languages import LANGUAGES, language_for_path
 from embedding.lexical import NormalizedCode, normalize
-from embedding.verdict import Signals, Verdict, signals_of, verdict_for
+from embedding.verdict import Signals, Verdict, signals_of
 from workers.services.findings import explain_entry, fold_nested
 
 if TYPE_CHECKING:
@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from embedding.index import VectorIndex
     from embedding.source import GitSource
     from workers.services.indexing import IndexService
+    from workers.services.overlay import BaseView
+    from workers.services.plan import ReviewPlan
 
 logger = logging.getLogger(__name__)
 
@@ -110,10 +112,12 @@ def _brief(fn: CodeFunction) -> dict[str, Any]:
 # --- result --------------------------------------------------------------------------------------
 @dataclass
 class ReviewStats:
-    """What a review did; ``index`` is the ``IndexStats.to_dict()`` of bringing the index to the base."""
+    """What a review did; ``index`` is the ``ViewStats.to_dict()`` of how the base was searched
+    (the index alone, with the base's differing files laid over it, or in memory)."""
 
     files_changed: int = 0
     functions_changed: int = 0
+    functions_over_cap: int = 0  # changed functions left unreviewed by the plan's max_functions
     searches: int = 0
     candidates: int = 0  # matches scored after leaving out own versions and moved code
     seconds: float = 0.0
@@ -140,6 +144,12 @@ class ReviewResult:
     verdicts: dict[str, Verdict] = field(default_factory=dict)  # by adapter version
     candidates: list[dict[str, Any]] = field(default_factory=list)  # every scored pair, with explain
     pre_existing: list[Finding] = field(default_factory=list)  # duplicates the base already had
+    plan: ReviewPlan | None = field(default=None, repr=False)  # the plan the review ran under
+
+    @property
+    def needs_index(self) -> bool:
+        """The base was searched in memory because there was no usable index: ask for one."""
+        return bool(self.stats.index) and self.stats.index.get("mode") == "memory"
 
     def of_kind(self, kind: FindingKind) -> list[Finding]:
         return [f for f in self.findings if f.kind is kind]
@@ -171,6 +181,7 @@ class ReviewResult:
             **({"candidates": self.candidates} if self.candidates else {}),
             "warnings": list(self.warnings),
             "stats": self.stats.to_dict(),
+            **({"plan": self.plan.to_dict()} if self.plan is not None else {}),
         }
 
 
@@ -185,15 +196,15 @@ class ReviewService:
         self._encoder = encoder
         self._index = index
         self._indexer = indexer
-        self._options = ExtractOptions.from_settings(settings)
         self._normalized: dict[tuple[str, str], NormalizedCode] = {}
 
     # --- thresholds and lexical similarity -----------------------------------------------------
-    def verdict_for(self, language: str | None) -> Verdict:
-        """The verdict of the vectors ``language`` is embedded with: its adapter's, else the default."""
+    def verdict_for(self, language: str | None, plan: ReviewPlan | None = None) -> Verdict:
+        """The verdict of the vectors ``language`` is embedded with (its adapter's, else the
+        default) under the plan's strictness and thresholds."""
         name = self._encoder.adapter_for(language)
         metadata = self._encoder.adapter_metadata(name) if name is not None else {}
-        return verdict_for(self._settings, name, metadata)
+        return (plan or self.default_plan()).verdict(name, metadata)
 
     def _norm(self, language: str, code: str) -> NormalizedCode:
         key = (language, code)
@@ -212,11 +223,23 @@ class ReviewService:
 
     # --- review --------------------------------------------------------------------------------
     def review(
-        self, source: GitSource, repo: RepoRef, base: str, head: str = "HEAD", *, explain: bool = False
+        self,
+        source: GitSource,
+        repo: RepoRef,
+        base: str,
+        head: str = "HEAD",
+        *,
+        plan: ReviewPlan | None = None,
+        explain: bool = False,
     ) -> ReviewResult:
         """Findings for the functions that ``head`` adds or changes relative to ``base``.
 
-        ``explain``: also record every scored pair with its signals (``ReviewResult.candidates``)."""
+        ``plan``: the job's plan (default: the settings alone); it decides what is extracted, how
+        many functions are reviewed, the verdict and what is searched. The index is never written:
+        the base is searched through ``overlay.open_view``. ``explain``: also record every scored
+        pair with its signals (``ReviewResult.candidates``)."""
+        plan = plan or self.default_plan()
+        options = plan.extract_options
         started = time.perf_counter()
         base_sha, head_sha = source.resolve(base), source.resolve(head)
         merge_base = source.merge_base(base_sha, head_sha)
@@ -224,23 +247,34 @@ class ReviewService:
         changes = source.changes(merge_base, head_sha)
         renamed_from = {new: old for old, new in changes.renamed}
         stats = ReviewStats(files_changed=len(added))
-        warnings: list[str] = []
-        changed = self._changed_at_head(source, head_sha, added, warnings)
+        warnings: list[str] = [f"{plan.problem} (the defaults were used)"] if plan.problem else []
+        changed = self._changed_at_head(source, head_sha, added, warnings, options)
         stats.functions_changed = len(changed)
-        result = ReviewResult(repo, base_sha, head_sha, changed, [], warnings, stats, merge_base)
+        if len(changed) > plan.max_functions:
+            stats.functions_over_cap = len(changed) - plan.max_functions
+            changed = changed[: plan.max_functions]
+            warnings.append(
+                f"{stats.functions_over_cap} more changed functions were not reviewed: a review covers at most "
+                f"{plan.max_functions} (DOPPEL_REVIEW_MAX_FUNCTIONS)"
+            )
+        result = ReviewResult(repo, base_sha, head_sha, changed, [], warnings, stats, merge_base, plan=plan)
         if not changed:
             stats.seconds = time.perf_counter() - started
             return result
 
-        stats.index = self._indexer.ensure_indexed(source, repo, base_sha).to_dict()
+        view = self.view(source, repo, base_sha, plan)
+        stats.index = view.stats.to_dict()
+        warnings += view.warnings
         vectors = self._encoder.embed_functions(changed)  # (N, dim)
         deleted = set(changes.deleted)
-        head_checker = _HeadPresence(source, head_sha, changes, self._options)
+        head_checker = _HeadPresence(source, head_sha, changes, options)
         findings: list[Finding] = []
         for fn, vector in zip(changed, vectors, strict=True):
             version = self._encoder.adapter_version(fn.language)
-            verdict = result.verdicts.setdefault(version, self.verdict_for(fn.language))
-            matches = self._search(repo, vector, version, self._settings.top_k + SEARCH_MARGIN, fn.language, deleted)
+            verdict = result.verdicts.get(version) or result.verdicts.setdefault(
+                version, self.verdict_for(fn.language, plan)
+            )
+            matches = self._search(view, vector, version, plan.top_k + SEARCH_MARGIN, fn.language, deleted)
             stats.searches += 1
             kept = [
                 m
@@ -248,16 +282,18 @@ class ReviewService:
                 if not is_previous_version(fn, m.target, renamed_from)
                 and not IGNORE_MARKER.search(m.target.code)
                 and head_checker.still_there(m.target)
-            ][: self._settings.top_k]
+            ][: plan.top_k]
             stats.candidates += len(kept)
             for rank, match in enumerate(kept):
                 explained = result.candidates if explain else None
                 finding = self._judge(source, base_sha, fn, match, version, verdict, rank, explained)
                 if finding is not None:
                     findings.append(finding)
-        findings += self._intra_change(repo, head_sha, changed, vectors, renamed_from, result.verdicts)
-        findings = fold_nested(findings, changed, self._settings.min_nested_function_lines)
-        introduced, result.pre_existing = self._split_pre_existing(source, merge_base, findings, renamed_from, result)
+        findings += self._intra_change(repo, head_sha, changed, vectors, renamed_from, result.verdicts, view)
+        findings = fold_nested(findings, changed, plan.settings.min_nested_function_lines)
+        introduced, result.pre_existing = self._split_pre_existing(
+            source, merge_base, findings, renamed_from, result, view
+        )
         result.findings = sort_findings(introduced)
         stats.seconds = time.perf_counter() - started
         logger.info(
@@ -267,18 +303,23 @@ class ReviewService:
         return result
 
     def _changed_at_head(
-        self, source: GitSource, head_sha: str, added: dict[str, set[int]], warnings: list[str]
+        self,
+        source: GitSource,
+        head_sha: str,
+        added: dict[str, set[int]],
+        warnings: list[str],
+        options: ExtractOptions,
     ) -> list[CodeFunction]:
         changed: list[CodeFunction] = []
         for path in sorted(added):
-            if language_for_path(path) is None or skip_reason(path, self._options) is not None:
-                continue
+            if language_for_path(path) is None or skip_reason(path, options) is not None:
+                continue  # never read: another language, or ignored by the plan
             try:
                 data = source.read(head_sha, path)
             except DoppelError as exc:
                 warnings.append(f"{path}: not reviewed: {exc}")
                 continue
-            extracted = extract_source(path, data, self._options)
+            extracted = extract_source(path, data, options)
             warnings += extracted.warnings
             if extracted.skipped:
                 warnings.append(f"{path}: not reviewed: {extracted.skipped}")
@@ -287,16 +328,23 @@ class ReviewService:
             changed += [fn for fn in changed_functions(extracted.functions, added[path]) if not is_ignored(fn, markers)]
         return changed
 
+    def view(self, source: GitSource, repo: RepoRef, base_sha: str, plan: ReviewPlan) -> BaseView:
+        """The repository's index as ``base_sha`` sees it, read-only (``overlay.open_view``)."""
+        from workers.services.overlay import open_view
+
+        return open_view(self._indexer, self._index, self._encoder, source, repo, base_sha, plan)
+
+    def default_plan(self) -> ReviewPlan:
+        """The plan of a caller that resolved none: these settings, no repository file."""
+        from workers.services.plan import resolve_plan
+
+        return resolve_plan(self._settings)
+
+    @staticmethod
     def _search(
-        self, repo: RepoRef, vector: Any, version: str, limit: int, language: str | None, exclude: set[str]
+        view: BaseView, vector: Any, version: str, limit: int, language: str | None, exclude: set[str]
     ) -> list[Match]:
-        try:
-            return self._index.search(
-                self._indexer.collection(repo), vector, adapter_version=version, limit=limit, language=language,
-                exclude_paths=exclude,
-            )  # fmt: skip
-        except CollectionNotFoundError as exc:
-            raise ReviewError(f"no index for {repo.slug}: run `doppel index` on it first ({exc})") from exc
+        return view.search(vector, adapter_version=version, limit=limit, language=language, exclude_paths=exclude)
 
     def _judge(
         self,
@@ -344,9 +392,10 @@ class ReviewService:
         vectors: Any,
         renamed_from: dict[str, str],
         verdicts: dict[str, Verdict],
+        view: BaseView,
     ) -> list[Finding]:
         """INTRA_PR findings: two functions new in this change that copy each other."""
-        new = [i for i, fn in enumerate(changed) if not self._existed_at_base(repo, fn, renamed_from)]
+        new = [i for i, fn in enumerate(changed) if not self._existed_at_base(view, fn, renamed_from)]
         findings: list[Finding] = []
         for a_pos, i in enumerate(new):
             for j in new[a_pos + 1 :]:
@@ -354,7 +403,9 @@ class ReviewService:
                 if first.language != second.language or _nested(first, second):
                     continue
                 version = self._encoder.adapter_version(first.language)
-                verdict = verdicts.setdefault(version, self.verdict_for(first.language))
+                verdict = verdicts.get(version) or verdicts.setdefault(
+                    version, self.verdict_for(first.language, view.plan)
+                )
                 cosine = float(vectors[i] @ vectors[j])
                 identical = first.body_hash == second.body_hash
                 if not identical and verdict.best_possible(cosine) < verdict.duplicate:
@@ -380,6 +431,7 @@ class ReviewService:
         findings: list[Finding],
         renamed_from: dict[str, str],
         result: ReviewResult,
+        view: BaseView,
     ) -> tuple[list[Finding], list[Finding]]:
         """``(introduced, pre_existing)``: a duplicate is pre-existing when the changed function's
         previous version (at the merge base) was already a duplicate of the same target, so the
@@ -390,14 +442,14 @@ class ReviewService:
             fn = finding.function
             key = (fn.path, fn.qualified_name)
             if key not in previous:
-                old = self._previous_version(source, merge_base, fn, renamed_from)
+                old = self._previous_version(source, merge_base, fn, renamed_from, view.plan)
                 if old is not None:
                     previous[key] = old
         if not previous:
             return findings, []
         olds = list(previous.values())
         vectors = dict(zip(previous, self._encoder.embed_functions(olds), strict=True))
-        limit = self._settings.top_k + SEARCH_MARGIN
+        limit = view.plan.top_k + SEARCH_MARGIN
         pre_existing: list[Finding] = []
         for finding in duplicates:
             key = (finding.function.path, finding.function.qualified_name)
@@ -406,7 +458,7 @@ class ReviewService:
                 continue
             target = finding.target
             # The previous version's cosine to the same target, as the index stores the target.
-            hits = self._search(result.repo, vectors[key], finding.adapter_version, limit, old.language, set())
+            hits = self._search(view, vectors[key], finding.adapter_version, limit, old.language, set())
             cosine = next((m.score for m in hits if _same_function(m.target, target)), None)
             if cosine is None:
                 continue  # the target was not even among the previous version's neighbours
@@ -420,22 +472,20 @@ class ReviewService:
         return kept, pre_existing
 
     def _previous_version(
-        self, source: GitSource, merge_base: str, fn: CodeFunction, renamed_from: dict[str, str]
+        self, source: GitSource, merge_base: str, fn: CodeFunction, renamed_from: dict[str, str], plan: ReviewPlan
     ) -> CodeFunction | None:
         path = renamed_from.get(fn.path, fn.path)
         try:
-            functions = self._extract(source, merge_base, path)
+            functions = self._extract(source, merge_base, path, plan.extract_options)
         except DoppelError:
             return None  # the file is new
         same = [old for old in functions if old.qualified_name == fn.qualified_name]
         return same[0] if len(same) == 1 else None
 
-    def _existed_at_base(self, repo: RepoRef, fn: CodeFunction, renamed_from: dict[str, str]) -> bool:
+    @staticmethod
+    def _existed_at_base(view: BaseView, fn: CodeFunction, renamed_from: dict[str, str]) -> bool:
         paths = {fn.path, renamed_from.get(fn.path, fn.path)}
-        try:
-            stored = [f for path in paths for f in self._index.functions_in_path(self._indexer.collection(repo), path)]
-        except CollectionNotFoundError:
-            return False
+        stored = [f for path in paths for f in view.functions_in_path(path)]
         return any(f.qualified_name == fn.qualified_name for f in stored)
 
     # --- similar -------------------------------------------------------------------------------
@@ -448,56 +498,69 @@ class ReviewService:
         at: tuple[str, int] | None = None,
         query: str | None = None,
         commit: str = "HEAD",
+        base: str | None = None,
         limit: int | None = None,
+        plan: ReviewPlan | None = None,
     ) -> list[Match]:
-        """The indexed functions nearest to a function (by name or position) or to free text.
+        """The functions of ``base`` nearest to a function (by name or position at ``commit``) or to free text.
 
         ``function``: a qualified name (``Class.method``), optionally ``path:qualname``; ``at``:
         (path, line) of a line inside the function; ``query``: text, embedded once per vector
-        space in use and searched across languages. Exactly one of the three.
+        space in use and searched across languages. Exactly one of the three. ``base`` (default:
+        ``commit``) is the code searched, through the read-only view of the index: a search never
+        writes, so ``/similar`` on a pull request (a fork's included) leaves the index as it was.
         """
+        plan = plan or self.default_plan()
         given = [name for name, value in (("function", function), ("at", at), ("query", query)) if value]
         if len(given) != 1:
             raise ConfigError(f"similar needs exactly one of function, at or query; got {given or 'none'}")
-        limit = limit or self._settings.top_k
+        limit = limit or plan.top_k
         if limit < 1:
             raise ConfigError(f"limit must be at least 1, got {limit}")
         sha = source.resolve(commit)
-        self._indexer.ensure_indexed(source, repo, sha)
+        base_sha = source.resolve(base) if base else sha
         if query:
-            return self._similar_to_text(repo, query, limit)
-        fn = self.locate(source, sha, function=function, at=at)
+            return self._similar_to_text(self.view(source, repo, base_sha, plan), query, limit)
+        fn = self.locate(source, sha, function=function, at=at, plan=plan)
+        view = self.view(source, repo, base_sha, plan)
         vector = self._encoder.embed_functions([fn])[0]
         version = self._encoder.adapter_version(fn.language)
-        matches = self._search(repo, vector, version, limit + SEARCH_MARGIN, fn.language, set())
+        matches = self._search(view, vector, version, limit + SEARCH_MARGIN, fn.language, set())
         return [m for m in matches if not is_previous_version(fn, m.target, {})][:limit]
 
-    def _similar_to_text(self, repo: RepoRef, query: str, limit: int) -> list[Match]:
-        languages = self._settings.languages or tuple(LANGUAGES)
+    def _similar_to_text(self, view: BaseView, query: str, limit: int) -> list[Match]:
+        languages = view.plan.languages or tuple(LANGUAGES)
         spaces: dict[str, str] = {}  # adapter version → a language embedded in it
         for language in sorted(languages):
             spaces.setdefault(self._encoder.adapter_version(language), language)
         matches: list[Match] = []
         for version, language in sorted(spaces.items()):
             vector = self._encoder.embed_query(query, language=language)
-            matches += self._search(repo, vector, version, limit, None, set())
+            matches += self._search(view, vector, version, limit, None, set())
         return sorted(matches, key=lambda m: (-m.score, m.target.path, m.target.start_line))[:limit]
 
     def locate(
-        self, source: GitSource, commit: str, *, function: str | None = None, at: tuple[str, int] | None = None
+        self,
+        source: GitSource,
+        commit: str,
+        *,
+        function: str | None = None,
+        at: tuple[str, int] | None = None,
+        plan: ReviewPlan | None = None,
     ) -> CodeFunction:
         """The function at ``commit`` named ``function`` (``qualname`` or ``path:qualname``) or containing ``at``."""
+        options = (plan or self.default_plan()).extract_options
         if at is not None:
             path, line = at
-            inside = [fn for fn in self._extract(source, commit, path) if fn.contains_line(line)]
+            inside = [fn for fn in self._extract(source, commit, path, options) if fn.contains_line(line)]
             if not inside:
                 raise ReviewError(f"no function contains line {line} of {path} at {commit[:12]}")
             return min(inside, key=lambda fn: fn.line_count)  # the innermost
         if not function:
             raise ConfigError("locate needs function or at")
         path, _, qualname = function.rpartition(":")
-        paths = [path] if path else self._candidate_paths(source, commit, qualname)
-        found = [fn for p in paths for fn in self._extract(source, commit, p)]
+        paths = [path] if path else self._candidate_paths(source, commit, qualname, options)
+        found = [fn for p in paths for fn in self._extract(source, commit, p, options)]
         exact = [fn for fn in found if fn.qualified_name == qualname]
         hits = exact or [fn for fn in found if fn.qualified_name.endswith("." + qualname)]
         if len(hits) == 1:
@@ -510,18 +573,20 @@ class ReviewService:
         names = ", ".join(f"{fn.path}:{fn.qualified_name}" for fn in hits[:10])
         raise ReviewError(f"{qualname!r} is ambiguous ({len(hits)} functions): pass one of {names}")
 
-    def _candidate_paths(self, source: GitSource, commit: str, qualname: str) -> list[str]:
+    @staticmethod
+    def _candidate_paths(source: GitSource, commit: str, qualname: str, options: ExtractOptions) -> list[str]:
         needle = qualname.rsplit(".", 1)[-1].encode()
         paths = []
         for path in source.list_files(commit):
-            if language_for_path(path) is None or skip_reason(path, self._options) is not None:
+            if language_for_path(path) is None or skip_reason(path, options) is not None:
                 continue
             if needle in source.read(commit, path):
                 paths.append(path)
         return paths
 
-    def _extract(self, source: GitSource, commit: str, path: str) -> list[CodeFunction]:
-        return extract_source(path, source.read(commit, path), self._options).functions
+    @staticmethod
+    def _extract(source: GitSource, commit: str, path: str, options: ExtractOptions) -> list[CodeFunction]:
+        return extract_source(path, source.read(commit, path), options).functions
 
 
 def _same_function(a: IndexedFunction, b: IndexedFunction) -> bool:

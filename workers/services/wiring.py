@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from embedding.encoder import Encoder
     from embedding.index.base import VectorIndex
     from embedding.registry import Pointer
+    from workers.services.index_lock import IndexLock
     from workers.services.indexing import IndexService
     from workers.services.review import ReviewService
 
@@ -49,6 +50,8 @@ def build_services(
     progress: bool | None = None,
     repo: RepoRef | None = None,
     index: VectorIndex | None = None,
+    pointer: Pointer | None = None,
+    lock: IndexLock | None = None,
 ) -> EmbeddingServices:
     """Load the encoder and open the index (or use ``index``, which the caller keeps owning).
 
@@ -57,7 +60,9 @@ def build_services(
     With ``repo`` and a registry pointer (``settings.adapter_registry_root``) naming adapters,
     the encoder carries exactly those adapters (never another repository's) and ``repo``'s
     reviews, searches and index updates go to the collection the pointer names, which was built
-    with them. Both come from one read of the pointer, so they always match.
+    with them. Both come from one read of the pointer, so they always match; a job passes the
+    ``pointer`` its ``ReviewPlan`` holds, so that the plan and the services agree too.
+    ``lock`` is the index writers' lock (default: the single-process ``LocalIndexLock``).
     """
     from embedding.encoder import Encoder
     from embedding.index import open_index
@@ -66,17 +71,19 @@ def build_services(
     from workers.services.review import ReviewService
 
     registry = AdapterRegistry(settings.adapter_registry_root)
-    pointer = registry.pointer(repo) if repo is not None else None
+    if pointer is None and repo is not None:
+        pointer = registry.pointer(repo)
     if repo is not None and pointer is not None and pointer.adapters:
         from workers.services.retrain import encoder_with_adapters
 
-        encoder = encoder_with_adapters(settings, registry.current_paths(repo))
+        paths = {name: registry.language_dir(repo, name) / version for name, version in pointer.adapters.items()}
+        encoder = encoder_with_adapters(settings, paths)
     else:
         encoder = Encoder.from_settings(settings)
     owns_index = index is None
     index = open_index(settings) if index is None else index
     indexer = IndexService(
-        settings, encoder, index, progress=progress, collection_of=pointer_collections(repo, pointer)
+        settings, encoder, index, progress=progress, collection_of=pointer_collections(repo, pointer), lock=lock
     )
     reviewer = ReviewService(settings, encoder, index, indexer)
     return EmbeddingServices(settings, encoder, index, indexer, reviewer, pointer=pointer, owns_index=owns_index)

@@ -3,6 +3,11 @@
 Each function returns a short outcome string (also logged as a dotted event name) so that
 tests and task results say what happened: ``posted``, ``deferred``, ``stale_head`` and so on.
 Precondition failures (a closed PR, a head that moved on) log and return; they never raise.
+
+Every job that reviews, searches or answers ``/similar config`` resolves its ``ReviewPlan`` once
+(``rt.plan``: the settings, ``.github/doppel.yml`` on the default branch, the adapter pointer)
+and hands it on; a bad file never stops a job, the plan says what was wrong. Only index jobs
+write to a repository's index (one writer at a time, under its lock); reviews and searches read it.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from bot.commands.parse import HELP_TEXT
 from core.domain import RepoRef
 from core.errors import ConfigError, DoppelError, ReviewError
 from workers.services.coalesce import PullKey
+from workers.services.repo_config import render_config
 from workers.tasks import names
 from workers.tasks.runtime import GitHubPort, Runtime
 
@@ -22,9 +28,19 @@ log = logging.getLogger(__name__)
 
 
 def review_pull_request(
-    rt: Runtime, *, installation_id: int | None, repo: str, pr_number: int, head_sha: str, token: str
+    rt: Runtime,
+    *,
+    installation_id: int | None,
+    repo: str,
+    pr_number: int,
+    head_sha: str,
+    token: str,
+    action: str | None = None,
 ) -> str:
-    """Review one head of a PR, coalesced per PR, and post only if that head is still current."""
+    """Review one head of a PR, coalesced per PR, and post only if that head is still current.
+
+    ``action``: the pull request event that asked for it (``None``: the reconciler); the plan's
+    ``events`` decide whether it starts a review."""
     ref = RepoRef(repo, installation_id)
     if rt.registry.is_ignored(ref, pr_number):
         return _outcome("review.ignored", repo, pr_number, head_sha)
@@ -38,9 +54,14 @@ def review_pull_request(
             return _outcome("review.pr_closed", repo, pr_number, head_sha)
         if pull.head_sha != head_sha:
             return _outcome("review.stale_head", repo, pr_number, head_sha)
-        if pull.draft and not rt.settings.review_drafts:
+        plan = rt.plan(ref)
+        if plan.problem:
+            log.warning("review.bad_repo_config repo=%s: %s", repo, plan.problem)
+        if not plan.triggers_on(action):
+            return _outcome("review.not_configured", repo, pr_number, head_sha)
+        if pull.draft and not plan.settings.review_drafts:
             return _outcome("review.draft", repo, pr_number, head_sha)
-        result = rt.review(ref, pr_number=pr_number, base=pull.base_sha, head=head_sha)
+        result = rt.review(ref, pr_number=pr_number, base=pull.base_sha, head=head_sha, plan=plan)
         # The review took a while: a push meanwhile makes this result stale. Its own review
         # (pending or queued) will post instead.
         if github.pull(repo, pr_number).head_sha != head_sha:
@@ -52,7 +73,13 @@ def review_pull_request(
         if pending is not None and pending != head_sha:
             rt.enqueue(
                 names.REVIEW_PULL_REQUEST,
-                {"installation_id": installation_id, "repo": repo, "pr_number": pr_number, "head_sha": pending},
+                {
+                    "installation_id": installation_id,
+                    "repo": repo,
+                    "pr_number": pr_number,
+                    "head_sha": pending,
+                    "action": "synchronize",  # a push while the review ran
+                },
             )
 
 
@@ -67,15 +94,19 @@ def similar_command(
     review_comment: bool | None = None,
 ) -> str:
     """Answer a ``/similar`` search at the PR's current head: 👀 on the command, then the answer
-    (in the comment's thread when it was typed on the diff). A search that cannot run for a
-    reason the user can fix (no such function, no function on that line) is answered with it."""
+    (in the comment's thread when it was typed on the diff). The search runs against the PR's
+    base through the read-only view of the index: it never writes, so a fork's code never enters
+    the index. A search that cannot run for a reason the user can fix (no such function, no
+    function on that line) is answered with it."""
     parsed = Command.from_dict(command)
     github = rt.github(installation_id)
     on_diff = _on_diff(github, repo, pr_number, comment_id, review_comment)
     github.react(repo, comment_id, "eyes", review_comment=on_diff)
     pull = github.pull(repo, pr_number)
+    ref = RepoRef(repo, installation_id)
+    plan = rt.plan(ref)
     try:
-        answer = rt.similar(RepoRef(repo, installation_id), pr_number=pr_number, head=pull.head_sha, command=parsed)
+        answer = rt.similar(ref, pr_number=pr_number, head=pull.head_sha, base=pull.base_sha, command=parsed, plan=plan)
     except (ReviewError, ConfigError) as exc:
         answer = f"I could not run that search: {exc}"
         log.info("command.failed repo=%s pr=%d: %s", repo, pr_number, exc)
@@ -103,7 +134,7 @@ def reply_command(
         rt.registry.ignore(ref, pr_number)
         body = "doppel will not review this pull request again."
     elif parsed.kind is CommandKind.CONFIG:
-        body = rt.config_text(ref)
+        body = render_config(rt.plan(ref))  # the plan a review would use now, problems included
     elif parsed.kind is CommandKind.INVALID:
         body = f"I could not read that command: {parsed.error}.\n\n{HELP_TEXT}"
     else:
@@ -120,11 +151,18 @@ def _on_diff(github: GitHubPort, repo: str, number: int, comment_id: int, review
 
 
 def index_repository(
-    rt: Runtime, *, installation_id: int | None, repo: str, commit: str | None = None
+    rt: Runtime, *, installation_id: int | None, repo: str, commit: str | None = None, register: bool = True
 ) -> dict[str, Any]:
-    """Index (or update) a repository and remember it for the nightly jobs."""
+    """Bring a repository's index to its default branch (the one writer, under the lock) and,
+    with ``register``, remember it for the nightly jobs. ``commit`` (a push's) is a hint only: the
+    index follows the default branch's head, so a delayed job never moves it back. Without
+    ``register`` (the reconciler), a repository no longer served is left alone."""
     ref = RepoRef(repo, installation_id)
-    rt.registry.add(ref)
+    if register:
+        rt.registry.add(ref)
+    elif not rt.registry.contains(ref):
+        log.info("index.skipped_unregistered repo=%s", repo)
+        return {"mode": "skipped", "commit": commit}
     stats = rt.index(ref, commit=commit)
     log.info("index.done repo=%s commit=%s", repo, commit or "default-branch")
     return stats
@@ -152,10 +190,15 @@ def nightly_retrain(rt: Runtime) -> int:
 
 
 def reconcile_open_pulls(rt: Runtime) -> int:
-    """Queue a review for every open PR whose head has no doppel review yet (lost deliveries,
-    downtime). Returns how many were queued; a repository GitHub refuses is skipped."""
+    """Queue an index update for every served repository (a lost push leaves its index behind;
+    an update that finds it current costs a fetch) and a review for every open PR whose head has
+    no doppel review yet (lost deliveries, downtime). Returns how many reviews were queued; a
+    repository GitHub refuses is skipped."""
     queued = 0
     for ref in rt.registry.repositories():
+        rt.enqueue(
+            names.INDEX_REPOSITORY, {"installation_id": ref.installation_id, "repo": ref.slug, "register": False}
+        )
         github = rt.github(ref.installation_id)
         try:
             pulls = github.open_pulls(ref.slug)

@@ -2,7 +2,9 @@
 embedding services from ``workers.services.wiring``, Redis for coalescing and bookkeeping.
 
 Heavy pieces (the encoder, the index) are built on first use, once per worker process, and kept:
-an embedded (Edge) index shard is locked to the one process that opened it.
+an embedded (Edge) index shard is locked to the one process that opened it. Index writes take a
+per-collection lease in Redis (``RedisIndexLock``): one writer per repository, however many
+workers there are. Reviews and searches only read the index.
 """
 
 from __future__ import annotations
@@ -19,15 +21,19 @@ from bot.commands import Command
 from bot.github.auth import GitHubConfig
 from bot.github.client import GitHubAccess, GitHubClient, PullInfo
 from core.domain import PullRef, RepoRef
-from core.errors import ConfigError
+from core.errors import GitError
 from core.settings import Settings
 from workers.services.coalesce import PullCoalescer
+from workers.services.index_lock import RedisIndexLock
+from workers.tasks import names
 from workers.tasks.registry import RepoRegistry
 
 if TYPE_CHECKING:
     from celery import Celery
 
+    from embedding.registry import Pointer
     from embedding.source import GitSource
+    from workers.services.plan import ReviewPlan
     from workers.services.review import ReviewResult
     from workers.services.wiring import EmbeddingServices
 
@@ -62,17 +68,28 @@ class GitHubAdapter:
         return self.publisher.has_review(repo, number, head_sha)
 
     def publish_review(self, repo: str, number: int, result: ReviewResult) -> None:
-        from workers.services.repo_config import RepoConfig, load_repo_config
+        """Publish under the plan the review ran with (its comment cap); ignored files were never
+        reviewed, so there is nothing to filter here."""
+        from workers.services.publish import PublishService
 
-        config: RepoConfig | None
-        try:
-            config = load_repo_config(self.client, repo)
-        except ConfigError as exc:  # a broken .github/doppel.yml must not stop the review
-            log.warning("review.bad_repo_config repo=%s: %s", repo, exc)
-            config = None
+        publisher = self.publisher
+        if result.plan is not None:
+            publisher = PublishService(
+                self.client, bot_login=publisher.bot_login, max_comments=result.plan.max_comments
+            )
         pull = PullRef(RepoRef(repo, self.installation_id), number, result.head, result.base)
-        outcome = self.publisher.publish(result, pull, config=config)
+        outcome = publisher.publish(result, pull)
         log.info("review.published repo=%s pr=%d status=%s", repo, number, outcome.status)
+
+    def config_file(self, repo: str) -> tuple[str | None, str]:
+        """``.github/doppel.yml`` on the default branch (never the pull request's) and where it was read."""
+        from workers.services.repo_config import CONFIG_PATH
+
+        branch = self.client.default_branch(repo)
+        return self.client.file_text(repo, CONFIG_PATH, branch), f"{repo}@{branch}:{CONFIG_PATH}"
+
+    def permission(self, repo: str, login: str) -> str:
+        return self.client.permission(repo, login)
 
     def is_review_comment(self, repo: str, number: int, comment_id: int) -> bool:
         return any(c.id == comment_id for c in self.client.review_comments(repo, number))
@@ -100,6 +117,7 @@ class ProductionRuntime:
         self.redis = redis.Redis.from_url(settings.redis_url)
         self.coalescer = PullCoalescer(self.redis, lock_seconds=settings.review_lock_seconds)
         self.registry = RepoRegistry(self.redis)
+        self.index_lock = RedisIndexLock(self.redis, ttl_seconds=settings.index_lock_seconds)
         self.access = GitHubAccess(GitHubConfig.from_settings(settings))
         self.clones = RepoCache(settings.repos_dir or settings.data_dir / "repos", web_url=self.access.config.web)
         self._services: EmbeddingServices | None = None
@@ -118,17 +136,18 @@ class ProductionRuntime:
             if self._services is None:
                 from workers.services.wiring import build_services
 
-                self._services = build_services(self.settings, progress=False)
+                self._services = build_services(self.settings, progress=False, lock=self.index_lock)
             return self._services
 
-    def services_for(self, repo: RepoRef) -> EmbeddingServices:
+    def services_for(self, repo: RepoRef, pointer: Pointer | None = None) -> EmbeddingServices:
         """The services for ``repo``: its own adapters and collection when the registry's pointer
-        names some (never another repository's), else the shared ones. Rebuilt when the pointer
-        switches; they share the one index this process holds."""
+        (the job plan's, when given) names some (never another repository's), else the shared
+        ones. Rebuilt when the pointer switches; they share the one index this process holds."""
         from embedding.registry import AdapterRegistry
         from workers.services.wiring import build_services
 
-        pointer = AdapterRegistry(self.settings.adapter_registry_root).pointer(repo)
+        if pointer is None:
+            pointer = AdapterRegistry(self.settings.adapter_registry_root).pointer(repo)
         if not pointer.adapters:
             return self.services
         shared = self.services
@@ -137,7 +156,9 @@ class ProductionRuntime:
             cached = self._repo_services.get(key)
             if cached is not None and cached[0] == pointer.switched:
                 return cached[1]
-            built = build_services(self.settings, progress=False, repo=repo, index=shared.index)
+            built = build_services(
+                self.settings, progress=False, repo=repo, index=shared.index, pointer=pointer, lock=self.index_lock
+            )
             self._repo_services.pop(key, None)
             while len(self._repo_services) >= MAX_REPO_ENCODERS:
                 self._repo_services.pop(next(iter(self._repo_services)))  # the oldest built
@@ -156,29 +177,70 @@ class ProductionRuntime:
         return GitSource(path)
 
     # --- the work -------------------------------------------------------------------------------
-    def review(self, repo: RepoRef, *, pr_number: int, base: str, head: str) -> ReviewResult:
-        source = self._source(repo, [pull_refspec(pr_number), base])
-        return self.services_for(repo).reviewer.review(source, repo, base, head)
+    def plan(self, repo: RepoRef) -> ReviewPlan:
+        from workers.services.plan import ConfigFile, pointer_of, resolve_plan
 
-    def similar(self, repo: RepoRef, *, pr_number: int, head: str, command: Command) -> str:
+        text, where = self.github(repo.installation_id).config_file(repo.slug)
+        return resolve_plan(self.settings, ConfigFile(text, where), pointer=pointer_of(self.settings, repo))
+
+    def review(self, repo: RepoRef, *, pr_number: int, base: str, head: str, plan: ReviewPlan) -> ReviewResult:
+        services = self.services_for(repo, plan.pointer)
+        source = self._reader_source(repo, services, [pull_refspec(pr_number), base])
+        result = services.reviewer.review(source, repo, base, head, plan=plan)
+        if result.needs_index:
+            self.request_index(repo)
+        return result
+
+    def similar(
+        self, repo: RepoRef, *, pr_number: int, head: str, base: str, command: Command, plan: ReviewPlan
+    ) -> str:
         from workers.services.pull_review import similar_answer
 
-        source = self._source(repo, [pull_refspec(pr_number)])
+        services = self.services_for(repo, plan.pointer)
+        source = self._reader_source(repo, services, [pull_refspec(pr_number), base])
         return similar_answer(
-            self.services_for(repo).reviewer, source, repo, command, head=head, web_url=self.access.config.web
+            services.reviewer, source, repo, command, head=head, base=base, plan=plan, web_url=self.access.config.web
         )
 
-    def config_text(self, repo: RepoRef) -> str:
-        from workers.services.repo_config import load_repo_config, render_config
+    def _reader_source(self, repo: RepoRef, services: EmbeddingServices, refspecs: list[str]) -> GitSource:
+        """A clone with ``refspecs`` and the commits the index holds (to diff the base against);
+        when GitHub no longer has one of those, the view treats the index as unusable."""
+        source = self._source(repo, refspecs)
+        missing = []
+        for sha in services.indexer.referenced_commits(repo):
+            try:
+                source.resolve(sha)
+            except GitError:
+                missing.append(sha)
+        if missing:
+            try:
+                source = self._source(repo, missing)
+            except GitError as exc:
+                log.warning("review.indexed_commit_unavailable repo=%s: %s", repo.slug, exc)
+        return source
 
-        return render_config(load_repo_config(self.github(repo.installation_id).client, repo.slug), self.settings)
+    def request_index(self, repo: RepoRef) -> None:
+        """Queue one index job for ``repo`` (a burst of reviews of an unindexed repository asks once)."""
+        if self.registry.claim_index_request(repo):
+            log.info("index.requested repo=%s", repo.slug)
+            self.enqueue(names.INDEX_REPOSITORY, {"installation_id": repo.installation_id, "repo": repo.slug})
 
     def index(self, repo: RepoRef, *, commit: str | None) -> dict[str, Any]:
+        from workers.services.plan import config_at, pointer_of, resolve_plan
+
         source = self._source(repo, [ALL_BRANCHES])
-        if commit is None:
-            branch = self.github(repo.installation_id).client.default_branch(repo.slug)
-            commit = source.resolve(f"refs/remotes/origin/{branch}")
-        stats = self.services_for(repo).indexer.update(source, repo, commit)
+        branch = self.github(repo.installation_id).client.default_branch(repo.slug)
+        # The index holds the default branch's head: a push's commit is only a hint, so that a
+        # job delayed behind a newer one never moves the index back.
+        head = source.resolve(f"refs/remotes/origin/{branch}")
+        if commit and commit != head:
+            log.info("index.head_moved repo=%s pushed=%s head=%s", repo.slug, commit[:12], head[:12])
+        where = f"{repo.slug}@{branch}"
+        pointer = pointer_of(self.settings, repo)
+        plan = resolve_plan(self.settings, config_at(source, head, label=where), pointer=pointer)
+        if plan.problem:
+            log.warning("index.bad_repo_config repo=%s: %s", repo.slug, plan.problem)
+        stats = self.services_for(repo, plan.pointer).indexer.update(source, repo, head, plan=plan)
         result: dict[str, Any] = stats.to_dict()
         return result
 

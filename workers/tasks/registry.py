@@ -1,8 +1,9 @@
 """What workers remember in Redis about repositories and pull requests.
 
-The set of repositories doppel serves (for the nightly retrain and the reconciler), and the
-pull requests a maintainer silenced with ``/similar ignore``. Both are small and idempotent:
-adding twice or removing something absent changes nothing, so tasks may run again safely.
+The set of repositories doppel serves (for the nightly retrain and the reconciler), the pull
+requests a maintainer silenced with ``/similar ignore``, and a short-lived mark that an index job
+was asked for (so that a burst of reviews of an unindexed repository queues one). All small and
+idempotent: adding twice or removing something absent changes nothing, so tasks may run again.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, Protocol
 from core.domain import RepoRef
 
 REPOS_KEY = "doppel:repos"
+INDEX_REQUEST_SECONDS = 300  # a repository's index is asked for at most once in this long
 
 
 class SetRedis(Protocol):
@@ -25,6 +27,8 @@ class SetRedis(Protocol):
     def sismember(self, name: str, value: str) -> Any: ...
 
     def delete(self, *names: str) -> Any: ...
+
+    def set(self, name: str, value: str, *, nx: bool = ..., ex: int | None = ...) -> Any: ...
 
 
 def _ignore_key(repo: RepoRef) -> str:
@@ -41,6 +45,14 @@ class RepoRegistry:
     def remove(self, repo: RepoRef) -> None:
         self._redis.srem(REPOS_KEY, _encode(repo))
         self._redis.delete(_ignore_key(repo))
+
+    def contains(self, repo: RepoRef) -> bool:
+        return bool(self._redis.sismember(REPOS_KEY, _encode(repo)))
+
+    def claim_index_request(self, repo: RepoRef, *, seconds: int = INDEX_REQUEST_SECONDS) -> bool:
+        """True for the first caller in ``seconds`` that asks for ``repo``'s index job."""
+        key = f"doppel:index-requested:{repo.installation_id}:{repo.slug}"
+        return bool(self._redis.set(key, "1", nx=True, ex=seconds))
 
     def repositories(self) -> list[RepoRef]:
         """Every served repository, sorted for a stable order."""

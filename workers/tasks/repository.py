@@ -11,16 +11,20 @@ from workers.tasks.base import run_flow
 
 
 # Safe to retry: an incremental update starts from the commit stored in the collection's meta,
-# and point ids are deterministic, so re-running upserts the same points.
+# and point ids are deterministic, so re-running upserts the same points. One writer per
+# repository at a time: a job that finds the index lock held retries (IndexBusyError).
 @shared_task(bind=True, name=names.INDEX_PUSH)
 def index_push(self: Task, *, installation_id: int | None, repo: str, commit: str) -> dict[str, Any]:
     return run_flow(self, flows.index_repository, installation_id=installation_id, repo=repo, commit=commit)
 
 
-# Safe to retry: as index_push; a collection already up to date is left as it is.
+# Safe to retry: as index_push; a collection already up to date is left as it is. ``register``
+# false (the reconciler) leaves a repository that is no longer served alone.
 @shared_task(bind=True, name=names.INDEX_REPOSITORY)
-def index_repository(self: Task, *, installation_id: int | None, repo: str) -> dict[str, Any]:
-    return run_flow(self, flows.index_repository, installation_id=installation_id, repo=repo, commit=None)
+def index_repository(self: Task, *, installation_id: int | None, repo: str, register: bool = True) -> dict[str, Any]:
+    return run_flow(
+        self, flows.index_repository, installation_id=installation_id, repo=repo, commit=None, register=register
+    )
 
 
 # Safe to retry: dropping what is already gone is a no-op.

@@ -11,9 +11,12 @@ from workers.tasks.base import run_flow
 
 
 # Safe to retry: the head-SHA checks and the summary's hidden marker make a second run edit
-# the same comments instead of posting new ones.
+# the same comments instead of posting new ones; a review never writes the index. ``action``
+# (optional) is the pull request event; the repository's ``events`` decide whether it reviews.
 @shared_task(bind=True, name=names.REVIEW_PULL_REQUEST)
-def review_pull_request(self: Task, *, installation_id: int | None, repo: str, pr_number: int, head_sha: str) -> str:
+def review_pull_request(
+    self: Task, *, installation_id: int | None, repo: str, pr_number: int, head_sha: str, action: str | None = None
+) -> str:
     token = self.request.id or f"{repo}#{pr_number}@{head_sha}"
     return run_flow(
         self,
@@ -23,10 +26,11 @@ def review_pull_request(self: Task, *, installation_id: int | None, repo: str, p
         pr_number=pr_number,
         head_sha=head_sha,
         token=token,
+        action=action,
     )
 
 
-# Safe to retry: a search changes nothing; at worst the answer is posted twice. ``review_comment``
+# Safe to retry: a search changes nothing (the index is only read); at worst the answer is posted twice. ``review_comment``
 # (optional) says the command was typed on the diff; unset, the task asks GitHub.
 @shared_task(bind=True, name=names.SIMILAR_COMMAND)
 def similar_command(

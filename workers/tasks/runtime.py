@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import threading
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.commands import Command
 from core.domain import RepoRef
@@ -20,6 +20,9 @@ from core.errors import ConfigError
 from core.settings import Settings
 from workers.services.coalesce import PullCoalescer
 from workers.tasks.registry import RepoRegistry
+
+if TYPE_CHECKING:
+    from workers.services.plan import ReviewPlan
 
 
 class PullView(Protocol):
@@ -68,20 +71,24 @@ class Runtime(Protocol):
 
     def github(self, installation_id: int | None) -> GitHubPort: ...
 
-    def review(self, repo: RepoRef, *, pr_number: int, base: str, head: str) -> Any:
-        """Fetch the PR's commits and run ``ReviewService.review``; returns the ``ReviewResult``."""
+    def plan(self, repo: RepoRef) -> ReviewPlan:
+        """The job's plan: settings, ``.github/doppel.yml`` on the default branch, the adapter pointer."""
         ...
 
-    def similar(self, repo: RepoRef, *, pr_number: int, head: str, command: Command) -> str:
-        """Run a ``/similar`` search at ``head`` and return the Markdown answer."""
+    def review(self, repo: RepoRef, *, pr_number: int, base: str, head: str, plan: ReviewPlan) -> Any:
+        """Fetch the PR's commits and run ``ReviewService.review`` under ``plan`` (never writing the
+        index; asking for an index job when there is none); returns the ``ReviewResult``."""
         ...
 
-    def config_text(self, repo: RepoRef) -> str:
-        """Markdown describing the settings in force for ``repo`` (``/similar config``)."""
+    def similar(
+        self, repo: RepoRef, *, pr_number: int, head: str, base: str, command: Command, plan: ReviewPlan
+    ) -> str:
+        """Run a ``/similar`` search for ``head``'s code against ``base``; return the Markdown answer."""
         ...
 
     def index(self, repo: RepoRef, *, commit: str | None) -> dict[str, Any]:
-        """Fetch and index ``repo`` at ``commit`` (None: its default branch); returns IndexStats as a dict."""
+        """Fetch ``repo`` and bring its index to the default branch's head, as its one writer
+        (``commit``, a push's, is a hint); returns IndexStats as a dict."""
         ...
 
     def drop(self, repo: RepoRef) -> None:
