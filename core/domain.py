@@ -15,29 +15,62 @@ from typing import Any
 
 # Namespace for deterministic point ids: re-indexing the same function replaces its point.
 _POINT_NAMESPACE = uuid.UUID("5b0c1f7e-3f1d-4c59-9d1e-6f1f0c0d0e11")
-_SAFE_COLLECTION = re.compile(r"[^A-Za-z0-9_-]+")
+# The readable part of a collection name: runs of anything else become one "_", so that it never
+# holds "__", the separator of a collection's adapter generations.
+_READABLE = re.compile(r"[^a-z0-9]+")
+_READABLE_CHARS = 40
+_GENERATION = r"__[0-9a-f]{8}"
 
 
 @dataclass(frozen=True)
 class RepoRef:
     """One repository as a tenant: ``slug`` is ``owner/name`` (or a local name).
 
-    ``installation_id`` is the GitHub App installation that owns it (``None`` for local use).
-    Every collection and adapter belongs to exactly one ``RepoRef``.
+    ``installation_id`` is the GitHub App installation that owns it (``None`` for local use);
+    ``repo_id`` is GitHub's numeric repository id (``repository.id`` of a webhook), which survives
+    renames and is never reused, unlike the slug. Every collection and adapter belongs to exactly
+    one ``RepoRef``.
     """
 
     slug: str
     installation_id: int | None = None
+    repo_id: int | None = None
 
     def __post_init__(self) -> None:
         if not self.slug or self.slug.strip() != self.slug:
             raise ValueError(f"RepoRef.slug must be a non-empty name without surrounding spaces, got {self.slug!r}")
+        if self.repo_id is not None and (isinstance(self.repo_id, bool) or not isinstance(self.repo_id, int)):
+            raise ValueError(f"RepoRef.repo_id must be GitHub's integer repository id, got {self.repo_id!r}")
 
     @property
     def collection_name(self) -> str:
-        """Collection base name for this repository: safe characters only, tenant-prefixed."""
-        owner = f"i{self.installation_id}" if self.installation_id is not None else "local"
-        return f"doppel_{owner}_{_SAFE_COLLECTION.sub('_', self.slug).strip('_').lower()}"
+        """Collection base name for this repository, distinct for distinct repositories.
+
+        With a ``repo_id``: ``doppel_i<installation>_r<id>`` (``doppel_r<id>`` without an
+        installation), so a rename keeps the index and a repository created again under an old
+        name gets a new one. Without (local use): a readable prefix of the slug plus a hash of the
+        exact slug, because no mapping of names onto safe characters is one to one
+        (``foo.bar``/``foo_bar``, ``.x``/``x``). Never contains ``__``: that separates the adapter
+        generations (``generation_collection``).
+        """
+        owner = f"i{self.installation_id}_" if self.installation_id is not None else ""
+        if self.repo_id is not None:
+            return f"doppel_{owner}r{self.repo_id}"
+        readable = _READABLE.sub("_", self.slug.lower()).strip("_")[:_READABLE_CHARS].strip("_") or "repo"
+        digest = hashlib.sha256(self.slug.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        return f"doppel_{owner or 'local_'}{readable}_{digest}"
+
+    def generation_collection(self, digest8: str) -> str:
+        """The collection of one adapter generation: the base name, ``__`` and 8 hex digits."""
+        name = f"{self.collection_name}__{digest8}"
+        if not re.fullmatch(re.escape(self.collection_name) + _GENERATION, name):
+            raise ValueError(f"an adapter generation is named by 8 lowercase hex digits, got {digest8!r}")
+        return name
+
+    def owns_collection(self, name: str) -> bool:
+        """Whether ``name`` is this repository's base collection or one of its generations (an
+        exact pattern, never a prefix: ``acme/x`` does not own ``acme/x__y``'s collections)."""
+        return re.fullmatch(re.escape(self.collection_name) + f"(?:{_GENERATION})?", name) is not None
 
 
 @dataclass(frozen=True)
@@ -100,9 +133,11 @@ def text_hash(text: str) -> str:
 def point_id(repo: RepoRef, path: str, qualified_name: str, ordinal: int = 0) -> str:
     """Deterministic point id for a function: the same function re-indexed replaces its point.
 
-    ``ordinal`` tells apart functions with the same qualified name in one file (overloads).
+    ``ordinal`` tells apart functions with the same qualified name in one file (overloads). A
+    repository with a ``repo_id`` is keyed by it, so that a rename keeps its point ids.
     """
-    key = f"{repo.installation_id}|{repo.slug}|{path}|{qualified_name}|{ordinal}"
+    owner = f"r{repo.repo_id}" if repo.repo_id is not None else repo.slug
+    key = f"{repo.installation_id}|{owner}|{path}|{qualified_name}|{ordinal}"
     return str(uuid.uuid5(_POINT_NAMESPACE, key))
 
 
@@ -129,9 +164,7 @@ class IndexedFunction:
         return cls(**{k: payload[k] for k in cls.__dataclass_fields__ if k in payload})
 
     @classmethod
-    def from_function(
-        cls, repo: RepoRef, fn: CodeFunction, *, commit: str, adapter_version: str
-    ) -> IndexedFunction:
+    def from_function(cls, repo: RepoRef, fn: CodeFunction, *, commit: str, adapter_version: str) -> IndexedFunction:
         return cls(
             repo=repo.slug,
             language=fn.language,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from core.domain import IndexedFunction, IndexPoint, Match
+from core.domain import IndexedFunction, IndexPoint, Match, RepoRef
 from core.errors import VectorIndexError
 
 # Keyword payload indexes every collection gets: the fields searches, deletes and scrolls filter on.
@@ -50,6 +50,14 @@ class VectorIndex(ABC):
     @abstractmethod
     def list_collections(self) -> list[str]:
         """Names of the collections (sorted), without any internal companions."""
+
+    def drop_repository(self, repo: RepoRef) -> list[str]:
+        """Drop ``repo``'s collections, its base one and its adapter generations, matched by exact
+        name (``RepoRef.owns_collection``), never by prefix; returns the names dropped."""
+        dropped = [name for name in self.list_collections() if repo.owns_collection(name)]
+        for name in dropped:
+            self.drop_collection(name)
+        return dropped
 
     @abstractmethod
     def upsert(self, name: str, points: Sequence[IndexPoint]) -> None:
@@ -118,7 +126,9 @@ def search_filter(
 ) -> SearchFilter:
     """The filter every search uses: always one adapter version, optionally one language, minus paths."""
     if not adapter_version:
-        raise VectorIndexError("search needs an adapter_version: vectors of different adapter versions are not comparable")
+        raise VectorIndexError(
+            "search needs an adapter_version: vectors of different adapter versions are not comparable"
+        )
     must: list[tuple[str, str]] = [("adapter_version", adapter_version)]
     if language:
         must.append(("language", language))
@@ -178,7 +188,9 @@ def parse_meta(text: str, where: str) -> dict[str, Any]:
     try:
         meta = json.loads(text)
     except ValueError as exc:
-        raise VectorIndexError(f"collection meta at {where} is not valid JSON ({exc}); set it again or re-index") from exc
+        raise VectorIndexError(
+            f"collection meta at {where} is not valid JSON ({exc}); set it again or re-index"
+        ) from exc
     if not isinstance(meta, dict):
         raise VectorIndexError(f"collection meta at {where} is not a JSON object; set it again or re-index")
     return meta
