@@ -145,3 +145,59 @@ def test_render_config_lists_effective_values() -> None:
     assert "| Strictness | lenient |" in text
     assert f"| Duplicate threshold | {dup:.2f} |" in text and f"| Related threshold | {rel:.2f} |" in text
     assert "tests" in text and "a\\|b/**" in text
+
+
+# --- the review plan a job resolves from settings, the file and the adapter pointer -----------------
+def test_the_plan_reads_only_what_the_file_lets_through() -> None:
+    from workers.services.plan import ConfigFile, resolve_plan
+
+    text = "languages: [python]\nignore: ['scripts/**']\nignore_tests: true\n"
+    plan = resolve_plan(Settings(), ConfigFile(text, f"acme/shop@main:{CONFIG_PATH}"))
+    assert plan.problem is None and plan.source == f"acme/shop@main:{CONFIG_PATH}"
+    assert plan.skips("app/billing.py") is None
+    for ignored in ("scripts/tool.py", "tests/test_billing.py", "lib/text.go", "vendor/x/y.py"):
+        assert plan.skips(ignored), ignored
+    assert plan.extract_options.languages == ("python",)
+
+
+def test_max_comments_and_strictness_come_from_the_deployment_unless_the_file_sets_them() -> None:
+    from workers.services.plan import ConfigFile, resolve_plan
+
+    deployment = Settings(max_inline_comments=7, strictness="strict")
+    quiet = resolve_plan(deployment, ConfigFile("languages: [go]\n"))
+    assert (quiet.max_comments, quiet.strictness) == (7, "strict")
+    explicit = resolve_plan(deployment, ConfigFile("max_comments: 20\nstrictness: normal\n"))
+    assert (explicit.max_comments, explicit.strictness) == (20, "normal")
+    assert resolve_plan(deployment).max_functions == deployment.review_max_functions
+
+
+def test_a_bad_file_gives_the_defaults_and_the_plan_says_what_is_wrong() -> None:
+    from workers.services.plan import ConfigFile, resolve_plan
+
+    settings = Settings()
+    for text in ("max_comments: many\n", "languages: [cobol]\n", "- a\n- list\n", "x" * 70_000):
+        plan = resolve_plan(settings, ConfigFile(text, f"acme/shop@main:{CONFIG_PATH}"))
+        assert plan.config == RepoConfig() and plan.problem, text[:20]
+        assert plan.problem.startswith("acme/shop@main") and len(plan.problem) <= 500
+        assert plan.languages is None and plan.max_comments == settings.max_inline_comments
+        rendered = render_config(plan)
+        assert "could not be used" in rendered and "| Languages | all supported |" in rendered
+
+
+def test_events_decide_which_actions_review_and_the_reconciler_respects_an_empty_list() -> None:
+    from workers.services.plan import ConfigFile, resolve_plan
+
+    opened = resolve_plan(Settings(), ConfigFile("events: [opened]\n"))
+    assert opened.triggers_on("opened") and not opened.triggers_on("synchronize")
+    assert opened.triggers_on(None)  # the reconciler: a missed review of some allowed event
+    assert not resolve_plan(Settings(), ConfigFile("events: []\n")).triggers_on(None)
+
+
+def test_the_plan_keeps_the_pointer_and_shows_it() -> None:
+    from embedding.registry import Pointer
+    from workers.services.plan import resolve_plan
+
+    pointer = Pointer(adapters={"python": "v0002-1a2b3c4d"}, collection="doppel_x__1a2b3c4d", switched="now")
+    plan = resolve_plan(Settings(), pointer=pointer)
+    assert plan.pointer == pointer and plan.to_dict()["collection"] == "doppel_x__1a2b3c4d"
+    assert "python v0002-1a2b3c4d" in render_config(plan)
