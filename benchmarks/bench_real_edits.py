@@ -167,23 +167,26 @@ def machine() -> str:
 
 
 def library_table(runs: list[LibraryRun]) -> str:
+    """One row per library: what it is, what was placed, and today's verdict on it."""
     header = ["library", "registry", "language", "old → new", "split", "pairs", *(f"J {b}" for b, _, _ in BANDS),
-              "negatives", "base functions", "review s"]  # fmt: skip
+              "negatives", "not placeable", "base functions", "recall", "false alarms", "review s"]  # fmt: skip
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for run in runs:
         lib, truth = run.library, run.truth
+        registry = lib.registry if not lib.package else f"{lib.registry} `{lib.package}`"
         if run.error:
-            lines.append(f"| {lib.name} | {lib.registry} | {lib.language} | {lib.old} → {lib.new} | {lib.split} | "
+            lines.append(f"| {lib.name} | {registry} | {lib.language} | {lib.old} → {lib.new} | {lib.split} | "
                          f"failed: {run.error[:120]} |")  # fmt: skip
             continue
         bands = truth.get("bands", {})
         base = f"{truth['base_functions']}" + (
             f" (sampled from {truth['old_functions']})" if truth["base_sampled"] else ""
         )
-        cells = [lib.name, lib.registry if not lib.package else f"{lib.registry} `{lib.package}`", lib.language,
-                 f"{lib.old} → {lib.new}", lib.split, str(len(truth["pairs"])),
-                 *(str(bands.get(b, 0)) for b, _, _ in BANDS), str(len(truth["negatives"])), base,
-                 f"{run.review_seconds:.0f}"]  # fmt: skip
+        row = summarize(run.outcomes, lib.name, "today")
+        cells = [lib.name, registry, lib.language, f"{lib.old} → {lib.new}", lib.split, str(len(truth["pairs"])),
+                 *(str(bands.get(b, 0)) for b, _, _ in BANDS), str(len(truth["negatives"])),
+                 str(truth.get("dropped_unplaceable", 0)), base, f"{row.recall:.2f}",
+                 f"{row.false_alarms}/{row.negatives}", f"{run.review_seconds:.0f}"]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -216,9 +219,25 @@ Base sampling: {"none: every base holds the whole old release" if not sampled el
 
 {library_table(runs)}
 
+"Not placeable": sampled pairs or negatives that no wrapping gave back exactly once with the same
+qualified name and body (e.g. a function inside an array literal, a chained assignment); they are
+left out of the counts. "Review s": wall time of `doppel review`, model load and indexing included.
+
 ## Results
 
+Recall: copies caught / copies; each band's cell is caught / copies in that Jaccard band.
+
 {render_table(table_rows(outcomes))}
+
+## Candidate dump
+
+`--dump-candidates FILE` (needs `--explain`) writes one JSON object per line for every scored
+(changed function, target) pair: `library`, `split`, `language`, `function` and `target` (as the
+review's candidates give them: `path`, `qualified_name`, lines), `kind` (the review's verdict:
+`duplicate`, `related` or null), `features` (the review's signals: `cosine`, `lexical`, …),
+`label` (1 when the target is the function's original, else 0), `function_set` (`pair`: a copy,
+`negative`: a genuinely new function, `other`: anything else the head changed), and for pairs
+`jaccard` and `band`.
 """
     path.write_text(text, encoding="utf-8")
 
