@@ -16,21 +16,22 @@ import tree_sitter
 
 from embedding.extract.syntax import Syntax
 
+DOC_MAX_LINES = 256  # a doc comment is looked for this many lines up at most: a line ending in
+# "*/" with no "/*" above (a regex literal) must not make every function read the whole file
+
 _STRING_QUOTES = re.compile(r"^[rRuUbBfF]{0,2}(\"\"\"|'''|\"|')(.*)\1$", re.DOTALL)
 
 
-def python_docstring(function: tree_sitter.Node) -> tuple[str, tree_sitter.Node] | None:
-    """The cleaned docstring of a Python function and the statement node holding it."""
+def python_docstring(function: tree_sitter.Node, source: bytes) -> tuple[str, tree_sitter.Node] | None:
+    """The cleaned docstring of a Python function (``source``: the file's bytes) and the statement holding it."""
     body = function.child_by_field_name("body")
-    if body is None or body.named_child_count == 0:
+    first = body.named_child(0) if body is not None else None  # not named_children: no list of the body
+    if first is None or first.type != "expression_statement" or first.named_child_count != 1:
         return None
-    first = body.named_children[0]
-    if first.type != "expression_statement" or first.named_child_count != 1:
+    string = first.named_child(0)
+    if string is None or string.type != "string":
         return None
-    string = first.named_children[0]
-    if string.type != "string" or string.text is None:
-        return None
-    raw = string.text.decode("utf-8", "replace")
+    raw = source[string.start_byte : string.end_byte].decode("utf-8", "replace")
     quoted = _STRING_QUOTES.match(raw)
     return inspect.cleandoc(quoted.group(2) if quoted else raw), first
 
@@ -79,11 +80,12 @@ def comment_doc(lines: list[str], start_row: int, syntax: Syntax) -> str | None:
     if row < 0:
         return None
     above = lines[row].strip()
+    lowest = max(row - DOC_MAX_LINES + 1, 0)
     if above.endswith("*/") and syntax.doc in ("block", "line"):
         top = row
-        while top >= 0 and "/*" not in lines[top]:
+        while top >= lowest and "/*" not in lines[top]:
             top -= 1
-        if top < 0 or not lines[top].lstrip().startswith("/*"):
+        if top < lowest or not lines[top].lstrip().startswith("/*"):
             return None
         if syntax.doc == "block" and not lines[top].lstrip().startswith("/**"):
             return None
@@ -91,6 +93,6 @@ def comment_doc(lines: list[str], start_row: int, syntax: Syntax) -> str | None:
     if not syntax.line_markers or not _is_doc_line(above, syntax.line_markers):
         return None
     top = row
-    while top - 1 >= 0 and _is_doc_line(lines[top - 1], syntax.line_markers):
+    while top - 1 >= lowest and _is_doc_line(lines[top - 1], syntax.line_markers):
         top -= 1
     return _clean_line_run(lines[top : row + 1], syntax.line_markers) or None

@@ -1,7 +1,9 @@
 """Extraction of one file: skip checks, decoding, parsing, then the functions that parse cleanly.
 
 Nothing here raises on bad input: a file that cannot be used comes back with ``skipped`` set,
-and problems that still leave some functions usable come back as ``warnings``.
+and problems that still leave some functions usable come back as ``warnings``. The work is
+bounded per file (``ExtractOptions``' budgets): past its time or code-size budget a file is
+skipped with a reason, and functions past the per-file cap are counted in a warning.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from pathlib import Path
 import tree_sitter
 
 from core.errors import ExtractionError
-from embedding.extract.functions import SourceFile, build_function, scan
+from embedding.extract.budget import Deadline, OverBudgetError
+from embedding.extract.functions import Found, SourceFile, build_functions, scan
 from embedding.extract.options import DEFAULT_OPTIONS, ExtractOptions, ExtractResult
 from embedding.extract.parsers import parse
 from embedding.extract.skip import content_skip_reason, decode_source, size_reason, skip_reason
@@ -30,11 +33,35 @@ def first_error(root: tree_sitter.Node) -> tree_sitter.Node | None:
     if not root.has_error:
         return None
     node = root
-    while True:
+    while True:  # a loop, not recursion: trees can be thousands deep
         child = next((c for c in node.children if c.has_error or c.is_missing), None)
         if child is None:
             return node
         node = child
+
+
+def _within_cap(found: list[Found], options: ExtractOptions) -> tuple[list[Found], int]:
+    """The functions to build (the first ``max_functions_per_file`` long enough to keep) and
+    how many more there were.
+
+    Length is judged by line span here (before the docstring is cut), so the count of the
+    rest can include a few that the docstring rule would drop.
+    """
+    cap = options.max_functions_per_file
+    kept: list[Found] = []
+    more = 0
+    for item in found:
+        if item.span.end_point[0] - item.first.start_point[0] + 1 < options.min_function_lines:
+            continue
+        if len(kept) < cap:
+            kept.append(item)
+        else:
+            more += 1
+    return kept, more
+
+
+def _code_bytes(found: list[Found]) -> int:
+    return sum(item.span.end_byte - item.first.start_byte for item in found)
 
 
 def _skipped(path: str, reason: str) -> ExtractResult:
@@ -57,16 +84,27 @@ def extract_source(path: str, data: bytes, options: ExtractOptions = DEFAULT_OPT
     _, source, warnings = decode_source(path, data)
     result = ExtractResult(path=path, warnings=warnings)
     try:
-        tree = parse(language.name, source)
-        nodes, comments = scan(language.name, tree.root_node)
-        file = SourceFile(path, language.name, source, comments)
-        broken = 0
-        for node in nodes:
-            if node.has_error:
-                broken += 1
-                continue
-            function = build_function(file, node)
-            if function is not None and function.code.count("\n") + 1 >= options.min_function_lines:
+        deadline = Deadline(options.max_file_seconds)
+        tree = parse(language.name, source, deadline)
+        deadline.check("parsing")
+        found = scan(language.name, tree.root_node, source, path, deadline)
+        kept, more = _within_cap(found.functions, options)
+        code_bytes = _code_bytes(kept)
+        if code_bytes > options.max_code_bytes:
+            return _skipped(
+                path,
+                f"functions too large in all ({code_bytes:,} bytes of code > max_code_bytes "
+                f"{options.max_code_bytes:,}; nested functions count again inside each enclosing one)",
+            )
+        if more:
+            result.warnings.append(
+                f"{path}: {more:,} more functions left out (max_functions_per_file {options.max_functions_per_file:,})"
+            )
+        clean = [item for item in kept if not item.node.has_error]
+        broken = len(kept) - len(clean)
+        file = SourceFile(path, language.name, source, found.comments)
+        for function in build_functions(file, clean, deadline):
+            if function.code.count("\n") + 1 >= options.min_function_lines:
                 result.functions.append(function)
         error = first_error(tree.root_node)
         if error is not None:
@@ -75,6 +113,8 @@ def extract_source(path: str, data: bytes, options: ExtractOptions = DEFAULT_OPT
                 f"{path}:{error.start_point[0] + 1}: syntax error ({what}); extracted the functions that parse, "
                 f"skipped {broken} that contain errors"
             )
+    except OverBudgetError as exc:
+        return _skipped(path, str(exc))
     except (ValueError, RecursionError, ExtractionError) as exc:
         # A grammar or naming bug must not stop a whole repository scan: report it for this file.
         logger.exception("extract.failed path=%s", path)

@@ -8,21 +8,43 @@ from core.domain import CodeFunction
 from core.settings import DEFAULT_EXCLUDE_GLOBS, Settings
 from embedding.languages import LANGUAGES
 
+# Per-file budgets: hostile input (a file nested thousands deep, or tens of thousands of
+# functions) gets bounded work. Normal files stay far below every one of them.
+MAX_FILE_BYTES = 1_000_000
+MAX_FILE_SECONDS = 10.0
+MAX_CODE_BYTES = 64_000_000
+MAX_FUNCTIONS_PER_FILE = 5_000
+
 
 @dataclass(frozen=True)
 class ExtractOptions:
-    """Knobs of extraction; hashable so that compiled globs can be cached per options value."""
+    """Knobs of extraction; hashable so that compiled globs can be cached per options value.
+
+    The budgets bound the work one file can cause. ``max_file_bytes`` and ``max_code_bytes``
+    are judged before any function is built; ``max_file_seconds`` is looked at while parsing,
+    walking and building. A file over one of them is skipped with a reason; functions over
+    ``max_functions_per_file`` are left out and counted in a warning.
+    """
 
     min_function_lines: int = 3  # functions whose code (docstring removed) is shorter are dropped
-    max_file_bytes: int = 1_000_000  # larger files are skipped whole
+    max_file_bytes: int = MAX_FILE_BYTES  # larger files are skipped whole
     exclude_globs: tuple[str, ...] = DEFAULT_EXCLUDE_GLOBS  # repo-relative posix globs, ``**`` spans folders
     languages: tuple[str, ...] | None = None  # canonical language names to scan; None: all
+    max_file_seconds: float = MAX_FILE_SECONDS  # time budget of one file: parse, walk and build
+    # Size budget: the bytes of all the functions' code together. Each nested function's code is
+    # also part of every function around it, so deep nesting multiplies it: depth 2,000 of
+    # ``function f(){`` (32 KB) makes 32 MB of code.
+    max_code_bytes: int = MAX_CODE_BYTES
+    max_functions_per_file: int = MAX_FUNCTIONS_PER_FILE  # functions past this many are left out
 
     def __post_init__(self) -> None:
         if self.min_function_lines < 1:
             raise ValueError(f"min_function_lines must be at least 1, got {self.min_function_lines}")
-        if self.max_file_bytes < 1:
-            raise ValueError(f"max_file_bytes must be at least 1, got {self.max_file_bytes}")
+        for name in ("max_file_bytes", "max_code_bytes", "max_functions_per_file"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not self.max_file_seconds > 0:
+            raise ValueError(f"max_file_seconds must be positive, got {self.max_file_seconds}")
         # Accept any iterable of globs/languages but store tuples: the options must stay hashable.
         object.__setattr__(self, "exclude_globs", tuple(self.exclude_globs))
         if self.languages is not None:

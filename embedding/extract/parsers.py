@@ -12,7 +12,10 @@ from functools import cache
 import tree_sitter
 
 from core.errors import ConfigError, ExtractionError
+from embedding.extract.budget import Deadline, OverBudgetError
 from embedding.languages import LANGUAGES
+
+READ_CHUNK = 1 << 16  # bytes handed to the parser per read when parsing against a deadline
 
 
 @cache
@@ -37,9 +40,25 @@ def parser(language: str) -> tree_sitter.Parser:
     return tree_sitter.Parser(grammar(language))
 
 
-def parse(language: str, data: bytes) -> tree_sitter.Tree:
-    """Parse UTF-8 ``data`` with the cached parser of ``language``."""
-    return parser(language).parse(data)
+def parse(language: str, data: bytes, deadline: Deadline | None = None) -> tree_sitter.Tree:
+    """Parse UTF-8 ``data`` with the cached parser of ``language``.
+
+    With a ``deadline``, the parser reads ``data`` in chunks and asks the clock as it goes; a
+    parse past the deadline is cancelled (and the parser reset) with ``OverBudgetError``.
+    """
+    if deadline is None:
+        return parser(language).parse(data)
+    cached = parser(language)
+    try:
+        return cached.parse(
+            lambda offset, _point: data[offset : offset + READ_CHUNK],
+            progress_callback=lambda *_state: deadline.expired(),
+        )
+    except ValueError as exc:  # what py-tree-sitter raises when the callback cancels the parse
+        cached.reset()  # or the next parse would resume this one
+        if deadline.expired():
+            raise OverBudgetError(deadline.reason("parsing")) from exc
+        raise
 
 
 @cache

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import tree_sitter
@@ -164,6 +164,7 @@ def code_tokens(language: str, code: str) -> list[Token]:
 
 _COMMENT_TYPES = ("comment", "line_comment", "block_comment")
 _GAP = re.compile(r" (?!\w)|(?<!\w) ")
+_WORD_CHAR = re.compile(r"\w")
 
 
 def comment_pattern(language: str) -> str:
@@ -209,6 +210,119 @@ def normalised_code(source: bytes, start: int, end: int, cuts: Sequence[tuple[in
     pieces.append(source[position:end])
     text = _SPACE.sub(" ", b"".join(pieces).decode("utf-8", "replace")).strip()
     return _GAP.sub("", text)
+
+
+@dataclass(frozen=True)
+class NormalisedFile:
+    """A whole file normalised once as ``normalised_code`` does, and where some byte offsets land.
+
+    A nested function's text is also part of every function around it, so normalising each
+    function on its own costs the sum of their sizes (depth² bytes through two regexes for deep
+    nesting). Normalising the file once and slicing costs one pass. Offsets are kept only where
+    the slice is exact: at token edges (never inside a comment, never between two blanks).
+    """
+
+    text: str
+    at: dict[int, int] = field(default_factory=dict)  # byte offset → position in ``text``
+
+    def between(self, start: int, end: int, cut: tuple[int, int] | None = None) -> str | None:
+        """``normalised_code(source, start, end, comments + [cut])``; ``None`` for an offset not kept."""
+        if cut is None:
+            low, high = self.at.get(start), self.at.get(end)
+            return None if low is None or high is None else self.text[low:high].strip(" ")
+        left, right = self.between(start, cut[0]), self.between(cut[1], end)
+        if left is None or right is None:
+            return None
+        # The cut becomes one blank, kept only between two word characters (as ``_GAP`` does).
+        joint = " " if left and right and _WORD_CHAR.match(left[-1]) and _WORD_CHAR.match(right[0]) else ""
+        return left + joint + right
+
+
+def normalise_file(
+    source: bytes, comments: Sequence[tuple[int, int]], spans: Sequence[tuple[int, int]], offsets: Iterable[int] = ()
+) -> NormalisedFile:
+    """The code of ``spans`` (byte ranges, nested or not) normalised once, split at their edges and ``offsets``.
+
+    ``comments`` are sorted, merged byte ranges. Each stretch between two split points is
+    normalised on its own, with the characters on either side as context for the blanks at its
+    edges, so the whole costs one pass over the code the spans cover. A split point inside a
+    comment or with blanks on both sides is not kept (slices from it fall back).
+    """
+    regions: list[list[int]] = []  # the union of the spans
+    for start, end in sorted(spans):
+        if regions and start <= regions[-1][1]:
+            regions[-1][1] = max(regions[-1][1], end)
+        else:
+            regions.append([start, end])
+    edges = {edge for start, end in spans for edge in (start, end)}
+    points = sorted(point for point in edges.union(offsets) if 0 <= point <= len(source))
+    stretches: list[str | None] = []  # None: outside every span, not normalised
+    lost: set[int] = set()
+    index = region = 0
+    for low, high in zip(points, points[1:], strict=False):
+        while region < len(regions) and regions[region][1] <= low:
+            region += 1
+        if region == len(regions) or regions[region][0] > low:
+            while index < len(comments) and comments[index][1] <= high:
+                index += 1
+            stretches.append(None)
+            continue
+        pieces: list[bytes] = []
+        position = low
+        while index < len(comments) and comments[index][0] < high:
+            cut_start, cut_end = comments[index]
+            if cut_end <= low:
+                index += 1
+                continue
+            if cut_start < low:
+                lost.add(low)  # the point lies inside this comment
+            pieces += [source[position : max(cut_start, position)], b" "]
+            position = max(position, cut_end)
+            if cut_end > high:
+                lost.add(high)
+                break  # the comment goes on into the next stretch
+            index += 1
+        pieces.append(source[position:high])
+        stretches.append(_SPACE.sub(" ", b"".join(pieces).decode("utf-8", "replace")))
+    # Blanks on both sides of a point are one blank of the whole: keep the left one, and drop
+    # the point (a slice starting or ending there would not be exact).
+    last = ""
+    for number, stretch in enumerate(stretches):
+        if stretch is None:
+            last = ""
+            continue
+        if last == " " and stretch.startswith(" "):
+            stretch = stretches[number] = stretch[1:]
+            lost.add(points[number])
+        last = stretch[-1:] or last
+    following = [""] * len(stretches)  # the first character after each stretch
+    upcoming = ""
+    for number in range(len(stretches) - 1, -1, -1):
+        following[number] = upcoming
+        stretch = stretches[number]
+        upcoming = "" if stretch is None else stretch[:1] or upcoming
+    text: list[str] = []
+    at: dict[int, int] = {}
+    length = 0
+    last = ""
+    for number, stretch in enumerate(stretches):
+        if stretch is None:
+            last = ""
+            continue
+        if points[number] not in lost:
+            at[points[number]] = length
+        # The blanks at a stretch's edges keep or lose their place by their neighbours outside it.
+        left = last if stretch.startswith(" ") else ""
+        right = following[number] if stretch.endswith(" ") else ""
+        joined = _GAP.sub("", left + stretch + right)
+        piece = joined[len(left) : len(joined) - len(right)]
+        text.append(piece)
+        length += len(piece)
+        last = stretch[-1:] or last
+        if number + 1 == len(stretches) or stretches[number + 1] is None:
+            if points[number + 1] not in lost:
+                at[points[number + 1]] = length
+    return NormalisedFile("".join(text), at)
 
 
 def body_hash(language: str, code: str) -> str:

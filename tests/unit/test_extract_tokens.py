@@ -7,9 +7,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.errors import ConfigError
 from embedding.extract import Token, body_hash, code_tokens, extract_source, parse
+from embedding.extract.functions import dedent
+from embedding.extract.tokens import normalise_file, normalised_code
 
 
 def test_python_tokens_have_kinds_and_no_comments() -> None:
@@ -122,3 +126,77 @@ def test_parse_reuses_one_parser_per_language() -> None:
     assert parser("go") is parser("go")
     assert parse("go", b"package x\n").root_node.type == "source_file"
     assert parse("tsx", b"const a = <b/>;\n").root_node.has_error is False
+
+
+# --- the file-wide pass that keeps body hashes linear in nesting ------------------------------
+
+_PIECES = st.sampled_from(["a", "b1", "é", "_", "(", ")", "{", "}", ";", ".", "+", '"', " ", "  ", "\t", "\n", "\r\n"])
+
+
+@st.composite
+def _file_with_comments_and_spans(draw: st.DrawFn) -> tuple[bytes, list[tuple[int, int]], list[tuple[int, int]]]:
+    """Random code-ish bytes, comments over some stretches, and spans (some nested) at char edges."""
+    text = "".join(draw(st.lists(_PIECES, min_size=1, max_size=60)))
+    edges = [len(text[:i].encode()) for i in range(len(text) + 1)]  # byte offsets of char boundaries
+    cuts = sorted(draw(st.lists(st.sampled_from(edges), max_size=6, unique=True)))
+    comments = [(cuts[i], cuts[i + 1]) for i in range(0, len(cuts) - 1, 2) if cuts[i] < cuts[i + 1]]
+    spans = [
+        tuple(sorted(pair))
+        for pair in draw(st.lists(st.tuples(st.sampled_from(edges), st.sampled_from(edges)), max_size=6))
+    ]
+    return text.encode(), comments, spans  # type: ignore[return-value]
+
+
+def _in_range(comments: list[tuple[int, int]], start: int, end: int) -> list[tuple[int, int]]:
+    return [c for c in comments if c[1] > start and c[0] < end]
+
+
+@settings(max_examples=400, deadline=None)
+@given(_file_with_comments_and_spans())
+def test_file_wide_normalisation_slices_equal_each_span_alone(
+    case: tuple[bytes, list[tuple[int, int]], list[tuple[int, int]]],
+) -> None:
+    source, comments, spans = case
+    whole = normalise_file(source, comments, spans)
+    for start, end in spans:
+        sliced = whole.between(start, end)
+        assert sliced is None or sliced == normalised_code(source, start, end, _in_range(comments, start, end))
+
+
+@settings(max_examples=400, deadline=None)
+@given(_file_with_comments_and_spans(), st.data())
+def test_file_wide_normalisation_with_a_cut_equals_the_span_alone(
+    case: tuple[bytes, list[tuple[int, int]], list[tuple[int, int]]], data: st.DataObject
+) -> None:
+    """A cut inside a span (a Python docstring) joins the two sides as ``normalised_code`` would."""
+    source, comments, spans = case
+    for start, end in spans:
+        inner = sorted(data.draw(st.tuples(st.integers(start, end), st.integers(start, end))))
+        low, high = inner
+        if any(source[:edge].decode("utf-8", "ignore").encode() != source[:edge] for edge in inner):
+            continue  # not at a character boundary
+        whole = normalise_file(source, comments, spans, (low, high))
+        sliced = whole.between(start, end, (low, high))
+        expected = normalised_code(source, start, end, [*_in_range(comments, start, end), (low, high)])
+        assert sliced is None or sliced == expected
+
+
+def test_file_wide_normalisation_keeps_token_edges() -> None:
+    source = b"function f() { /* c */ return  a +\n b; }\nfunction g() {\n  return 1;\n}\n"
+    comment = source.index(b"/*")
+    comments = [(comment, comment + len(b"/* c */"))]
+    f_end, g_start = source.index(b"}\n") + 1, source.index(b"function g")
+    whole = normalise_file(source, comments, [(0, f_end), (g_start, len(source) - 1)])
+    assert whole.between(0, f_end) == normalised_code(source, 0, f_end, comments) == "function f(){return a+b;}"
+    assert whole.between(g_start, len(source) - 1) == "function g(){return 1;}"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["", " ", "  ", "\t", " \t", "x", "y z", "\r"]), min_size=1, max_size=12))
+def test_dedent_matches_textwrap(lines: list[str]) -> None:
+    import textwrap
+
+    text = "\n".join(lines)
+    assert dedent(text) == textwrap.dedent(text)
+    if not any(line and not line.strip(" \t") for line in lines):  # no line of only blanks: the shortcut
+        assert dedent(text, blank_lines=False) == textwrap.dedent(text)
