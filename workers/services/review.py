@@ -149,7 +149,7 @@ class ReviewResult:
     @property
     def needs_index(self) -> bool:
         """The base was searched in memory because there was no usable index: ask for one."""
-        return bool(self.stats.index) and self.stats.index.get("mode") == "memory"
+        return self.stats.index is not None and self.stats.index.get("mode") == "memory"
 
     def of_kind(self, kind: FindingKind) -> list[Finding]:
         return [f for f in self.findings if f.kind is kind]
