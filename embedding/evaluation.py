@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from core.domain import CodeFunction
+from core.domain import CodeFunction, text_hash
 from embedding.lexical import NormalizedCode
 from embedding.training.pairs import TrainingPair, function_key, line_similarity
 from embedding.verdict import signals_of
@@ -168,7 +168,7 @@ def _labelled(
             continue  # a real near-copy in the repository: not a negative
         theirs = normalized(candidate.code)
         signals = signals_of(float(cosines[int(other)]), mine, theirs, mine.name, candidate.qualified_name)
-        out.append(LabelledPair(signals, False, "neighbour"))
+        out.append(LabelledPair(signals, False, "neighbour", unit=pair.function_key + "|" + text_hash(pair.query)))
         taken += 1
         if taken >= neighbours:
             break

@@ -26,12 +26,15 @@ class LabelledPair:
     """One pair of functions with its signals and whether it is a copy.
 
     ``group`` names where it came from, for reports (``history``, ``synthetic:renamed``,
-    ``real_edit``, ``neighbour``); ``identical``: same normalised body hash (always a duplicate)."""
+    ``real_edit``, ``neighbour``); ``identical``: same normalised body hash (always a duplicate);
+    ``unit``: the changed function a negative pair belongs to (its nearest neighbours share it), so
+    false alarms count functions flagged, as a user sees them; empty: the pair is its own unit."""
 
     signals: Signals
     positive: bool
     group: str = ""
     identical: bool = False
+    unit: str = ""  # the function a negative belongs to: a false alarm is counted once per unit
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,17 @@ def cutoff_for_false_alarms(negative_scores: Sequence[float], share: float) -> f
     return float(np.nextafter(scores[allowed], np.inf))
 
 
+def unit_maxima(verdict: Verdict, negatives: Sequence[LabelledPair]) -> list[float]:
+    """The highest score per unit among negative pairs: a function is flagged when any of its
+    neighbours is (pairs without a unit count alone)."""
+    best: dict[str, float] = {}
+    for index, pair in enumerate(negatives):
+        key = pair.unit or f"#{index}"
+        score = verdict.score(pair.signals)
+        best[key] = max(score, best.get(key, score))
+    return list(best.values())
+
+
 def fit_verdict(
     pairs: Sequence[LabelledPair],
     options: FitOptions = FitOptions(),
@@ -136,7 +150,7 @@ def fit_verdict(
     rows = np.where(y == 1.0, 0.5 / positives, 0.5 / negatives) * len(usable)
     w, b = fit_logistic(x, y, l2=options.l2, weights=rows)
     model = Verdict(weights=dict(zip(names, (float(v) for v in w), strict=True)), bias=b, duplicate=1.0, related=0.5)
-    negative_scores = [model.score(p.signals) for p in usable if not p.positive]
+    negative_scores = unit_maxima(model, [p for p in usable if not p.positive])
     duplicate = min(1.0, cutoff_for_false_alarms(negative_scores, options.duplicate_false_alarms))
     related = min(cutoff_for_false_alarms(negative_scores, options.related_false_alarms), duplicate - MIN_GAP)
     meta = {"positives": positives, "negatives": negatives, "l2": options.l2,
@@ -167,27 +181,29 @@ class VerdictReport:
 
 
 def judge(verdict: Verdict, pairs: Iterable[LabelledPair]) -> VerdictReport:
-    """Recall (duplicate) per group of positives and overall, and the share of negatives flagged."""
+    """Recall (duplicate) per group of positives and overall, and the share of negative units
+    (functions) with a pair flagged duplicate (``false_alarms``) or at least related."""
     from core.domain import FindingKind
 
     hits: dict[str, list[bool]] = {}
-    flagged: list[bool] = []
-    mentioned: list[bool] = []
-    for pair in pairs:
+    flagged: dict[str, bool] = {}
+    mentioned: dict[str, bool] = {}
+    for index, pair in enumerate(pairs):
         kind = verdict.classify(pair.signals, identical=pair.identical)
         if pair.positive:
-            for group in ("all", pair.group or "all"):
+            for group in dict.fromkeys(("all", pair.group or "all")):
                 hits.setdefault(group, []).append(kind is FindingKind.DUPLICATE)
         else:
-            flagged.append(kind is FindingKind.DUPLICATE)
-            mentioned.append(kind is not None)
+            unit = pair.unit or f"#{index}"
+            flagged[unit] = flagged.get(unit, False) or kind is FindingKind.DUPLICATE
+            mentioned[unit] = mentioned.get(unit, False) or kind is not None
     report = VerdictReport(negatives=len(flagged))
     for group, values in sorted(hits.items()):
         report.recall[group] = sum(values) / len(values)
         report.positives[group] = len(values)
     if flagged:
-        report.false_alarms = sum(flagged) / len(flagged)
-        report.related_alarms = sum(mentioned) / len(mentioned)
+        report.false_alarms = sum(flagged.values()) / len(flagged)
+        report.related_alarms = sum(mentioned.values()) / len(mentioned)
     return report
 
 

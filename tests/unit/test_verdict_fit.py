@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from embedding.verdict import Signals
+from embedding.verdict import Signals, Verdict
 from embedding.verdict_fit import (
     FitOptions,
     LabelledPair,
@@ -83,3 +83,15 @@ def test_before_after_names_both_verdicts_figures() -> None:
     assert (
         "copies caught: real_edit" in table and f"{after.duplicate:.3f}" in table and f"{before.duplicate:.3f}" in table
     )
+
+
+def test_false_alarms_count_functions_not_pairs() -> None:
+    # One function with three neighbours, all scoring high, is one false alarm, not three.
+    negatives = [LabelledPair(Signals(0.9, 0.9, 0.9, 1, 1, 1), False, "neighbour", unit="f") for _ in range(3)]
+    negatives += [LabelledPair(Signals(0.1, 0.1, 0.1, 1, 0, 1), False, "neighbour", unit=f"g{i}") for i in range(3)]
+    positives = [LabelledPair(Signals(0.95, 0.95, 0.95, 1, 1, 1), True, "copy")]
+    loose = Verdict(weights={"cosine": 1.0}, bias=0.0, duplicate=0.5, related=0.3, link="linear")
+    report = judge(loose, positives + negatives)
+    assert report.negatives == 4 and report.false_alarms == 0.25
+
+
