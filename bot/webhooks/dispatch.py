@@ -85,6 +85,7 @@ def _pull_request(event: PullRequestEvent, policy: Policy) -> Decision:
             "repo": event.repo,
             "pr_number": event.number,
             "head_sha": event.head_sha,
+            "action": event.action,  # the repository's `events` decide in the worker whether it reviews
         },
     )
     return Decision((job,), f"pull_request.{event.action}")

@@ -52,6 +52,7 @@ def test_review_actions_queue_one_review(action: str) -> None:
         "repo": "octo/widgets",
         "pr_number": 7,
         "head_sha": "d" * 40,
+        "action": action,
     }
     assert decision.reason == f"pull_request.{action}"
 
