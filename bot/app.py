@@ -40,6 +40,7 @@ from bot.webhooks.enqueue import (
     DeliveryQueue,
     Enqueuer,
     EnqueuerDeliveryQueue,
+    RateLimiter,
     RedisDeliveryQueue,
 )
 from bot.webhooks.events import PayloadError, parse_event
@@ -217,7 +218,7 @@ def create_app(
         secret=secret,
         queue=queue,
         metrics=WebhookMetrics.create(),
-        policy=Policy(review_drafts=settings.review_drafts, bot_login=settings.bot_login),
+        policy=Policy.from_settings(settings),
     )
 
     @asynccontextmanager
@@ -270,4 +271,6 @@ def _default_queue(settings: Settings, enqueuer: Enqueuer | None, redis: Redis |
         redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
     if enqueuer is None:
         enqueuer = CeleryEnqueuer(create_celery(settings, include_tasks=False))
-    return EnqueuerDeliveryQueue(DeliveryLog(redis, settings.delivery_ttl_seconds), enqueuer, redis.ping)
+    return EnqueuerDeliveryQueue(
+        DeliveryLog(redis, settings.delivery_ttl_seconds), enqueuer, redis.ping, limiter=RateLimiter.on(redis)
+    )

@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.errors import ConfigError
 
@@ -41,6 +41,14 @@ DEFAULT_EXCLUDE_GLOBS: tuple[str, ...] = (
     "**/*.g.cs",
     "**/*.designer.cs",
 )
+
+
+# GitHub's author_association values that mean write access to the repository (an owner, a member
+# of the owning organisation, an invited collaborator), and those that may hide it: a member whose
+# membership is private, or who reached the repository through a team, can show as CONTRIBUTOR,
+# FIRST_TIME_CONTRIBUTOR, FIRST_TIMER or NONE. The second group is asked of the permission API.
+DEFAULT_COMMAND_ASSOCIATIONS: tuple[str, ...] = ("OWNER", "MEMBER", "COLLABORATOR")
+DEFAULT_CHECKED_ASSOCIATIONS: tuple[str, ...] = ("CONTRIBUTOR", "FIRST_TIME_CONTRIBUTOR", "FIRST_TIMER", "NONE")
 
 
 def _default_data_dir() -> Path:
@@ -197,6 +205,27 @@ class Settings(BaseSettings):
         description="The bot's own GitHub login; events it caused and comments it wrote are ignored.",
     )
 
+    # --- GitHub bot: who may run /similar commands -------------------------------------------------
+    command_allowed_associations: Annotated[tuple[str, ...], NoDecode] = Field(
+        DEFAULT_COMMAND_ASSOCIATIONS,
+        description="Comment author_association values whose /similar commands run without asking GitHub.",
+    )
+    command_checked_associations: Annotated[tuple[str, ...], NoDecode] = Field(
+        DEFAULT_CHECKED_ASSOCIATIONS,
+        description="author_association values that may still have write access (a private member shows as "
+        "CONTRIBUTOR or NONE): the worker asks the collaborator-permission API and runs the command for "
+        "write, maintain or admin. Others are refused. Empty: never ask.",
+    )
+    command_rate_limit_per_user: int = Field(
+        10, ge=0, description="Commands one user may send per window, all repositories together (0: no limit)."
+    )
+    command_rate_limit_per_pull: int = Field(
+        30, ge=0, description="Commands one pull request may receive per window (0: no limit)."
+    )
+    command_rate_window_seconds: int = Field(
+        3600, ge=1, description="Length of the fixed window the command rate limits count in."
+    )
+
     # --- queue -----------------------------------------------------------------------------
     redis_url: str = Field(
         "redis://127.0.0.1:6379/0",
@@ -266,12 +295,19 @@ class Settings(BaseSettings):
         secret = self.github_webhook_secret.get_secret_value()
         return secret.encode() if secret else None
 
-    @field_validator("languages", "exclude_globs", mode="before")
+    @field_validator(
+        "languages", "exclude_globs", "command_allowed_associations", "command_checked_associations", mode="before"
+    )
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("command_allowed_associations", "command_checked_associations", mode="after")
+    @classmethod
+    def _upper(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(part.upper() for part in value)
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

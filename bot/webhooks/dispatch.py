@@ -2,12 +2,23 @@
 
 ``route`` returns a ``Decision``: the jobs to enqueue (possibly none) and a short ``reason``
 that names why (``pull_request.opened`` or ``ignored.draft``), used for logs and metrics.
+
+Who may run a ``/similar`` command is decided in two steps, so that the receiver stays fast and
+never talks to GitHub. Here, from the payload: a commenter whose ``author_association`` is in
+``Policy.allowed_associations`` (OWNER, MEMBER, COLLABORATOR) is ``trusted``; one in
+``checked_associations`` (CONTRIBUTOR, NONE ...: a private member or a team member may show so),
+or with none at all, is queued as ``check``, and the worker asks GitHub's collaborator-permission
+API before it does anything (``workers.services.access``); anyone else is dropped here. The PR's
+own author may always ``/similar ignore`` their pull request. Every command job also carries the
+commenter's and the pull request's rate-limit counters, which the queue counts in Redis in the
+same round trip as the delivery (``bot.webhooks.enqueue``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from bot.commands import Command, CommandKind, find_command
 from bot.webhooks.events import (
@@ -19,28 +30,92 @@ from bot.webhooks.events import (
     PushEvent,
     Unhandled,
 )
+from core.settings import DEFAULT_CHECKED_ASSOCIATIONS, DEFAULT_COMMAND_ASSOCIATIONS
 from workers.tasks import names
 
+if TYPE_CHECKING:
+    from core.settings import Settings
+
 REVIEW_ACTIONS = frozenset({"opened", "reopened", "synchronize", "ready_for_review"})
+RATE_KEY_PREFIX = "doppel:ratelimit:"
+_MAX_KEY_PART = 200  # GitHub logins and names are far shorter; a longer one only shares a counter
+
+
+class Access(StrEnum):
+    """How far the receiver trusts a command's author (see the module docstring)."""
+
+    TRUSTED = "trusted"  # write access by association (or the PR's author ignoring their PR)
+    CHECK = "check"  # the worker asks GitHub's permission API first
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A fixed-window counter in Redis: at most ``limit`` counts per ``window_seconds`` under ``key``."""
+
+    key: str
+    limit: int
+    window_seconds: int
 
 
 @dataclass(frozen=True)
 class Policy:
-    """What the router skips: drafts (unless ``review_drafts``) and the bot's own doings."""
+    """What the router skips (drafts unless ``review_drafts``, the bot's own doings), whose
+    commands it passes on, and the rate limits they count against (0: none)."""
 
     review_drafts: bool = False
     bot_login: str = "doppel[bot]"
+    allowed_associations: frozenset[str] = frozenset(DEFAULT_COMMAND_ASSOCIATIONS)
+    checked_associations: frozenset[str] = frozenset(DEFAULT_CHECKED_ASSOCIATIONS)
+    user_limit: int = 0
+    pull_limit: int = 0
+    window_seconds: int = 3600
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Policy:
+        return cls(
+            review_drafts=settings.review_drafts,
+            bot_login=settings.bot_login,
+            allowed_associations=frozenset(settings.command_allowed_associations),
+            checked_associations=frozenset(settings.command_checked_associations),
+            user_limit=settings.command_rate_limit_per_user,
+            pull_limit=settings.command_rate_limit_per_pull,
+            window_seconds=settings.command_rate_window_seconds,
+        )
 
     def is_self(self, login: str) -> bool:
         return bool(login) and login.lower() == self.bot_login.lower()
 
+    def access(self, kind: CommandKind, event: CommentEvent) -> Access | None:
+        """``TRUSTED``, ``CHECK`` or ``None`` (drop) for a command of ``kind`` in ``event``."""
+        if kind is CommandKind.IGNORE and event.pull_author and event.author.lower() == event.pull_author.lower():
+            return Access.TRUSTED
+        association = (event.association or "").upper()
+        if association in self.allowed_associations:
+            return Access.TRUSTED
+        # No association at all is not GitHub's way; whoever sent it, the API has the answer.
+        if not association or association in self.checked_associations:
+            return Access.CHECK
+        return None
+
+    def limits(self, event: CommentEvent) -> tuple[RateLimit, ...]:
+        """The commenter's counter first: a user over their own limit does not use up the PR's."""
+        user = event.author.lower()[:_MAX_KEY_PART]
+        pull = f"{event.repo.lower()[:_MAX_KEY_PART]}#{event.number}"
+        found = [
+            RateLimit(f"{RATE_KEY_PREFIX}user:{user}", self.user_limit, self.window_seconds),
+            RateLimit(f"{RATE_KEY_PREFIX}pull:{pull}", self.pull_limit, self.window_seconds),
+        ]
+        return tuple(limit for limit in found if limit.limit > 0)
+
 
 @dataclass(frozen=True)
 class Job:
-    """One task to enqueue: its registered name and keyword-only JSON arguments."""
+    """One task to enqueue: its registered name and keyword-only JSON arguments, and the rate
+    limits it counts against (the queue refuses the delivery's jobs when one is spent)."""
 
     task: str
     kwargs: dict[str, Any] = field(default_factory=dict)
+    limits: tuple[RateLimit, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -78,16 +153,14 @@ def _pull_request(event: PullRequestEvent, policy: Policy) -> Decision:
         return Decision((), "ignored.draft")
     if policy.is_self(event.sender):
         return Decision((), "ignored.own_action")
-    job = Job(
-        names.REVIEW_PULL_REQUEST,
-        {
-            "installation_id": event.installation_id,
-            "repo": event.repo,
-            "pr_number": event.number,
-            "head_sha": event.head_sha,
-            "action": event.action,  # the repository's `events` decide in the worker whether it reviews
-        },
-    )
+    kwargs: dict[str, Any] = {
+        "installation_id": event.installation_id,
+        "repo": event.repo,
+        "pr_number": event.number,
+        "head_sha": event.head_sha,
+        "action": event.action,  # the repository's `events` decide in the worker whether it reviews
+    }
+    job = Job(names.REVIEW_PULL_REQUEST, _with_repo_id(kwargs, event.repo_id))
     return Decision((job,), f"pull_request.{event.action}")
 
 
@@ -104,6 +177,9 @@ def _comment(event: CommentEvent, policy: Policy) -> Decision:
     # On a diff comment, a bare "/similar" means the function under the comment.
     if command.kind is CommandKind.CHANGED and event.path and event.line:
         command = Command(CommandKind.AT, path=event.path, line=event.line)
+    access = policy.access(command.kind, event)
+    if access is None:
+        return Decision((), "ignored.command.not_allowed")
     kwargs: dict[str, Any] = {
         "installation_id": event.installation_id,
         "repo": event.repo,
@@ -112,10 +188,14 @@ def _comment(event: CommentEvent, policy: Policy) -> Decision:
         "command": command.to_dict(),
         # Where the answer goes: the diff thread of a review comment, or the conversation.
         "review_comment": event.event == "pull_request_review_comment",
+        # Who asked, and whether the worker must ask GitHub if they may (workers.services.access).
+        "author": event.author,
+        "access": access.value,
     }
     searches = (CommandKind.CHANGED, CommandKind.FUNCTION, CommandKind.AT, CommandKind.QUERY)
     task = names.SIMILAR_COMMAND if command.kind in searches else names.REPLY_COMMAND
-    return Decision((Job(task, kwargs),), f"command.{command.kind.value}")
+    job = Job(task, _with_repo_id(kwargs, event.repo_id), limits=policy.limits(event))
+    return Decision((job,), f"command.{command.kind.value}")
 
 
 def _push(event: PushEvent) -> Decision:
@@ -123,17 +203,24 @@ def _push(event: PushEvent) -> Decision:
         return Decision((), "ignored.push.not_default_branch")
     if event.deleted:
         return Decision((), "ignored.push.deleted")
-    job = Job(names.INDEX_PUSH, {"installation_id": event.installation_id, "repo": event.repo, "commit": event.after})
+    kwargs = {"installation_id": event.installation_id, "repo": event.repo, "commit": event.after}
+    job = Job(names.INDEX_PUSH, _with_repo_id(kwargs, event.repo_id))
     return Decision((job,), "push.default_branch")
 
 
 def _installation(event: InstallationEvent) -> Decision:
-    jobs = [
-        Job(names.INDEX_REPOSITORY, {"installation_id": event.installation_id, "repo": repo}) for repo in event.added
-    ]
-    jobs += [
-        Job(names.DROP_REPOSITORY, {"installation_id": event.installation_id, "repo": repo}) for repo in event.removed
-    ]
+    def job(task: str, repo: str) -> Job:
+        kwargs = {"installation_id": event.installation_id, "repo": repo}
+        return Job(task, _with_repo_id(kwargs, event.repo_ids.get(repo)))
+
+    jobs = [job(names.INDEX_REPOSITORY, repo) for repo in event.added]
+    jobs += [job(names.DROP_REPOSITORY, repo) for repo in event.removed]
     if not jobs:
         return Decision((), f"ignored.{event.event}.{event.action}.no_repositories")
     return Decision(tuple(jobs), f"{event.event}.{event.action}")
+
+
+def _with_repo_id(kwargs: dict[str, Any], repo_id: int | None) -> dict[str, Any]:
+    """``kwargs`` plus the repository's numeric id when the payload had one: it names the
+    repository's collections (``core.domain.RepoRef``), so every job about it carries it."""
+    return {**kwargs, "repo_id": repo_id} if repo_id is not None else kwargs

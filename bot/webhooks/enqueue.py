@@ -15,6 +15,12 @@ cannot be reached (the receiver answers 503 and GitHub redelivers).
   ``CeleryEnqueuer`` goes through ``send_task`` (three round trips per job, about 1.3 ms of CPU);
   tests and the end-to-end harness inject their own enqueuers this way, and the benchmark uses it
   as the reference.
+
+Rate limits (``Job.limits``, the ``/similar`` commands' per-user and per-PR counters) are counted
+by both, once per delivery and only for a delivery seen for the first time: each counter is a
+fixed window (``INCR``, and ``EXPIRE`` when it was new). When one is over its limit the delivery is
+recorded but its jobs are not queued, and a log line (``webhook.rate_limited``) says which
+counter; the answer is the same as for a queued delivery, so GitHub does not redeliver it.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from redis.exceptions import NoScriptError
 
 from bot.dedup import KEY_PREFIX, DeliveryLog
-from bot.webhooks.dispatch import Job
+from bot.webhooks.dispatch import Job, RateLimit
 from bot.webhooks.messages import TaskMessages
 from core.errors import TransientError
 from workers.tasks import names
@@ -54,11 +60,14 @@ class Enqueuer(Protocol):
     def enqueue(self, job: Job) -> None: ...
 
 
-# KEYS[1]: the delivery's key; KEYS[2..n]: the queue list of each job. ARGV[1]: the key's TTL in
-# seconds; ARGV[2]: a token unique to this attempt, stored as the key's value, so that a client
-# retrying the script after a lost reply is told 1 (queued by its own first try) rather than 0;
-# ARGV[3..n+1]: the messages. A push that fails (a key of another type) takes back the pushes
-# before it and the delivery key, so that a redelivery finds nothing half done.
+# KEYS[1]: the delivery's key; KEYS[2..q+1]: the queue list of each job; KEYS[q+2..]: the rate
+# limit counters (L of them). ARGV[1]: the key's TTL in seconds; ARGV[2]: a token unique to this
+# attempt, stored as the key's value, so that a client retrying the script after a lost reply is
+# told 1 (queued by its own first try) rather than 0; ARGV[3..q+2]: the messages; then a limit
+# and a window in seconds per counter. So #ARGV - #KEYS - 1 is L. Returns 1 (queued), 0 (seen
+# before) or {2, i} (recorded, nothing queued: counter i is over its limit). A counter over its
+# limit stops the count there (the PR's counter after a spent user's is left alone). A push that fails (a key of another type) takes back the pushes before it and the
+# delivery key, so that a redelivery finds nothing half done.
 ACCEPT_SCRIPT = """
 if not redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[1], 'NX') then
   if redis.call('GET', KEYS[1]) == ARGV[2] then
@@ -66,7 +75,23 @@ if not redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[1], 'NX') then
   end
   return 0
 end
-for i = 2, #KEYS do
+local limits = #ARGV - #KEYS - 1
+local queues = #KEYS - 1 - limits
+for i = 1, limits do
+  local key = KEYS[1 + queues + i]
+  local count = redis.pcall('INCR', key)
+  if type(count) == 'table' and count.err then
+    redis.call('DEL', KEYS[1])
+    return count
+  end
+  if count == 1 then
+    redis.call('EXPIRE', key, ARGV[2 + queues + 2 * i])
+  end
+  if count > tonumber(ARGV[1 + queues + 2 * i]) then
+    return {2, i}
+  end
+end
+for i = 2, queues + 1 do
   local pushed = redis.pcall('LPUSH', KEYS[i], ARGV[i + 1])
   if type(pushed) == 'table' and pushed.err then
     for j = 2, i - 1 do
@@ -78,6 +103,65 @@ for i = 2, #KEYS do
 end
 return 1
 """
+
+# The same counting for the job-at-a-time queue. KEYS: the counters; ARGV: a limit and a window
+# per counter. Returns 0 when every counter is within its limit, else the (1-based) number of the
+# first one over it; the counters after it are not counted.
+LIMIT_SCRIPT = """
+for i = 1, #KEYS do
+  local count = redis.call('INCR', KEYS[i])
+  if count == 1 then
+    redis.call('EXPIRE', KEYS[i], ARGV[2 * i])
+  end
+  if count > tonumber(ARGV[2 * i - 1]) then
+    return i
+  end
+end
+return 0
+"""
+
+
+def delivery_limits(jobs: Sequence[Job]) -> list[RateLimit]:
+    """The rate limits a delivery's jobs count against, each counter once, in order."""
+    seen: dict[str, RateLimit] = {}
+    for job in jobs:
+        for limit in job.limits:
+            seen.setdefault(limit.key, limit)
+    return list(seen.values())
+
+
+class RateLimiter:
+    """Fixed-window counters on a synchronous Redis client, one round trip per check."""
+
+    def __init__(self, redis: Any) -> None:
+        self._script = redis.register_script(LIMIT_SCRIPT)
+
+    @classmethod
+    def on(cls, redis: Any) -> RateLimiter | None:
+        """A limiter on ``redis``, or ``None`` for a client that cannot run scripts (an in-memory
+        test double): every ``redis.Redis`` can."""
+        if not callable(getattr(redis, "register_script", None)):
+            log.warning("webhook.rate_limits_off: the Redis client %s runs no scripts", type(redis).__name__)
+            return None
+        return cls(redis)
+
+    def spent(self, limits: Sequence[RateLimit]) -> RateLimit | None:
+        """Count one use of each of ``limits``; the first one over its limit, else ``None``."""
+        if not limits:
+            return None
+        args = [value for limit in limits for value in (limit.limit, limit.window_seconds)]
+        over = int(self._script(keys=[limit.key for limit in limits], args=args))
+        return limits[over - 1] if over else None
+
+
+def _log_limited(delivery: str, limit: RateLimit) -> None:
+    log.info(
+        "webhook.rate_limited delivery=%s counter=%s limit=%d window=%ds: jobs dropped",
+        delivery,
+        limit.key,
+        limit.limit,
+        limit.window_seconds,
+    )
 
 
 @dataclass
@@ -142,8 +226,10 @@ class RedisDeliveryQueue:
 
     async def accept(self, delivery: str, jobs: Sequence[Job]) -> bool:
         built = [self._messages.build(job.task, job.kwargs) for job in jobs]
-        keys: list[Any] = [self._prefix + delivery, *(m.queue for m in built)]
+        limits = delivery_limits(jobs)
+        keys: list[Any] = [self._prefix + delivery, *(m.queue for m in built), *(lim.key for lim in limits)]
         args: list[Any] = [self._ttl, uuid.uuid4().hex, *(m.payload for m in built)]
+        args += [value for lim in limits for value in (lim.limit, lim.window_seconds)]
         call = _Call(keys, args, asyncio.get_running_loop().create_future())
         self._pending.append(call)
         if not self._sending:
@@ -164,6 +250,9 @@ class RedisDeliveryQueue:
             raise TransientError(
                 f"Redis refused or did not answer the enqueue ({type(exc).__name__}: {exc}); redeliver later"
             ) from exc
+        if isinstance(fresh, list):  # [2, i]: recorded, and counter i was over its limit
+            _log_limited(delivery, limits[int(fresh[1]) - 1])
+            return True
         return bool(fresh)
 
     async def _drain(self) -> None:
@@ -233,10 +322,18 @@ class RedisDeliveryQueue:
 class EnqueuerDeliveryQueue:
     """A ``DeliveryLog`` and a job-at-a-time ``Enqueuer``, run in a worker thread (blocking I/O)."""
 
-    def __init__(self, deliveries: DeliveryLog, enqueuer: Enqueuer, ping: Callable[[], object]) -> None:
+    def __init__(
+        self,
+        deliveries: DeliveryLog,
+        enqueuer: Enqueuer,
+        ping: Callable[[], object],
+        *,
+        limiter: RateLimiter | None = None,
+    ) -> None:
         self._deliveries = deliveries
         self._enqueuer = enqueuer
         self._ping = ping
+        self._limiter = limiter
 
     async def accept(self, delivery: str, jobs: Sequence[Job]) -> bool:
         return await asyncio.to_thread(self._accept, delivery, jobs)
@@ -247,6 +344,16 @@ class EnqueuerDeliveryQueue:
                 return False
         except Exception as exc:  # the dedup log lives in Redis with the queue: both are down
             raise TransientError(f"Redis is unreachable ({type(exc).__name__}: {exc}); redeliver later") from exc
+        limits = delivery_limits(jobs)
+        if limits and self._limiter is not None:
+            try:
+                spent = self._limiter.spent(limits)
+            except Exception as exc:
+                self._forget(delivery)
+                raise TransientError(f"Redis is unreachable ({type(exc).__name__}: {exc}); redeliver later") from exc
+            if spent is not None:
+                _log_limited(delivery, spent)
+                return True
         try:
             for job in jobs:
                 self._enqueuer.enqueue(job)

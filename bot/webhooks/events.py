@@ -8,7 +8,7 @@ Parsing is pure and strict about the fields it reads: a payload that lacks one r
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import DoppelError
@@ -38,12 +38,18 @@ class PullRequestEvent:
     draft: bool
     state: str
     sender: str
+    repo_id: int | None = None
 
 
 @dataclass(frozen=True)
 class CommentEvent:
     """A comment on a pull request's conversation (``issue_comment``) or on its diff
-    (``pull_request_review_comment``, with ``path``/``line``)."""
+    (``pull_request_review_comment``, with ``path``/``line``).
+
+    ``association`` is GitHub's ``author_association`` of the commenter (``OWNER``, ``MEMBER``,
+    ``COLLABORATOR``, ``CONTRIBUTOR``, ``NONE`` ...; ``None`` when absent) and ``pull_author`` the
+    login of the pull request's author, as the payload has them: who may run a command
+    (``bot.webhooks.dispatch``)."""
 
     event: str
     action: str
@@ -57,6 +63,9 @@ class CommentEvent:
     path: str | None = None
     line: int | None = None
     commit_id: str | None = None
+    association: str | None = None
+    pull_author: str | None = None
+    repo_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,7 @@ class PushEvent:
     default_branch: str
     deleted: bool
     sender: str
+    repo_id: int | None = None
 
     @property
     def to_default_branch(self) -> bool:
@@ -78,13 +88,15 @@ class PushEvent:
 @dataclass(frozen=True)
 class InstallationEvent:
     """``installation`` (repositories: those listed) or ``installation_repositories``
-    (added/removed lists)."""
+    (added/removed lists). ``repo_ids`` maps each listed repository to its numeric id, where the
+    payload has one; it is lookup data, left out of comparisons."""
 
     event: str
     action: str
     installation_id: int
     added: tuple[str, ...]
     removed: tuple[str, ...]
+    repo_ids: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -125,6 +137,7 @@ def _pull_request(p: Mapping[str, Any]) -> Event:
         draft=bool(pr.get("draft", False)),
         state=str(pr.get("state", "open")),
         sender=_login(p.get("sender")),
+        repo_id=_repo_id(p),
     )
 
 
@@ -141,6 +154,9 @@ def _issue_comment(p: Mapping[str, Any]) -> Event:
         comment_id=_int(comment, "id", "comment."),
         body=str(comment.get("body") or ""),
         author=_login(comment.get("user")),
+        association=_opt_str(comment, "author_association"),
+        pull_author=_login(issue.get("user")) or None,
+        repo_id=_repo_id(p),
     )
 
 
@@ -162,6 +178,9 @@ def _review_comment(p: Mapping[str, Any]) -> Event:
         path=_opt_str(comment, "path"),
         line=line,
         commit_id=_opt_str(comment, "commit_id"),
+        association=_opt_str(comment, "author_association"),
+        pull_author=_login(pr.get("user")) or None,
+        repo_id=_repo_id(p),
     )
 
 
@@ -177,6 +196,7 @@ def _push(p: Mapping[str, Any]) -> Event:
         default_branch=_str(repository, "default_branch", "repository."),
         deleted=bool(p.get("deleted")) or after == ZERO_SHA,
         sender=_login(p.get("sender")),
+        repo_id=_repo_id(p),
     )
 
 
@@ -186,10 +206,11 @@ def _installation_event(p: Mapping[str, Any]) -> Event:
     installation_id = _installation(p)
     if installation_id is None:
         raise PayloadError("an 'installation' payload needs installation.id")
+    ids = _repo_ids(p, "repositories")
     if action == "created":
-        return InstallationEvent("installation", action, installation_id, repos, ())
+        return InstallationEvent("installation", action, installation_id, repos, (), ids)
     if action == "deleted":
-        return InstallationEvent("installation", action, installation_id, (), repos)
+        return InstallationEvent("installation", action, installation_id, (), repos, ids)
     return Unhandled("installation", action)
 
 
@@ -203,6 +224,7 @@ def _installation_repositories(p: Mapping[str, Any]) -> Event:
         installation_id,
         _repo_names(p, "repositories_added"),
         _repo_names(p, "repositories_removed"),
+        {**_repo_ids(p, "repositories_added"), **_repo_ids(p, "repositories_removed")},
     )
 
 
@@ -258,6 +280,17 @@ def _repo(p: Mapping[str, Any]) -> str:
     return _str(_obj(p, "repository"), "full_name", "repository.")
 
 
+def _id(value: object) -> int | None:
+    """A GitHub numeric id (a positive integer), else ``None``."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _repo_id(p: Mapping[str, Any]) -> int | None:
+    # Names collections (core.domain.RepoRef); absent from hand-made payloads, so optional.
+    repository = p.get("repository")
+    return _id(repository.get("id")) if isinstance(repository, Mapping) else None
+
+
 def _login(user: object) -> str:
     if isinstance(user, Mapping) and isinstance(user.get("login"), str):
         return str(user["login"])
@@ -275,3 +308,13 @@ def _repo_names(p: Mapping[str, Any], key: str) -> tuple[str, ...]:
         else:
             raise PayloadError(f"an entry of {key} has no full_name")
     return tuple(names)
+
+
+def _repo_ids(p: Mapping[str, Any], key: str) -> dict[str, int]:
+    """``{full_name: id}`` of the entries of ``key`` that carry an id (``_repo_names`` checked the list)."""
+    ids: dict[str, int] = {}
+    for item in p.get(key) or []:
+        repo_id = _id(item.get("id"))
+        if repo_id is not None:
+            ids[str(item["full_name"])] = repo_id
+    return ids

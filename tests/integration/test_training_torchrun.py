@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from core.domain import RepoRef
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -47,6 +49,6 @@ def test_two_process_training_registers_one_adapter(tmp_path: Path) -> None:
     (adapter,) = report["adapters"]
     assert adapter["train"]["steps"] == 2
     assert adapter["metrics"]["test"]["adapter"]["python"]
-    versions = list((tmp_path / "data" / "adapters" / "doppel_local_tiny" / "python").glob("v*"))
+    versions = list((tmp_path / "data" / "adapters" / RepoRef("tiny").collection_name / "python").glob("v*"))
     assert [v.name for v in versions] == [adapter["version"]]  # one process wrote the registry
     assert json.loads(done.stdout)["adapters"][0]["version"] == adapter["version"]  # one report printed, not two

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from cli.train import register
+from core.domain import RepoRef
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -76,7 +77,7 @@ def test_train_then_eval_write_reports(
     assert (tmp_path / "r" / "report.png").stat().st_size > 0 and (tmp_path / "r" / "report.md").is_file()
 
     version = report["adapters"][0]["version"]
-    adapter_dir = tmp_path / "data" / "adapters" / "doppel_local_tiny" / "python" / version
+    adapter_dir = tmp_path / "data" / "adapters" / RepoRef("tiny").collection_name / "python" / version
     args = _parser().parse_args(["eval", *common, "--adapter", str(adapter_dir), "--format", "json"])
     assert args.handler(args) == 0
     data = json.loads(capsys.readouterr().out)

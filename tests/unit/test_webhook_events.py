@@ -90,6 +90,8 @@ def test_issue_comment_with_command_queues_similar() -> None:
         "comment_id": 991,
         "command": {"kind": "query", "query": "parse dates"},
         "review_comment": False,
+        "author": "octocat",
+        "access": "check",  # the payload names no author_association: the worker asks GitHub
     }
 
 

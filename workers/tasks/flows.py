@@ -19,6 +19,7 @@ from bot.commands import Command, CommandKind
 from bot.commands.parse import HELP_TEXT
 from core.domain import RepoRef
 from core.errors import ConfigError, DoppelError, ReviewError
+from workers.services.access import command_permitted
 from workers.services.coalesce import PullKey
 from workers.services.repo_config import render_config
 from workers.tasks import names
@@ -36,12 +37,13 @@ def review_pull_request(
     head_sha: str,
     token: str,
     action: str | None = None,
+    repo_id: int | None = None,
 ) -> str:
     """Review one head of a PR, coalesced per PR, and post only if that head is still current.
 
     ``action``: the pull request event that asked for it (``None``: the reconciler); the plan's
     ``events`` decide whether it starts a review."""
-    ref = RepoRef(repo, installation_id)
+    ref = RepoRef(repo, installation_id, repo_id)
     if rt.registry.is_ignored(ref, pr_number):
         return _outcome("review.ignored", repo, pr_number, head_sha)
     pull_key = PullKey(repo, pr_number)
@@ -79,6 +81,7 @@ def review_pull_request(
                     "pr_number": pr_number,
                     "head_sha": pending,
                     "action": "synchronize",  # a push while the review ran
+                    **_repo_id(ref),
                 },
             )
 
@@ -92,18 +95,24 @@ def similar_command(
     comment_id: int,
     command: dict[str, Any],
     review_comment: bool | None = None,
+    repo_id: int | None = None,
+    author: str | None = None,
+    access: str | None = None,
 ) -> str:
     """Answer a ``/similar`` search at the PR's current head: 👀 on the command, then the answer
     (in the comment's thread when it was typed on the diff). The search runs against the PR's
     base through the read-only view of the index: it never writes, so a fork's code never enters
     the index. A search that cannot run for a reason the user can fix (no such function, no
-    function on that line) is answered with it."""
+    function on that line) is answered with it. ``author`` and ``access``: who asked, and whether
+    GitHub must first say that they may (``workers.services.access``)."""
     parsed = Command.from_dict(command)
+    ref = RepoRef(repo, installation_id, repo_id)
     github = rt.github(installation_id)
     on_diff = _on_diff(github, repo, pr_number, comment_id, review_comment)
+    if not command_permitted(rt, github, ref, pr_number, comment_id, parsed, author, access, on_diff=on_diff):
+        return _outcome("command.refused", repo, pr_number, "")
     github.react(repo, comment_id, "eyes", review_comment=on_diff)
     pull = github.pull(repo, pr_number)
-    ref = RepoRef(repo, installation_id)
     plan = rt.plan(ref)
     try:
         answer = rt.similar(ref, pr_number=pr_number, head=pull.head_sha, base=pull.base_sha, command=parsed, plan=plan)
@@ -123,12 +132,17 @@ def reply_command(
     comment_id: int,
     command: dict[str, Any],
     review_comment: bool | None = None,
+    repo_id: int | None = None,
+    author: str | None = None,
+    access: str | None = None,
 ) -> str:
-    """Answer ``help``, ``config``, ``ignore`` and commands that did not parse."""
+    """Answer ``help``, ``config``, ``ignore`` and commands that did not parse (for those who may)."""
     parsed = Command.from_dict(command)
-    ref = RepoRef(repo, installation_id)
+    ref = RepoRef(repo, installation_id, repo_id)
     github = rt.github(installation_id)
     on_diff = _on_diff(github, repo, pr_number, comment_id, review_comment)
+    if not command_permitted(rt, github, ref, pr_number, comment_id, parsed, author, access, on_diff=on_diff):
+        return _outcome("command.refused", repo, pr_number, "")
     github.react(repo, comment_id, "eyes", review_comment=on_diff)
     if parsed.kind is CommandKind.IGNORE:
         rt.registry.ignore(ref, pr_number)
@@ -151,13 +165,19 @@ def _on_diff(github: GitHubPort, repo: str, number: int, comment_id: int, review
 
 
 def index_repository(
-    rt: Runtime, *, installation_id: int | None, repo: str, commit: str | None = None, register: bool = True
+    rt: Runtime,
+    *,
+    installation_id: int | None,
+    repo: str,
+    commit: str | None = None,
+    register: bool = True,
+    repo_id: int | None = None,
 ) -> dict[str, Any]:
     """Bring a repository's index to its default branch (the one writer, under the lock) and,
     with ``register``, remember it for the nightly jobs. ``commit`` (a push's) is a hint only: the
     index follows the default branch's head, so a delayed job never moves it back. Without
     ``register`` (the reconciler), a repository no longer served is left alone."""
-    ref = RepoRef(repo, installation_id)
+    ref = RepoRef(repo, installation_id, repo_id)
     if register:
         rt.registry.add(ref)
     elif not rt.registry.contains(ref):
@@ -168,23 +188,27 @@ def index_repository(
     return stats
 
 
-def drop_repository(rt: Runtime, *, installation_id: int | None, repo: str) -> str:
-    ref = RepoRef(repo, installation_id)
+def drop_repository(rt: Runtime, *, installation_id: int | None, repo: str, repo_id: int | None = None) -> str:
+    ref = RepoRef(repo, installation_id, repo_id)
     rt.drop(ref)
     rt.registry.remove(ref)
     log.info("repository.dropped repo=%s installation=%s", repo, installation_id)
     return "dropped"
 
 
-def retrain_repository(rt: Runtime, *, installation_id: int | None, repo: str) -> dict[str, Any]:
-    return rt.retrain(RepoRef(repo, installation_id))
+def retrain_repository(
+    rt: Runtime, *, installation_id: int | None, repo: str, repo_id: int | None = None
+) -> dict[str, Any]:
+    return rt.retrain(RepoRef(repo, installation_id, repo_id))
 
 
 def nightly_retrain(rt: Runtime) -> int:
     """Queue one retrain per served repository; returns how many were queued."""
     repos = rt.registry.repositories()
     for ref in repos:
-        rt.enqueue(names.RETRAIN_REPOSITORY, {"installation_id": ref.installation_id, "repo": ref.slug})
+        rt.enqueue(
+            names.RETRAIN_REPOSITORY, {"installation_id": ref.installation_id, "repo": ref.slug, **_repo_id(ref)}
+        )
     log.info("retrain.scheduled repositories=%d", len(repos))
     return len(repos)
 
@@ -197,7 +221,8 @@ def reconcile_open_pulls(rt: Runtime) -> int:
     queued = 0
     for ref in rt.registry.repositories():
         rt.enqueue(
-            names.INDEX_REPOSITORY, {"installation_id": ref.installation_id, "repo": ref.slug, "register": False}
+            names.INDEX_REPOSITORY,
+            {"installation_id": ref.installation_id, "repo": ref.slug, "register": False, **_repo_id(ref)},
         )
         github = rt.github(ref.installation_id)
         try:
@@ -217,11 +242,18 @@ def reconcile_open_pulls(rt: Runtime) -> int:
                     "repo": ref.slug,
                     "pr_number": pull.number,
                     "head_sha": pull.head_sha,
+                    **_repo_id(ref),
                 },
             )
             queued += 1
     log.info("reconcile.done queued=%d", queued)
     return queued
+
+
+def _repo_id(ref: RepoRef) -> dict[str, Any]:
+    """A follow-up job's ``repo_id`` argument, when the repository's id is known (it names the
+    repository's collections, so every job about it carries it)."""
+    return {"repo_id": ref.repo_id} if ref.repo_id is not None else {}
 
 
 def _outcome(event: str, repo: str, number: int, head_sha: str) -> str:

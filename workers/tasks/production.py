@@ -223,7 +223,8 @@ class ProductionRuntime:
         """Queue one index job for ``repo`` (a burst of reviews of an unindexed repository asks once)."""
         if self.registry.claim_index_request(repo):
             log.info("index.requested repo=%s", repo.slug)
-            self.enqueue(names.INDEX_REPOSITORY, {"installation_id": repo.installation_id, "repo": repo.slug})
+            ids = {"repo_id": repo.repo_id} if repo.repo_id is not None else {}  # it names the collection
+            self.enqueue(names.INDEX_REPOSITORY, {"installation_id": repo.installation_id, "repo": repo.slug, **ids})
 
     def index(self, repo: RepoRef, *, commit: str | None) -> dict[str, Any]:
         from workers.services.plan import config_at, pointer_of, resolve_plan
@@ -245,10 +246,8 @@ class ProductionRuntime:
         return result
 
     def drop(self, repo: RepoRef) -> None:
-        index = self.services.index
-        for name in index.list_collections():
-            if name == repo.collection_name or name.startswith(repo.collection_name + "__"):
-                index.drop_collection(name)
+        dropped = self.services.index.drop_repository(repo)
+        log.info("repository.collections_dropped repo=%s collections=%s", repo.slug, ",".join(dropped))
         with self._lock:
             self._repo_services.pop(repo.collection_name, None)
         shutil.rmtree(self.settings.adapter_registry_root / repo.collection_name, ignore_errors=True)

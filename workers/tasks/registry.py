@@ -14,6 +14,8 @@ from typing import Any, Protocol
 from core.domain import RepoRef
 
 REPOS_KEY = "doppel:repos"
+REPO_IDS_KEY = "doppel:repo-ids"  # hash: a served repository's entry in REPOS_KEY → its numeric id
+REFUSAL_SECONDS = 90 * 24 * 3600  # how long "this user was told they may not" is remembered per PR
 INDEX_REQUEST_SECONDS = 300  # a repository's index is asked for at most once in this long
 
 
@@ -30,6 +32,12 @@ class SetRedis(Protocol):
 
     def set(self, name: str, value: str, *, nx: bool = ..., ex: int | None = ...) -> Any: ...
 
+    def hset(self, name: str, key: str, value: str) -> Any: ...
+
+    def hdel(self, name: str, *keys: str) -> Any: ...
+
+    def hgetall(self, name: str) -> Any: ...
+
 
 def _ignore_key(repo: RepoRef) -> str:
     return f"doppel:ignored:{repo.installation_id}:{repo.slug}"
@@ -40,10 +48,14 @@ class RepoRegistry:
         self._redis = redis
 
     def add(self, repo: RepoRef) -> None:
+        """Serve ``repo``; its numeric id, when known, is kept beside it (it names the collections)."""
         self._redis.sadd(REPOS_KEY, _encode(repo))
+        if repo.repo_id is not None:
+            self._redis.hset(REPO_IDS_KEY, _encode(repo), str(repo.repo_id))
 
     def remove(self, repo: RepoRef) -> None:
         self._redis.srem(REPOS_KEY, _encode(repo))
+        self._redis.hdel(REPO_IDS_KEY, _encode(repo))
         self._redis.delete(_ignore_key(repo))
 
     def contains(self, repo: RepoRef) -> bool:
@@ -56,8 +68,17 @@ class RepoRegistry:
 
     def repositories(self) -> list[RepoRef]:
         """Every served repository, sorted for a stable order."""
-        refs = [_decode(raw) for raw in self._members(REPOS_KEY)]
+        ids = {_text(k): _text(v) for k, v in (self._redis.hgetall(REPO_IDS_KEY) or {}).items()}
+        refs = [_decode(raw, ids.get(raw)) for raw in self._members(REPOS_KEY)]
         return sorted(refs, key=lambda r: (r.installation_id or 0, r.slug))
+
+    def first_refusal(self, repo: RepoRef, number: int, login: str | None) -> bool:
+        """True the first time ``login`` is refused a command on pull request ``number`` (then
+        the bot says so once); False afterwards, for ``REFUSAL_SECONDS``."""
+        if not login:
+            return False
+        key = f"doppel:refused:{repo.installation_id}:{repo.slug}#{number}:{login.lower()[:200]}"
+        return bool(self._redis.set(key, "1", nx=True, ex=REFUSAL_SECONDS))
 
     def ignore(self, repo: RepoRef, number: int) -> None:
         self._redis.sadd(_ignore_key(repo), str(number))
@@ -66,13 +87,18 @@ class RepoRegistry:
         return bool(self._redis.sismember(_ignore_key(repo), str(number)))
 
     def _members(self, key: str) -> list[str]:
-        return [m.decode() if isinstance(m, bytes) else str(m) for m in self._redis.smembers(key)]
+        return [_text(m) for m in self._redis.smembers(key)]
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _encode(repo: RepoRef) -> str:
     return json.dumps({"installation_id": repo.installation_id, "repo": repo.slug}, sort_keys=True)
 
 
-def _decode(raw: str) -> RepoRef:
+def _decode(raw: str, repo_id: str | None = None) -> RepoRef:
     data = json.loads(raw)
-    return RepoRef(slug=data["repo"], installation_id=data["installation_id"])
+    number = int(repo_id) if repo_id and repo_id.isdigit() else None
+    return RepoRef(slug=data["repo"], installation_id=data["installation_id"], repo_id=number)

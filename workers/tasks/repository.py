@@ -14,27 +14,41 @@ from workers.tasks.base import run_flow
 # and point ids are deterministic, so re-running upserts the same points. One writer per
 # repository at a time: a job that finds the index lock held retries (IndexBusyError).
 @shared_task(bind=True, name=names.INDEX_PUSH)
-def index_push(self: Task, *, installation_id: int | None, repo: str, commit: str) -> dict[str, Any]:
-    return run_flow(self, flows.index_repository, installation_id=installation_id, repo=repo, commit=commit)
+def index_push(
+    self: Task, *, installation_id: int | None, repo: str, commit: str, repo_id: int | None = None
+) -> dict[str, Any]:
+    return run_flow(
+        self, flows.index_repository, installation_id=installation_id, repo=repo, commit=commit, repo_id=repo_id
+    )
 
 
 # Safe to retry: as index_push; a collection already up to date is left as it is. ``register``
 # false (the reconciler) leaves a repository that is no longer served alone.
 @shared_task(bind=True, name=names.INDEX_REPOSITORY)
-def index_repository(self: Task, *, installation_id: int | None, repo: str, register: bool = True) -> dict[str, Any]:
+def index_repository(
+    self: Task, *, installation_id: int | None, repo: str, register: bool = True, repo_id: int | None = None
+) -> dict[str, Any]:
     return run_flow(
-        self, flows.index_repository, installation_id=installation_id, repo=repo, commit=None, register=register
+        self,
+        flows.index_repository,
+        installation_id=installation_id,
+        repo=repo,
+        commit=None,
+        register=register,
+        repo_id=repo_id,
     )
 
 
 # Safe to retry: dropping what is already gone is a no-op.
 @shared_task(bind=True, name=names.DROP_REPOSITORY)
-def drop_repository(self: Task, *, installation_id: int | None, repo: str) -> str:
-    return run_flow(self, flows.drop_repository, installation_id=installation_id, repo=repo)
+def drop_repository(self: Task, *, installation_id: int | None, repo: str, repo_id: int | None = None) -> str:
+    return run_flow(self, flows.drop_repository, installation_id=installation_id, repo=repo, repo_id=repo_id)
 
 
 # Safe to retry: a run trains into a new version and promotes it atomically; a half-done run
 # leaves the current adapters in place.
 @shared_task(bind=True, name=names.RETRAIN_REPOSITORY)
-def retrain_repository(self: Task, *, installation_id: int | None, repo: str) -> dict[str, Any]:
-    return run_flow(self, flows.retrain_repository, installation_id=installation_id, repo=repo)
+def retrain_repository(
+    self: Task, *, installation_id: int | None, repo: str, repo_id: int | None = None
+) -> dict[str, Any]:
+    return run_flow(self, flows.retrain_repository, installation_id=installation_id, repo=repo, repo_id=repo_id)

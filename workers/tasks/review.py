@@ -15,7 +15,14 @@ from workers.tasks.base import run_flow
 # (optional) is the pull request event; the repository's ``events`` decide whether it reviews.
 @shared_task(bind=True, name=names.REVIEW_PULL_REQUEST)
 def review_pull_request(
-    self: Task, *, installation_id: int | None, repo: str, pr_number: int, head_sha: str, action: str | None = None
+    self: Task,
+    *,
+    installation_id: int | None,
+    repo: str,
+    pr_number: int,
+    head_sha: str,
+    action: str | None = None,
+    repo_id: int | None = None,
 ) -> str:
     token = self.request.id or f"{repo}#{pr_number}@{head_sha}"
     return run_flow(
@@ -27,11 +34,13 @@ def review_pull_request(
         head_sha=head_sha,
         token=token,
         action=action,
+        repo_id=repo_id,
     )
 
 
 # Safe to retry: a search changes nothing (the index is only read); at worst the answer is posted twice. ``review_comment``
-# (optional) says the command was typed on the diff; unset, the task asks GitHub.
+# (optional) says the command was typed on the diff; unset, the task asks GitHub. ``author`` and
+# ``access`` (set by the receiver) say who asked and whether GitHub must confirm they may.
 @shared_task(bind=True, name=names.SIMILAR_COMMAND)
 def similar_command(
     self: Task,
@@ -42,6 +51,9 @@ def similar_command(
     comment_id: int,
     command: dict[str, Any],
     review_comment: bool | None = None,
+    repo_id: int | None = None,
+    author: str | None = None,
+    access: str | None = None,
 ) -> str:
     return run_flow(
         self,
@@ -52,6 +64,9 @@ def similar_command(
         comment_id=comment_id,
         command=command,
         review_comment=review_comment,
+        repo_id=repo_id,
+        author=author,
+        access=access,
     )
 
 
@@ -66,6 +81,9 @@ def reply_command(
     comment_id: int,
     command: dict[str, Any],
     review_comment: bool | None = None,
+    repo_id: int | None = None,
+    author: str | None = None,
+    access: str | None = None,
 ) -> str:
     return run_flow(
         self,
@@ -76,4 +94,7 @@ def reply_command(
         comment_id=comment_id,
         command=command,
         review_comment=review_comment,
+        repo_id=repo_id,
+        author=author,
+        access=access,
     )

@@ -33,6 +33,7 @@ class PullView(Protocol):
     draft: bool
     head_sha: str
     base_sha: str
+    author: str
 
 
 class GitHubPort(Protocol):
@@ -48,6 +49,10 @@ class GitHubPort(Protocol):
 
     def publish_review(self, repo: str, number: int, result: Any) -> None:
         """Post or update the summary and inline comments for a ``ReviewResult``."""
+        ...
+
+    def permission(self, repo: str, login: str) -> str:
+        """``login``'s permission on ``repo``: ``admin``, ``maintain``, ``write``, ``read`` or ``none``."""
         ...
 
     def is_review_comment(self, repo: str, number: int, comment_id: int) -> bool:
