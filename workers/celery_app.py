@@ -36,7 +36,7 @@ def create_celery(settings: Settings, *, include_tasks: bool = True) -> Celery:
         task_routes={task: {"queue": queue} for task, queue in names.ROUTES.items()},
         # With late acks on Redis an unacked task is re-delivered after this long: it must
         # outlast the longest task (a first full index or a retrain).
-        broker_transport_options={"visibility_timeout": 6 * 3600},
+        broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout_seconds},
         broker_connection_retry_on_startup=True,
         result_expires=24 * 3600,
         task_track_started=True,

@@ -57,6 +57,16 @@ class ReviewComment:
 
 
 @dataclass(frozen=True)
+class PullReview:
+    """A submitted review of a pull request (its body, not its inline comments)."""
+
+    id: int
+    body: str
+    author: str
+    commit_id: str
+
+
+@dataclass(frozen=True)
 class IssueComment:
     id: int
     node_id: str
@@ -194,6 +204,16 @@ class GitHubClient:
     @_translate
     def review_comments(self, slug: str, number: int) -> list[ReviewComment]:
         return [_review_comment(c) for c in self._get_all(f"{self._repo(slug).url}/pulls/{number}/comments")]
+
+    @_translate
+    def reviews(self, slug: str, number: int) -> list[PullReview]:
+        """Every review of the pull request, oldest first."""
+        return [
+            PullReview(
+                id=r["id"], body=r.get("body") or "", author=_login(r.get("user")), commit_id=r.get("commit_id") or ""
+            )
+            for r in self._get_all(f"{self._repo(slug).url}/pulls/{number}/reviews")
+        ]
 
     @_translate
     def create_review(

@@ -10,9 +10,18 @@ the sweep while a task runs, so a task that outlasts the timeout is not handed o
 
 from __future__ import annotations
 
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
 from workers.celery_app import app
 
 VISIBILITY_TIMEOUT_S = 15
+# A file named by this variable makes the worker SIGKILL itself right after its next review is
+# published, before Celery acknowledges the task: the crash that could post a review twice. The
+# dying worker removes the file first, so the worker started after it runs normally.
+DIE_AFTER_PUBLISH = "E2E_DIE_AFTER_PUBLISH"
 
 app.conf.broker_transport_options = {
     **app.conf.broker_transport_options,
@@ -20,5 +29,23 @@ app.conf.broker_transport_options = {
     "unacked_restore_interval": 1,
     "unacked_restore_throttle": 1,
 }
+
+
+def _die_after_publishing(flag: Path) -> None:
+    from workers.tasks.production import GitHubAdapter
+
+    publish = GitHubAdapter.publish_review
+
+    def publish_then_die(self: GitHubAdapter, repo: str, number: int, result: Any) -> None:
+        publish(self, repo, number, result)
+        if flag.exists():
+            flag.unlink()
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    GitHubAdapter.publish_review = publish_then_die  # type: ignore[method-assign]
+
+
+if os.environ.get(DIE_AFTER_PUBLISH):
+    _die_after_publishing(Path(os.environ[DIE_AFTER_PUBLISH]))
 
 __all__ = ["app"]

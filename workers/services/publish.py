@@ -8,7 +8,10 @@ the summary comment (found by its marker) is edited in place. A run
 2. places at most ``max_comments`` new inline comments, each on a right-side diff line inside a
    hunk (``bot.github.anchors``), all in one review whose ``commit_id`` is the reviewed head;
    when GitHub refuses that batch (422) it posts them one by one and moves what it still cannot
-   place into the summary;
+   place into the summary. At most one review per (pull request, head SHA): the review's body
+   carries a hidden head marker, and a run that finds the bot's review of this head already there
+   (a worker killed after it posted but before its task was acknowledged, whose task then ran
+   again, perhaps under other settings) posts no second one and lists the rest in the summary;
 3. minimizes (hides as outdated) the comments of findings that went away, except threads someone
    answered, which stay as they are; nothing is ever deleted;
 4. writes the summary: duplicates, related code and copies within the pull request, each linking
@@ -25,13 +28,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from bot.github.anchors import anchor_line, patches_by_path
-from bot.github.client import InlineComment, IssueComment, PullFile, PullInfo, ReviewComment
+from bot.github.client import InlineComment, IssueComment, PullFile, PullInfo, PullReview, ReviewComment
 from bot.github.errors import GitHubError
 from bot.github.render import (
     SUMMARY_MARKER,
     Links,
     SummaryView,
     find_fingerprints,
+    head_marker,
     render_inline,
     render_summary,
     summary_head,
@@ -53,6 +57,7 @@ class PublishClient(Protocol):
     def pull(self, slug: str, number: int) -> PullInfo: ...
     def pull_files(self, slug: str, number: int) -> list[PullFile]: ...
     def review_comments(self, slug: str, number: int) -> list[ReviewComment]: ...
+    def reviews(self, slug: str, number: int) -> list[PullReview]: ...
     def issue_comments(self, slug: str, number: int) -> list[IssueComment]: ...
     def create_review(
         self, slug: str, number: int, *, commit_id: str, body: str, comments: Sequence[InlineComment]
@@ -89,6 +94,7 @@ class PublishOutcome:
     summary_comment_id: int | None = None
     summary_action: str | None = None  # "created" | "edited" | "unchanged" | None (nothing to say)
     fallback: bool = False  # the batch was refused and comments went one by one
+    review_existed: bool = False  # the bot's review of this head was there already: no second one
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -135,6 +141,14 @@ class PublishService:
         for c in comments:
             if self._mine(c.author) and c.body.startswith(SUMMARY_MARKER):
                 return c
+        return None
+
+    def _own_review(self, slug: str, number: int, head: str) -> PullReview | None:
+        """The bot's review of ``head`` on the pull request, found by the markers in its body."""
+        marker = head_marker(head)
+        for review in self.client.reviews(slug, number):
+            if self._mine(review.author) and REVIEW_MARKER in review.body and marker in review.body:
+                return review
         return None
 
     def has_review(self, slug: str, number: int, head_sha: str) -> bool:
@@ -192,9 +206,16 @@ class PublishService:
             gone = self._why_not_current(result, pull)  # the head may have moved while we read
             if gone:
                 return PublishOutcome(status=gone)
-            posted, refused = self._post(slug, number, result.head, placements, links, outcome)
-            view.inline += posted
-            view.unplaced += refused
+            existing = self._own_review(slug, number, result.head)
+            if existing is not None:
+                # This head has its review: an earlier run posted it and did not live to say so.
+                log.info("publish.review_exists", extra={**ctx, "review": existing.id, "unposted": len(placements)})
+                outcome.review_id, outcome.review_existed = existing.id, True
+                view.overflow += [p.finding for p in placements]
+            else:
+                posted, refused = self._post(slug, number, result.head, placements, links, outcome)
+                view.inline += posted
+                view.unplaced += refused
         outcome.posted = [p.fingerprint for p in view.inline if p.fingerprint not in outcome.kept]
         outcome.overflow = [f.fingerprint for f in view.overflow]
         outcome.unplaced = [f.fingerprint for f in view.unplaced]
@@ -248,7 +269,7 @@ class PublishService:
         n = len(comments)
         body = (
             f"doppel found {n} possible duplicate{'s' if n != 1 else ''} of existing code in this change. "
-            f"The summary comment lists everything it found.\n{REVIEW_MARKER}"
+            f"The summary comment lists everything it found.\n{REVIEW_MARKER}\n{head_marker(head)}"
         )
         try:
             outcome.review_id = self.client.create_review(slug, number, commit_id=head, body=body, comments=comments)

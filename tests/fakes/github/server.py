@@ -72,6 +72,30 @@ class Hold:
         return method == self.method and self.path.fullmatch(path) is not None
 
 
+@dataclass
+class Fault:
+    """The next ``times`` requests matching ``method`` and ``path`` (a regex over the REST path)
+    are answered with ``status`` (and ``headers``, e.g. ``Retry-After``) instead of the real
+    answer. ``after_write``: the request is handled first (its write happens) and only the
+    answer is replaced, as when GitHub did the work but the reply was lost in a 502.
+    ``hits`` counts the requests it answered."""
+
+    method: str
+    path: re.Pattern[str]
+    status: int
+    times: int = 1
+    headers: dict[str, str] = field(default_factory=dict)
+    after_write: bool = False
+    message: str = "injected failure"
+    hits: int = 0
+
+    def take(self, method: str, path: str) -> bool:
+        if self.hits >= self.times or method != self.method or self.path.fullmatch(path) is None:
+            return False
+        self.hits += 1
+        return True
+
+
 Result = tuple[int, Any] | tuple[int, Any, dict[str, str]]
 Handler = Callable[[_Ctx], Result]
 
@@ -92,6 +116,7 @@ class FakeGitHubApp:
         self._routes: list[tuple[str, re.Pattern[str], Handler, bool]] = []
         self.templates: list[tuple[str, str]] = []  # (method, path template) the fake serves
         self.holds: list[Hold] = []
+        self.faults: list[Fault] = []
         r = self._route
         r("POST", "/app/installations/{installation_id}/access_tokens", self.create_token, auth=False)
         r("GET", "/repos/{owner}/{repo}", self.get_repo)
@@ -101,6 +126,7 @@ class FakeGitHubApp:
         r("GET", "/repos/{owner}/{repo}/pulls/{number}/files", self.list_files)
         r("GET", "/repos/{owner}/{repo}/pulls/{number}/comments", self.list_review_comments)
         r("POST", "/repos/{owner}/{repo}/pulls/{number}/comments", self.create_review_comment)
+        r("GET", "/repos/{owner}/{repo}/pulls/{number}/reviews", self.list_reviews)
         r("POST", "/repos/{owner}/{repo}/pulls/{number}/reviews", self.create_review)
         r("DELETE", "/repos/{owner}/{repo}/pulls/comments/{comment_id}", self.delete_review_comment)
         r("GET", "/repos/{owner}/{repo}/issues/{number}/comments", self.list_issue_comments)
@@ -137,10 +163,16 @@ class FakeGitHubApp:
             while not hold.release.is_set():  # without blocking the event loop: other requests go on
                 await asyncio.sleep(0.02)
         with self._lock:
+            fault = next((f for f in self.faults if f.take(request.method, rest_path)), None)
             try:
+                if fault is not None and not fault.after_write:
+                    raise HttpError(fault.status, fault.message)
                 status, payload, extra = self._handle(request.method, path, rest_path, query, headers, body, graphql)
             except HttpError as exc:
                 status, payload = exc.status, error_json(exc.message, errors=exc.errors, status=exc.status)
+            if fault is not None:
+                status, payload = fault.status, error_json(fault.message, status=fault.status)
+                extra = dict(fault.headers)
             self.exchanges.append(Exchange(request.method, rest_path, query, headers, body, status, payload, graphql))
         if status == 204:
             return Response(status_code=204, headers=extra)
@@ -259,6 +291,11 @@ class FakeGitHubApp:
         repo, pull = self._pull(ctx)
         items = [self.state.review_comment_json(c) for c in self.state.comments_on(repo.full_name, pull.number)]
         return self._page(ctx, items, f"{self.state.api_url}/repos/{repo.full_name}/pulls/{pull.number}/comments")
+
+    def list_reviews(self, ctx: _Ctx) -> Result:
+        repo, pull = self._pull(ctx)
+        items = [self.state.review_json(r) for r in self.state.reviews_on(repo.full_name, pull.number)]
+        return self._page(ctx, items, f"{self.state.api_url}/repos/{repo.full_name}/pulls/{pull.number}/reviews")
 
     def _check_placement(self, pull: FakePull, commit_id: str, path: str, line: Any, side: str) -> str | None:
         """Why GitHub would refuse a comment here, or ``None`` when it would accept it."""
@@ -495,6 +532,22 @@ class FakeGitHubServer:
         held = Hold(method, re.compile(path))
         self.handler.holds.append(held)
         return held
+
+    def fail(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        *,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+        after_write: bool = False,
+    ) -> Fault:
+        """Answer the next ``times`` ``method`` requests whose REST path matches the regex ``path``
+        with ``status`` (see ``Fault``)."""
+        fault = Fault(method, re.compile(path), status, times, dict(headers or {}), after_write)
+        self.handler.faults.append(fault)
+        return fault
 
     def writes(self) -> list[Exchange]:
         """Requests that change state (everything but GET)."""
