@@ -38,6 +38,8 @@ class NormalizedCode:
     shape: tuple[str, ...]  # locals → "$", literals → type, members, keyword arguments and callees kept
     params: tuple[str, ...] = ()  # identifiers of the defined function's parameter list, as written
     name: str = ""  # the defined function's name, as written ("" when none was seen)
+    names: tuple[str, ...] = ()  # the names a copy keeps: members, keyword arguments, callees
+    literals: tuple[str, ...] = ()  # string and number literals as written (messages, keys)
 
     def __len__(self) -> int:
         return len(self.shape)
@@ -58,6 +60,8 @@ def normalize_tokens(tokens: Sequence[tuple[str, str]]) -> NormalizedCode:
     literal, keyword, punct, other). Pure, so any tokenizer's output can be compared."""
     shape: list[str] = []
     params: list[str] = []
+    names: list[str] = []
+    literals: list[str] = []
     name = ""
     seen_definition = False
     depth = 0  # parenthesis depth
@@ -73,6 +77,7 @@ def normalize_tokens(tokens: Sequence[tuple[str, str]]) -> NormalizedCode:
             depth -= 1
         if kind == "literal":
             shape.append(literal_class(text))
+            literals.append(text)
             continue
         if kind != "identifier":
             shape.append(text)
@@ -85,9 +90,11 @@ def normalize_tokens(tokens: Sequence[tuple[str, str]]) -> NormalizedCode:
         if previous in MEMBER_ACCESS or keyword_argument:
             # Member and keyword-argument names belong to another object or callee: a copy keeps them.
             shape.append(text)
+            names.append(text)
             continue
         if following == "(" and seen_definition:
             shape.append(text + "()")
+            names.append(text + "()")
             continue
         if following == "(":
             # The first name followed by "(" is the function being defined: a copy renames it.
@@ -95,7 +102,7 @@ def normalize_tokens(tokens: Sequence[tuple[str, str]]) -> NormalizedCode:
             name = text
             params_depth = -2  # the next "(" opens its parameters
         shape.append("$")
-    return NormalizedCode(tuple(shape), tuple(params), name)
+    return NormalizedCode(tuple(shape), tuple(params), name, tuple(names), tuple(literals))
 
 
 def _ngrams(tokens: Sequence[str], n: int) -> Counter[tuple[str, ...]]:

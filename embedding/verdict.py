@@ -10,7 +10,11 @@ copy is decided from a handful of signals (``Signals``), each cheap and inspecta
   copy that gained parameters, branches or helper calls (real edits do; Dice then drops);
 * ``size_ratio``: smaller over larger token count;
 * ``name``: word overlap of the two function names (``parse_headers`` ~ ``parseHeaders``);
-* ``signature``: overlap of the parameter names.
+* ``signature``: overlap of the parameter names;
+* ``vocabulary``: overlap of the names a copy keeps whatever it renames (members, keyword
+  arguments, called functions): an edited copy still uses the same helpers and attributes;
+* ``literals``: overlap of the string and number literals as written (messages, keys), which
+  unrelated code rarely shares.
 
 ``Verdict`` turns the signals into one score: a logistic model (``link = "logistic"``, the
 default, fitted on real edits and synthetic clones by ``benchmarks/fit_verdict.py`` and refitted
@@ -39,7 +43,7 @@ from core.settings import Settings
 from embedding.lexical import NormalizedCode, containment, dice, similarity
 
 DEFAULT_VERDICT_PATH = Path(__file__).with_name("data") / "verdict.json"
-SIGNALS = ("cosine", "lexical", "containment", "size_ratio", "name", "signature")
+SIGNALS = ("cosine", "lexical", "containment", "size_ratio", "name", "signature", "vocabulary", "literals")
 LINKS = ("logistic", "linear")
 MIN_GAP = 0.01  # related stays at least this far below duplicate
 
@@ -48,6 +52,7 @@ MIN_GAP = 0.01  # related stays at least this far below duplicate
 # and near 0.95; on a linear (legacy) score they are shifts of the score.
 STRICTNESS_OFFSETS: dict[str, float] = {"strict": -1.0, "normal": 0.0, "lenient": 1.0}
 _LEGACY_STRICTNESS = {"strict": -0.06, "normal": 0.0, "lenient": 0.09}
+_REQUIRED = SIGNALS[:6]  # vocabulary and literals came later: older dumps lack them
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
 
@@ -62,6 +67,8 @@ class Signals:
     size_ratio: float
     name: float
     signature: float
+    vocabulary: float = 1.0
+    literals: float = 1.0
 
     def to_dict(self) -> dict[str, float]:
         return {key: round(value, 4) for key, value in asdict(self).items()}
@@ -69,7 +76,7 @@ class Signals:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Signals:
         try:
-            return cls(**{key: float(data[key]) for key in SIGNALS})
+            return cls(**{key: float(data[key]) for key in SIGNALS if key in data or key in _REQUIRED})
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"signals need numbers for {', '.join(SIGNALS)}; got {_brief(data)}") from exc
 
@@ -101,7 +108,7 @@ def signals_of(
 ) -> Signals:
     """The signals of a pair from its cosine, both normalised bodies and both qualified names."""
     sizes = sorted((len(first), len(second)))
-    params = 1.0 if not first.params and not second.params else _dice_words(first.params, second.params)
+    params = _overlap(first.params, second.params)
     return Signals(
         cosine=float(cosine),
         lexical=similarity(first, second),
@@ -109,7 +116,14 @@ def signals_of(
         size_ratio=sizes[0] / sizes[1] if sizes[1] else 1.0,
         name=name_similarity(first_name, second_name),
         signature=params,
+        vocabulary=_overlap(first.names, second.names),
+        literals=_overlap(first.literals, second.literals),
     )
+
+
+def _overlap(first: Sequence[str], second: Sequence[str]) -> float:
+    """Dice over two multisets of words; 1.0 when both are empty (nothing to tell them apart)."""
+    return 1.0 if not first and not second else _dice_words(first, second)
 
 
 # --- the model -----------------------------------------------------------------------------------
@@ -173,7 +187,7 @@ class Verdict:
     def best_possible(self, cosine: float) -> float:
         """The highest score a pair with this cosine could reach (every other signal at its best),
         so a search can skip pairs that could never become a duplicate."""
-        best = Signals(cosine, 1.0, 1.0, 1.0, 1.0, 1.0)
+        best = Signals(cosine, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
         z = self.bias + sum(
             weight * (getattr(best, name) if weight > 0 or name == "cosine" else 0.0)
             for name, weight in self.weights.items()
