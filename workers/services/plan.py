@@ -33,6 +33,7 @@ from embedding.registry import Pointer
 from workers.services.repo_config import (
     CONFIG_PATH,
     DEFAULT_MAX_COMMENTS,
+    MAX_CONFIG_BYTES,
     RepoConfig,
     parse_repo_config,
 )
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
     from embedding.source import GitSource
     from embedding.verdict import Verdict
 
-MAX_CONFIG_BYTES = 64 * 1024  # a larger .github/doppel.yml is refused before it is parsed
 _MAX_PROBLEM_CHARS = 500  # a problem is quoted in comments: never a huge value
 
 
@@ -166,10 +166,7 @@ def resolve_plan(settings: Settings, config: ConfigFile | None = None, *, pointe
     """
     if config is None or config.text is None:
         return plan_from_config(settings, RepoConfig(), pointer=pointer)
-    try:
-        size = len(config.text.encode("utf-8", "replace") if isinstance(config.text, str) else config.text)
-        if size > MAX_CONFIG_BYTES:
-            raise ConfigError(f"{config.where}: {size:,} bytes is larger than the {MAX_CONFIG_BYTES:,} bytes allowed")
+    try:  # the reader bounds size, aliases and nesting itself
         parsed = parse_repo_config(config.text, source=config.where, known_languages=tuple(sorted(LANGUAGES)))
     except ConfigError as exc:
         problem = str(exc)
