@@ -10,5 +10,6 @@ which new functions it wrongly flags. Modules, in the order a run uses them:
 - ``fetch``: downloads releases by name from PyPI, npm or Debian into a cache, lists their source;
 - ``match``: pairs old and new functions, token 3-gram Jaccard, negatives (pure);
 - ``layout``: writes head files that stay valid code, checks them with the extractor, builds the repo;
-- ``score``: scores a review's JSON against the truth, the legacy verdict, the tables (pure).
+- ``score``: scores a review's JSON against the truth, the legacy verdict, the tables (pure);
+- ``synthetic``: the synthetic mode: clones of the old release's functions on the same base.
 """

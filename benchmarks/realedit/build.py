@@ -10,17 +10,18 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import embedding.extract
 from benchmarks.realedit.fetch import source_files
-from benchmarks.realedit.layout import build_repo, place_functions
+from benchmarks.realedit.layout import Placed, build_repo, place_functions
 from benchmarks.realedit.manifest import Library
 from benchmarks.realedit.match import (
     GramIndex,
+    Pair,
     match_functions,
     sample_base,
     select_negatives,
@@ -31,7 +32,7 @@ from benchmarks.realedit.match import (
 from core.domain import CodeFunction
 from embedding.extract import ExtractOptions, extract_source
 
-LAYOUT_VERSION = 1  # bump when the layout or selection rules change: cached repositories are rebuilt
+LAYOUT_VERSION = 2  # bump when the layout or selection rules change: cached repositories are rebuilt
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,93 @@ def _ref(path: str, qualified_name: str) -> dict[str, str]:
     return {"path": path, "qualified_name": qualified_name}
 
 
+@dataclass(frozen=True)
+class Selection:
+    """What both modes of a library start from: its two releases' sources and functions, the pairs,
+    the negatives and the base's files (the same for both modes, so they share embeddings)."""
+
+    old_files: dict[str, bytes]
+    new_files: dict[str, bytes]
+    old_by_path: dict[str, list[CodeFunction]]
+    new_by_path: dict[str, list[CodeFunction]]
+    matches: int
+    pairs: list[Pair]
+    negatives: list[CodeFunction]
+    base_paths: list[str]
+    base_sampled: bool
+
+    @property
+    def base(self) -> dict[str, bytes]:
+        return {path: self.old_files[path] for path in self.base_paths}
+
+    def base_functions(self) -> list[CodeFunction]:
+        return [fn for path in self.base_paths for fn in self.old_by_path[path]]
+
+
+def select_library(lib: Library, cache: Path, options: BuildOptions, extract: ExtractOptions) -> Selection:
+    """Fetch and extract both releases, pair them, pick the negatives and the base (seeded)."""
+    old_files = source_files(lib, lib.old, cache, extract)
+    new_files = source_files(lib, lib.new, cache, extract)
+    old_by_path, new_by_path = extract_release(old_files, extract), extract_release(new_files, extract)
+    old_all = [fn for fns in old_by_path.values() for fn in fns]
+    new_units = units([fn for fns in new_by_path.values() for fn in fns])
+    matches = match_functions(units(old_all), new_units)
+    pairs = select_pairs(matches, options.pair_cap, options.seed)
+    grams = GramIndex([shingles(fn.language, fn.code) for fn in old_all])
+    negatives = select_negatives(old_all, new_units, options.negative_cap, options.seed, grams=grams)
+    base_paths, sampled = sample_base(old_by_path, {p.old.path for p in pairs}, options.base_cap, options.seed)
+    return Selection(
+        old_files, new_files, old_by_path, new_by_path, len(matches), pairs, negatives, base_paths, sampled
+    )
+
+
+def function_hashes(by_path: Mapping[str, Sequence[CodeFunction]]) -> list[list[Any]]:
+    """``[path, qualified name, start line, body hash]`` of every function: what a candidate's
+    ``function`` or ``target`` (path, name, start line) resolves to, to tell identical bodies."""
+    return [[fn.path, fn.qualified_name, fn.start_line, fn.body_hash] for fns in by_path.values() for fn in fns]
+
+
+def head_hashes(head: Mapping[str, str], extract: ExtractOptions) -> list[list[Any]]:
+    """``function_hashes`` of the head files as doppel extracts them (inner functions included)."""
+    return function_hashes(
+        {path: extract_source(path, text.encode("utf-8"), extract).functions for path, text in head.items()}
+    )
+
+
+def release_summary(lib: Library, selection: Selection) -> dict[str, Any]:
+    """The truth's description of the library and its base, the same in both modes."""
+    return {
+        "library": lib.name,
+        "split": lib.split,
+        "language": lib.language,
+        "registry": lib.registry,
+        "old": lib.old,
+        "new": lib.new,
+        "old_files": len(selection.old_files),
+        "old_functions": sum(len(fns) for fns in selection.old_by_path.values()),
+        "new_functions": sum(len(fns) for fns in selection.new_by_path.values()),
+        "matched": selection.matches,
+        "base_files": len(selection.base_paths),
+        "base_functions": len(selection.base_functions()),
+        "base_sampled": selection.base_sampled,
+    }
+
+
+def repo_message(lib: Library) -> str:
+    """The commit message of a library's base (its SHA, hence the index, is shared by both modes)."""
+    return f"{lib.name} {lib.old} → {lib.new}"
+
+
+def negative_truth(placed: Sequence[Placed], negatives: Sequence[CodeFunction]) -> list[dict[str, Any]]:
+    keys = {(fn.path, fn.qualified_name) for fn in negatives}
+    return [
+        {"head": _ref(spot.head_path, spot.head_qualified_name), "language": spot.function.language,
+         "head_line": spot.start_line}
+        for spot in placed
+        if (spot.function.path, spot.function.qualified_name) in keys
+    ]  # fmt: skip
+
+
 def build_library(
     lib: Library, cache: Path, options: BuildOptions, extract: ExtractOptions, *, rebuild: bool = False
 ) -> tuple[Path, dict[str, Any]]:
@@ -93,60 +181,37 @@ def build_library(
         if truth.get("fingerprint") == stamp:
             return repo, truth
 
-    old_files = source_files(lib, lib.old, cache, extract)
-    new_files = source_files(lib, lib.new, cache, extract)
-    old_by_path, new_by_path = extract_release(old_files, extract), extract_release(new_files, extract)
-    old_all = [fn for fns in old_by_path.values() for fn in fns]
-    new_units = units([fn for fns in new_by_path.values() for fn in fns])
-    matches = match_functions(units(old_all), new_units)
-    pairs = select_pairs(matches, options.pair_cap, options.seed)
-    grams = GramIndex([shingles(fn.language, fn.code) for fn in old_all])
-    negatives = select_negatives(old_all, new_units, options.negative_cap, options.seed, grams=grams)
-
-    base_paths, sampled = sample_base(old_by_path, {p.old.path for p in pairs}, options.base_cap, options.seed)
-    head, placed, dropped = place_functions([p.new for p in pairs] + negatives, new_files, extract)
+    selection = select_library(lib, cache, options, extract)
+    pairs, negatives = selection.pairs, selection.negatives
+    head, placed, dropped = place_functions([p.new for p in pairs] + negatives, selection.new_files, extract)
     by_new = {(p.new.path, p.new.qualified_name): p for p in pairs}
-    negative_keys = {(fn.path, fn.qualified_name) for fn in negatives}
 
-    truth_pairs, truth_negatives = [], []
+    truth_pairs = []
     for spot in placed:
-        fn_key = (spot.function.path, spot.function.qualified_name)
-        head_ref = _ref(spot.head_path, spot.head_qualified_name)
-        if fn_key in by_new:
-            pair = by_new[fn_key]
+        pair = by_new.get((spot.function.path, spot.function.qualified_name))
+        if pair is not None:
             truth_pairs.append(
-                {"head": head_ref, "base": _ref(pair.old.path, pair.old.qualified_name), "jaccard": round(pair.jaccard, 4),
-                 "band": pair.band, "language": pair.new.language, "head_line": spot.start_line}
+                {"head": _ref(spot.head_path, spot.head_qualified_name), "base": _ref(pair.old.path, pair.old.qualified_name),
+                 "jaccard": round(pair.jaccard, 4), "band": pair.band, "language": pair.new.language,
+                 "head_line": spot.start_line}
             )  # fmt: skip
-        elif fn_key in negative_keys:
-            truth_negatives.append({"head": head_ref, "language": spot.function.language, "head_line": spot.start_line})
 
-    base = {path: old_files[path] for path in base_paths}
-    base_sha, head_sha = build_repo(repo, base, head, f"{lib.name} {lib.old} → {lib.new}")
+    base_sha, head_sha = build_repo(repo, selection.base, head, repo_message(lib))
     counts: dict[str, int] = defaultdict(int)
     for pair in truth_pairs:
         counts[pair["band"]] += 1
     truth = {
-        "library": lib.name,
-        "split": lib.split,
-        "language": lib.language,
-        "registry": lib.registry,
-        "old": lib.old,
-        "new": lib.new,
+        **release_summary(lib, selection),
+        "mode": "real",
         "fingerprint": stamp,
         "base_commit": base_sha,
         "head_commit": head_sha,
-        "old_files": len(old_files),
-        "old_functions": len(old_all),
-        "new_functions": sum(len(fns) for fns in new_by_path.values()),
-        "matched": len(matches),
-        "base_files": len(base_paths),
-        "base_functions": sum(len(old_by_path[p]) for p in base_paths),
-        "base_sampled": sampled,
         "dropped_unplaceable": len(dropped),
         "bands": dict(sorted(counts.items())),
         "pairs": truth_pairs,
-        "negatives": truth_negatives,
+        "negatives": negative_truth(placed, negatives),
+        "base_hashes": function_hashes({p: selection.old_by_path[p] for p in selection.base_paths}),
+        "head_hashes": head_hashes(head, extract),
     }
     truth_file.write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
     return repo, truth

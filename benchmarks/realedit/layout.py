@@ -171,6 +171,45 @@ def head_file_text(language: str, header: str, placed: Sequence[tuple[Wrapping, 
     return header + "\n\n\n".join(render(language, w, blocks) for w, blocks in groups.items()) + "\n"
 
 
+@dataclass(frozen=True)
+class Entry:
+    """A block to place in one head file, and what must come back from it: one function with this
+    qualified name and body hash."""
+
+    qualified_name: str
+    body_hash: str
+    wrapping: Wrapping
+    block: str
+
+
+def settle(
+    target: str, language: str, header: str, entries: Sequence[Entry], options: ExtractOptions
+) -> tuple[str | None, list[tuple[int, CodeFunction]], list[int]]:
+    """One head file holding as many of ``entries`` as come back exactly once with their qualified
+    name and body hash: its text (``None`` when none do), (index, extracted function) for those
+    kept, and the indices of those dropped."""
+    live = list(range(len(entries)))
+    dropped: list[int] = []
+    for _ in range(3):  # dropping a function that clashes in the whole file may unblock the rest
+        if not live:
+            break
+        text = head_file_text(language, header, [(entries[i].wrapping, entries[i].block) for i in live])
+        extracted = extract_source(target, text.encode("utf-8"), options).functions
+        good: list[tuple[int, CodeFunction]] = []
+        bad: list[int] = []
+        for i in live:
+            hits = [f for f in extracted if f.qualified_name == entries[i].qualified_name]
+            if len(hits) == 1 and hits[0].body_hash == entries[i].body_hash:
+                good.append((i, hits[0]))
+            else:
+                bad.append(i)
+        if not bad:
+            return text, good, dropped
+        dropped += bad
+        live = [i for i, _ in good]
+    return None, [], dropped + live
+
+
 def place_functions(
     functions: Sequence[CodeFunction], sources: Mapping[str, bytes], options: ExtractOptions
 ) -> tuple[dict[str, str], list[Placed], list[CodeFunction]]:
@@ -190,34 +229,22 @@ def place_functions(
         source = sources[path]
         language = by_path[path][0].language
         header = file_header(language, source)
-        blocks: list[tuple[CodeFunction, Wrapping, str]] = []
+        kept: list[CodeFunction] = []
+        entries: list[Entry] = []
         for fn in sorted(by_path[path], key=lambda f: f.start_line):
             block = function_block(fn, source)
             wrapping = choose_wrapping(fn, block, header, options)
             if wrapping is None:
                 dropped.append(fn)
             else:
-                blocks.append((fn, wrapping, block))
+                kept.append(fn)
+                entries.append(Entry(fn.qualified_name, fn.body_hash, wrapping, block))
         target = head_path(path)
-        for _ in range(3):  # dropping a function that clashes in the whole file may unblock the rest
-            if not blocks:
-                break
-            text = head_file_text(language, header, [(w, b) for _, w, b in blocks])
-            extracted = extract_source(target, text.encode("utf-8"), options).functions
-            good, bad = [], []
-            for entry in blocks:
-                fn = entry[0]
-                hits = [f for f in extracted if f.qualified_name == fn.qualified_name]
-                ok = len(hits) == 1 and hits[0].body_hash == fn.body_hash
-                (good if ok else bad).append((entry, hits))
-            if not bad:
-                files[target] = text
-                placed += [Placed(entry[0], target, hits[0].qualified_name, hits[0].start_line) for entry, hits in good]
-                break
-            dropped += [entry[0] for entry, _ in bad]
-            blocks = [entry for entry, _ in good]
-        else:
-            dropped += [entry[0] for entry in blocks]
+        text, good, bad = settle(target, language, header, entries, options)
+        if text is not None:
+            files[target] = text
+        placed += [Placed(kept[i], target, hit.qualified_name, hit.start_line) for i, hit in good]
+        dropped += [kept[i] for i in bad]
     return files, placed, dropped
 
 
@@ -248,7 +275,9 @@ def _write(root: Path, files: Mapping[str, str | bytes]) -> None:
             target.write_bytes(content)
 
 
-def build_repo(root: Path, base: Mapping[str, bytes], head: Mapping[str, str], message: str) -> tuple[str, str]:
+def build_repo(
+    root: Path, base: Mapping[str, bytes], head: Mapping[str, str], message: str, head_message: str | None = None
+) -> tuple[str, str]:
     """A fresh repository at ``root``: commit 1 holds ``base``, commit 2 adds ``head``. Returns both SHAs.
 
     Author, committer and dates are fixed, so the same inputs give the same SHAs and a rebuilt
@@ -263,5 +292,5 @@ def build_repo(root: Path, base: Mapping[str, bytes], head: Mapping[str, str], m
     _git(root, "commit", "-q", "--no-verify", "-m", f"base: {message}")
     _write(root, head)
     _git(root, "add", "--all")
-    _git(root, "commit", "-q", "--no-verify", "-m", f"head: {message}")
+    _git(root, "commit", "-q", "--no-verify", "-m", f"head: {head_message or message}")
     return _git(root, "rev-parse", "HEAD~1"), _git(root, "rev-parse", "HEAD")

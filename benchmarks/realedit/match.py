@@ -71,7 +71,9 @@ def nested(functions: Sequence[CodeFunction]) -> set[tuple[str, str, int]]:
         ordered = sorted(fns, key=lambda f: (f.start_line, -f.end_line))
         open_ends: list[int] = []  # end lines of the enclosing functions still open
         for fn in ordered:
-            while open_ends and open_ends[-1] < fn.start_line:
+            # One that ends before this one does cannot hold it: a sibling
+            # may end on the very line where this one starts (`}, function onRejected(r) {`).
+            while open_ends and open_ends[-1] < fn.end_line:
                 open_ends.pop()
             if open_ends and fn.end_line <= open_ends[-1]:
                 inner.add((fn.path, fn.qualified_name, fn.start_line))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 
 import pytest
@@ -22,12 +23,25 @@ from benchmarks.realedit.match import (
     units,
 )
 from benchmarks.realedit.score import (
+    CLONE_KINDS,
     candidate_records,
     legacy_kind,
+    render_table,
     score_library,
     summarize,
+    table_rows,
     verdicts_from_candidates,
     verdicts_from_findings,
+)
+from benchmarks.realedit.synthetic import (
+    KINDS,
+    SYNTH_DIR,
+    clone_context,
+    clone_truth,
+    make_clones,
+    pick_originals,
+    place_clones,
+    synthesize,
 )
 from core.domain import CodeFunction
 from embedding.extract import ExtractOptions, extract_source
@@ -99,6 +113,28 @@ def test_nested_functions_and_repeated_names_are_not_units() -> None:
     assert {fn.qualified_name for fn in found} == {"outer", "outer.inner", "A.value"}
     assert {q for _, q, _ in nested(found)} == {"outer.inner"}
     assert [fn.qualified_name for fn in units(found)] == ["outer"]
+
+
+def test_a_function_that_starts_on_the_line_where_its_sibling_ends_is_still_nested() -> None:
+    found = functions(
+        "lib/dispatch.js",
+        """
+        module.exports = function dispatch(config) {
+          const adapter = config.adapter;
+          return adapter(config).then(function onResolved(response) {
+            const data = response.data;
+            return data;
+          }, function onRejected(reason) {
+            const message = reason.message;
+            throw new Error(message);
+          });
+        };
+        """,
+    )
+    assert len(found) == 3
+    inner = {q for _, q, _ in nested(found)}
+    assert len(inner) == 2 and all(q.endswith(("onResolved", "onRejected")) for q in inner)
+    assert len(units(found)) == 1
 
 
 # --- Jaccard and pairs ---------------------------------------------------------------------------
@@ -320,6 +356,232 @@ def test_legacy_verdict_from_candidates() -> None:
     records = candidate_records(TRUTH, candidates)
     assert [(r["label"], r["function_set"]) for r in records] == [(1, "pair"), (0, "negative")]
     assert (records[0]["jaccard"], records[0]["band"]) == (0.4, "0.3-0.5")
+
+
+# --- synthetic mode ------------------------------------------------------------------------------
+PY_RELEASE = """
+import os
+
+
+class Store:
+    def load(self, path, default=None):
+        \"\"\"Read a JSON file.\"\"\"
+        full = os.path.join(self.root, path)
+        if not os.path.exists(full):
+            return default
+        with open(full) as handle:
+            return handle.read()
+
+
+def summarize(rows, limit):
+    seen = set()
+    kept = []
+    for row in rows:
+        if row.key in seen:
+            continue
+        seen.add(row.key)
+        kept.append(row)
+    return kept[:limit]
+
+
+def short(x):
+    y = x + 1
+    return y
+
+
+def outer(values):
+    def inner(v):
+        w = v * 2
+        total = w + 1
+        return total
+    result = [inner(v) for v in values]
+    extra = len(result)
+    return result, extra
+"""
+
+JS_RELEASE = """
+class Parser {
+  parse(text, limit) {
+    const rows = text.split('\\n');
+    const kept = rows.slice(0, limit);
+    return kept.map((r) => r.trim());
+  }
+}
+
+function total(items, rate) {
+  let sum = 0;
+  for (const item of items) {
+    sum += item.price;
+  }
+  return sum * rate;
+}
+
+module.exports = function merge(a, b) {
+  const out = Object.assign({}, a);
+  Object.assign(out, b);
+  const keys = Object.keys(out);
+  return keys.length ? out : null;
+};
+"""
+
+
+def _synthetic(path: str, source: str) -> tuple[list[CodeFunction], dict, list, dict]:
+    release = functions(path, source)
+    originals = pick_originals(release, cap=10, min_lines=5, seed=0)
+    files, placed, dropped = synthesize(originals, {path: textwrap.dedent(source).encode()}, OPTIONS, seed=0)
+    return originals, files, placed, dropped
+
+
+def _assert_each_clone_extracts_back_once(files: dict, truth: list[dict]) -> None:
+    extracted = {path: extract_source(path, text.encode(), OPTIONS).functions for path, text in files.items()}
+    for entry in truth:
+        path, name = entry["head"]["path"], entry["head"]["qualified_name"]
+        hits = [fn for fn in extracted[path] if fn.qualified_name == name]
+        assert len(hits) == 1 and hits[0].start_line == entry["head_line"], entry
+
+
+def test_originals_are_long_enough_units_with_a_body_found_once() -> None:
+    release = functions("pkg/store.py", PY_RELEASE)
+    summarize_fn = next(fn for fn in release if fn.qualified_name == "summarize")
+    twin = dataclasses.replace(summarize_fn, path="pkg/other.py", qualified_name="twin")
+    names = [fn.qualified_name for fn in pick_originals(release, cap=10, min_lines=5, seed=0)]
+    # ``short`` is under 5 lines, ``outer.inner`` is nested: neither is an original.
+    assert names == ["Store.load", "outer", "summarize"]
+    # A body the base holds twice has two originals: it is left out.
+    assert "summarize" not in [fn.qualified_name for fn in pick_originals([*release, twin], 10, 5, 0)]
+    assert len(pick_originals(release, cap=2, min_lines=5, seed=3)) == 2
+    assert pick_originals(release, 2, 5, 3) == pick_originals(release, 2, 5, 3)
+
+
+def test_python_clones_of_each_kind_are_placed_as_their_originals_and_extract_back_once() -> None:
+    originals, files, placed, dropped = _synthetic("pkg/store.py", PY_RELEASE)
+    assert dropped == {"clone_failed": 0, "unchanged": 0, "unplaceable": 0}
+    assert sorted(files) == [f"{SYNTH_DIR}/renamed/pkg/store.py", f"{SYNTH_DIR}/renamed_edited/pkg/store.py"]
+    truth = clone_truth(placed)
+    assert len(truth) == 2 * len(originals)
+    assert {(t["base"]["qualified_name"], t["kind"]) for t in truth} == {
+        (fn.qualified_name, kind.value) for fn in originals for kind in KINDS
+    }
+    _assert_each_clone_extracts_back_once(files, truth)
+    for entry in truth:  # each clone is its original's copy: other code, the same path below its kind's folder
+        assert entry["head"]["path"] == f"{SYNTH_DIR}/{entry['kind']}/{entry['base']['path']}"
+    method = [t for t in truth if t["base"]["qualified_name"] == "Store.load"]
+    assert all(t["head"]["qualified_name"].startswith("Store.") for t in method)  # wrapped in its class
+    by_hash = {fn.body_hash for fn in originals}
+    assert not any(spot.clone.body_hash in by_hash for spot in placed)
+    # Deterministic for a seed.
+    assert _synthetic("pkg/store.py", PY_RELEASE)[1] == files
+
+
+def test_javascript_clones_of_methods_functions_and_module_exports_extract_back_once() -> None:
+    originals, files, placed, dropped = _synthetic("lib/p.js", JS_RELEASE)
+    assert len(originals) == 3 and sum(dropped.values()) == 0
+    truth = clone_truth(placed)
+    assert len(truth) == 6
+    _assert_each_clone_extracts_back_once(files, truth)
+    parse = next(spot for spot in placed if spot.clone.original.qualified_name == "Parser.parse")
+    assert parse.head_qualified_name == "Parser.parse"  # the clone maker keeps method names
+    # Given in a class body, the bare method parses, so its parameters are renamed too.
+    assert "text" not in parse.clone.code.split("{")[0]
+    assert "class Parser {" in files[parse.head_path]
+
+
+def test_clone_contexts_make_bare_methods_and_php_parse() -> None:
+    assert clone_context("javascript", "function f(a) {\n  return a;\n}") == ("", "")
+    assert clone_context("javascript", "async get(key) {\n  return key;\n}")[0].startswith("(class")
+    assert clone_context("php", "function f($a) {\n  return $a;\n}") == ("<?php\n", "")
+    assert "class" in clone_context("php", "public function f($a) {\n  return $a;\n}")[0]
+    assert clone_context("python", "def f(a):\n    return a") == ("", "")
+
+
+def test_an_original_no_wrapping_gives_back_drops_both_clones_as_unplaceable() -> None:
+    source = (
+        "const defaults = {\n  transform: [function transform(data) {\n    const x = data;\n    const y = x;\n"
+        "    return y;\n  }]\n};\n"
+    )
+    (original,) = functions("lib/d.js", source)
+    clones, dropped = make_clones(original, source.encode(), OPTIONS, seed=0)
+    assert clones == [] and dropped == {"unplaceable": len(KINDS)}
+
+
+def test_clones_whose_names_clash_in_one_file_go_to_the_next_slot() -> None:
+    originals, _, placed, _ = _synthetic("pkg/store.py", PY_RELEASE)
+    clone = placed[0].clone
+    twin = dataclasses.replace(clone, original=originals[-1])  # the same kind, file and qualified name
+    files, again, dropped = place_clones([clone, twin], OPTIONS)
+    assert dropped == [] and len(again) == 2
+    assert sorted(spot.head_path for spot in again) == [
+        f"{SYNTH_DIR}/{clone.kind.value}-2/pkg/store.py", f"{SYNTH_DIR}/{clone.kind.value}/pkg/store.py"
+    ]  # fmt: skip
+
+
+SYNTH_TRUTH = {
+    "library": "lib",
+    "split": "report",
+    "language": "python",
+    "mode": "synthetic",
+    "clones": [
+        {"head": {"path": f"doppel_synth/{kind}/a.py", "qualified_name": f"c{i}"},
+         "base": {"path": "a.py", "qualified_name": f"f{i}"}, "kind": kind, "language": "python", "head_line": 1}
+        for kind in CLONE_KINDS for i in range(2)
+    ],
+    "negatives": [{"head": {"path": "doppel_head/b.py", "qualified_name": "n0"}, "language": "python"}],
+    "head_hashes": [["doppel_synth/renamed/a.py", "c0", 1, "h-same"], ["doppel_head/b.py", "n0", 1, "h-n0"]],
+    "base_hashes": [["a.py", "f0", 3, "h-same"], ["a.py", "f1", 9, "h-f1"]],
+}  # fmt: skip
+
+
+def _clone_finding(kind: str, clone_kind: str, name: str, target_path: str, target: str) -> dict:
+    return {"kind": kind, "function": {"path": f"doppel_synth/{clone_kind}/a.py", "qualified_name": name},
+            "target": {"path": target_path, "qualified_name": target}}  # fmt: skip
+
+
+def test_synthetic_scoring_counts_recall_per_clone_kind_and_ignores_intra_pr() -> None:
+    review = {
+        "findings": [
+            _clone_finding("duplicate", "renamed", "c0", "a.py", "f0"),  # caught
+            _clone_finding("intra_pr", "renamed", "c1", "doppel_synth/renamed_edited/a.py", "c1"),
+            _clone_finding("duplicate", "renamed", "c1", "a.py", "f1"),  # caught, beside its intra_pr
+            _clone_finding("intra_pr", "renamed_edited", "c0", "doppel_synth/renamed/a.py", "c0"),  # only intra: missed
+            _clone_finding("related", "renamed_edited", "c1", "a.py", "f1"),  # related only
+            {"kind": "duplicate", "function": {"path": "doppel_head/b.py", "qualified_name": "n0"},
+             "target": {"path": "a.py", "qualified_name": "f0"}},  # a false alarm
+        ]
+    }  # fmt: skip
+    outcomes = score_library(SYNTH_TRUTH, {"today": verdicts_from_findings(review)})
+    assert [(o.clone_kind, o.result) for o in outcomes if o.role == "clone"] == [
+        ("renamed", "caught"), ("renamed", "caught"), ("renamed_edited", "missed"), ("renamed_edited", "related_only"),
+    ]  # fmt: skip
+    row = summarize(outcomes, "lib", "today", "clone")
+    assert (row.pairs, row.caught, row.related_only, row.recall) == (4, 2, 1, 0.5)
+    assert row.bands == {"renamed": (2, 2), "renamed_edited": (0, 2)}
+    assert (row.negatives, row.false_alarms) == (1, 1)
+    # The real-mode view of the same outcomes has no copies: clones are never counted as pairs.
+    assert summarize(outcomes, "lib", "today").pairs == 0
+    table = render_table(table_rows(outcomes, "clone"), role="clone")
+    assert "| renamed | renamed_edited |" in table and "| report / all | today | 4 | 0.50 (2/4) | 1.00 (2/2) |" in table
+
+
+def test_candidate_records_label_clones_by_kind_and_tell_identical_bodies() -> None:
+    candidates = [
+        {"function": {"path": "doppel_synth/renamed/a.py", "qualified_name": "c0", "start_line": 1},
+         "target": {"path": "a.py", "qualified_name": "f0", "start_line": 3}, "kind": "duplicate",
+         "features": {"cosine": 0.99, "lexical": 0.9}},
+        {"function": {"path": "doppel_synth/renamed/a.py", "qualified_name": "c0", "start_line": 1},
+         "target": {"path": "a.py", "qualified_name": "f1", "start_line": 9}, "kind": None,
+         "features": {"cosine": 0.5, "lexical": 0.3}},
+        {"function": {"path": "doppel_head/b.py", "qualified_name": "n0", "start_line": 1},
+         "target": {"path": "a.py", "qualified_name": "f1", "start_line": 9}, "kind": None,
+         "features": {"cosine": 0.4, "lexical": 0.2}},
+    ]  # fmt: skip
+    records = candidate_records(SYNTH_TRUTH, candidates)
+    assert [(r["function_set"], r.get("clone_kind"), r["label"], r["identical"]) for r in records] == [
+        ("clone", "renamed", 1, True), ("clone", "renamed", 0, False), ("negative", None, 0, False),
+    ]  # fmt: skip
+    assert {r["mode"] for r in records} == {"synthetic"}
+    # Real-mode records say their mode; without hashes in the truth, ``identical`` is the candidate's feature.
+    (real,) = candidate_records(TRUTH, candidates[2:])
+    assert (real["mode"], real["function_set"], real["identical"]) == ("real", "negative", False)
 
 
 # --- manifest and fetching -----------------------------------------------------------------------
