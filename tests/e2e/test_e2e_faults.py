@@ -2,12 +2,15 @@
 and 422, a worker SIGKILLed after it posted but before its task was acknowledged, a stranger's
 commands, and an uninstall of one of two repositories whose names collided before.
 
-Payloads carry ``repository.id`` as GitHub sends it, so collections are named by id here.
+Payloads carry ``repository.id`` as GitHub sends it, so collections are named by id here. The
+module runs on a Redis database of its own (``FAULTS_DB``), so that it can run beside the other
+end-to-end modules: workers of two worlds on one database would take each other's tasks.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,14 +21,16 @@ import redis
 from bot.github.render import find_fingerprints, is_summary
 from core.domain import RepoRef
 from tests.e2e import sources as src
+from tests.e2e.conftest import DUPLICATE_THRESHOLD, RELATED_THRESHOLD
 from tests.e2e.harness import (
     BOT,
-    REDIS_URL,
     USER,
     World,
     installation_payload,
     issue_comment_payload,
+    open_world,
     pull_payload,
+    redis_reachable,
     wait_until,
 )
 from tests.e2e.worker_app import DIE_AFTER_PUBLISH
@@ -35,6 +40,21 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SHOP, SHOP_INSTALLATION = "acme/shop", 1
 CLASH, CLASH_INSTALLATION = ("acme/x", "acme/x__y"), 3
 STRANGER = "mallory"
+FAULTS_DB = 11
+REDIS_URL = f"redis://127.0.0.1:6379/{FAULTS_DB}"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """The ``conftest`` world, on this module's own Redis database."""
+    problem = redis_reachable(REDIS_URL)
+    if problem is not None:
+        pytest.skip(f"Redis at {REDIS_URL} is not reachable ({problem}); start redis-server to run the e2e tests")
+    root = tmp_path_factory.mktemp("e2e-faults")
+    with open_world(
+        root, redis_url=REDIS_URL, duplicate_threshold=DUPLICATE_THRESHOLD, related_threshold=RELATED_THRESHOLD
+    ) as running:
+        yield running
 
 
 @dataclass
