@@ -1,66 +1,271 @@
 """Glob matching for repo-relative posix paths, with ``**`` spanning any number of folders.
 
-``fnmatch`` lets ``*`` cross ``/`` and Python 3.11 has no ``PurePath.full_match``, so patterns
-are translated to regular expressions here: ``*`` and ``?`` stay inside one path segment,
-``**`` as a whole segment matches zero or more segments, and a pattern without ``/`` matches
-the file name in any folder (as in ``.gitignore``).
+``fnmatch`` lets ``*`` cross ``/`` and Python 3.11 has no ``PurePath.full_match``, so the rules
+are doppel's own: ``*`` and ``?`` stay inside one path segment, ``**`` as a whole segment matches
+zero or more segments, a pattern without ``/`` matches the file name in any folder (as in
+``.gitignore``) and one ending in ``/`` everything below that folder.
+
+The patterns come from ``.github/doppel.yml``, which anyone who can push writes, and are matched
+against every path of a repository, so matching never backtracks. A regular expression did, and
+took seconds: ``a*a*/a*a*/…/z`` is exponential in the number of segments and ``*a*a*a*a*b`` a
+high power of the name's length. Here a pattern is compiled once (``compile_glob``) into
+segments, and a path is matched in two bounded layers:
+
+- across segments, a dynamic programme over the set of path positions each pattern segment can
+  reach (``**`` extends the set, any other segment advances it by one): pattern segments × path
+  segments steps;
+- inside a segment, the classic wildcard algorithm: the pieces between ``*`` have a fixed width,
+  the first must match at the start and the last at the end, and every other piece is taken at
+  its leftmost place after the one before (leftmost is never worse), so each piece is searched
+  for once: at most segment length × piece width character comparisons, done by ``str`` methods
+  or a regular expression without quantifiers, which cannot backtrack.
+
+``Glob.cost`` also returns the number of steps one match took (path positions visited plus
+characters compared, an upper bound), for tests that check the bound.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
+_STAR = object()  # ``*`` inside a segment
+_ANY = object()  # ``?``
 
-def _segment_regex(segment: str) -> str:
-    """Regex for one path segment: ``*``, ``?`` and ``[...]`` classes never match ``/``."""
-    out: list[str] = []
+
+@dataclass(frozen=True)
+class _Class:
+    """``[...]``: literal characters and ``lo-hi`` ranges, or (``[!...]``) anything but them.
+
+    A range whose ends are the wrong way round holds no character (the regular expression this
+    replaces raised ``re.error`` for it, in the middle of a review)."""
+
+    negate: bool
+    chars: str
+    ranges: tuple[tuple[str, str], ...]
+
+    def regex(self, *, slash: bool) -> str:
+        """A character class that means the same; ``slash=False`` never lets it match ``/``."""
+        items = "".join(re.escape(c) for c in self.chars)
+        items += "".join(f"{re.escape(lo)}-{re.escape(hi)}" for lo, hi in self.ranges if lo <= hi)
+        if self.negate:
+            if not items:
+                return "." if slash else "[^/]"
+            return f"[^{items}]" if slash else f"[^/{items}]"
+        return f"[{items}]" if items else "(?!)"
+
+
+def _parse_class(body: str) -> _Class:
+    """The class ``[body]`` (without its brackets): ``!`` first negates, ``a-z`` is a range and a
+    ``-`` first or last is itself."""
+    negate = body.startswith("!")
+    body = body[1:] if negate else body
+    chars: list[str] = []
+    ranges: list[tuple[str, str]] = []
+    k = 0
+    while k < len(body):
+        if k + 2 < len(body) and body[k + 1] == "-":
+            ranges.append((body[k], body[k + 2]))
+            k += 3
+        else:
+            chars.append(body[k])
+            k += 1
+    return _Class(negate, "".join(chars), tuple(ranges))
+
+
+def _tokens(segment: str) -> list[object]:
+    """``segment`` as ``_STAR``, ``_ANY``, ``_Class`` and literal characters.
+
+    A ``]`` right after ``[`` belongs to the class, a ``[`` without its ``]`` is itself."""
+    out: list[object] = []
     i = 0
     while i < len(segment):
         char = segment[i]
         if char == "*":
-            out.append("[^/]*")
+            if not out or out[-1] is not _STAR:  # ``a**b`` inside a segment is ``a*b``
+                out.append(_STAR)
         elif char == "?":
-            out.append("[^/]")
+            out.append(_ANY)
         elif char == "[":
             end = segment.find("]", i + 2 if segment[i + 1 : i + 2] in ("!", "]") else i + 1)
             if end == -1:
-                out.append(re.escape(char))
+                out.append(char)
             else:
-                body = segment[i + 1 : end]
-                negate = body.startswith("!")
-                body = body[1:] if negate else body
-                body = body.replace("\\", "\\\\").replace("^", "\\^")
-                out.append(f"[{'^/' if negate else ''}{body}]")
+                out.append(_parse_class(segment[i + 1 : end]))
                 i = end
         else:
-            out.append(re.escape(char))
+            out.append(char)
         i += 1
-    return "".join(out)
+    return out
+
+
+def _token_regex(token: object, *, slash: bool) -> str:
+    if token is _STAR:
+        return ".*" if slash else "[^/]*"
+    if token is _ANY:
+        return "." if slash else "[^/]"
+    if isinstance(token, _Class):
+        return token.regex(slash=slash)
+    return re.escape(str(token))
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """A run of single-character tokens between two ``*``: a fixed width, a literal or a regex."""
+
+    tokens: tuple[object, ...]
+    text: str | None  # the literal, when every token is a plain character
+    regex: re.Pattern[str] | None  # otherwise: literals, ``.`` and classes, no quantifier
+
+    @classmethod
+    def of(cls, tokens: list[object]) -> _Piece:
+        if all(isinstance(t, str) for t in tokens):
+            return cls(tuple(tokens), "".join(str(t) for t in tokens), None)
+        regex = re.compile("".join(_token_regex(t, slash=True) for t in tokens), re.DOTALL)
+        return cls(tuple(tokens), None, regex)
+
+    @property
+    def width(self) -> int:
+        return len(self.tokens)
+
+    def at(self, text: str, pos: int) -> bool:
+        """Whether the piece matches ``text[pos : pos + width]``."""
+        if self.text is not None:
+            return text.startswith(self.text, pos)
+        assert self.regex is not None
+        return self.regex.match(text, pos, pos + self.width) is not None
+
+    def find(self, text: str, start: int, end: int) -> int:
+        """The leftmost place at or after ``start`` where the piece fits before ``end``, or -1."""
+        if self.text is not None:
+            return text.find(self.text, start, end)
+        assert self.regex is not None
+        found = self.regex.search(text, start, end)
+        return -1 if found is None else found.start()
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """One segment of a pattern other than ``**``: its pieces, split at ``*``."""
+
+    pieces: tuple[_Piece, ...]  # one more than there are stars
+    width: int  # the fewest characters it matches
+
+    @classmethod
+    def of(cls, segment: str) -> _Segment:
+        runs: list[list[object]] = [[]]
+        for token in _tokens(segment):
+            if token is _STAR:
+                runs.append([])
+            else:
+                runs[-1].append(token)
+        pieces = tuple(_Piece.of(run) for run in runs)
+        return cls(pieces, sum(p.width for p in pieces))
+
+    def cost(self, name: str) -> tuple[bool, int]:
+        """Whether the segment matches ``name`` whole, and the characters compared (at most)."""
+        first, last = self.pieces[0], self.pieces[-1]
+        n = len(name)
+        if len(self.pieces) == 1:
+            return n == first.width and first.at(name, 0), first.width + 1
+        steps = first.width + last.width + 1
+        if n < self.width or not first.at(name, 0) or not last.at(name, n - last.width):
+            return False, steps
+        pos, end = first.width, n - last.width
+        for piece in self.pieces[1:-1]:
+            found = piece.find(name, pos, end)
+            steps += ((found if found >= 0 else end) - pos + 1) * max(piece.width, 1)
+            if found < 0:
+                return False, steps
+            pos = found + piece.width
+        return True, steps
+
+
+_DOUBLE_STAR = None  # a ``**`` segment in ``Glob.segments``
+
+
+@dataclass(frozen=True)
+class Glob:
+    """A compiled glob: ``pattern`` as written, its segments (``None`` for ``**``) after the
+    bare-name and trailing-slash rules."""
+
+    pattern: str
+    segments: tuple[_Segment | None, ...]
+
+    def matches(self, path: str) -> bool:
+        """Whether ``path`` (already normalised, see ``normalise_path``) matches whole."""
+        return self.cost(path)[0]
+
+    def cost(self, path: str) -> tuple[bool, int]:
+        """Whether ``path`` matches, and the steps it took: at most a small constant times
+        (pattern length + 1) × (path length + 1)."""
+        parts = path.split("/")
+        m = len(parts)
+        # reach[j]: the segments so far can consume parts[:j], each with the "/" after it, so j < m.
+        reach = [False] * m
+        reach[0] = True
+        steps = 1
+        *inner, final = self.segments
+        for segment in inner:
+            steps += m
+            if segment is _DOUBLE_STAR:  # zero or more non-empty segments
+                on = False
+                for j in range(m):
+                    on = reach[j] or (on and parts[j - 1] != "")
+                    reach[j] = on
+            else:
+                advanced = [False] * m
+                for j in range(m - 1):
+                    if reach[j]:
+                        hit, spent = segment.cost(parts[j])
+                        steps += spent
+                        advanced[j + 1] = hit
+                reach = advanced
+            if not any(reach):
+                return False, steps
+        if final is _DOUBLE_STAR:  # the rest, whatever it is
+            return any(reach), steps + m
+        if not reach[m - 1]:
+            return False, steps
+        hit, spent = final.cost(parts[m - 1])
+        return hit, steps + spent
+
+    def regex(self) -> str:
+        """The regular expression (anchored by the caller) that means the same, for messages and
+        tests; matching never uses it, since a regex engine backtracks."""
+        out: list[str] = []
+        for index, segment in enumerate(self.segments):
+            last = index == len(self.segments) - 1
+            if segment is _DOUBLE_STAR:
+                out.append("(?s:.*)" if last else "(?:[^/]+/)*")
+                continue
+            pieces = ("".join(_token_regex(t, slash=False) for t in p.tokens) for p in segment.pieces)
+            out.append("[^/]*".join(pieces) + ("" if last else "/"))
+        return "".join(out)
+
+
+@lru_cache(maxsize=4096)
+def compile_glob(pattern: str) -> Glob:
+    """``pattern`` compiled, cached: every path of a repository is matched against the same few."""
+    text = pattern.strip().replace("\\", "/").removeprefix("./")
+    if "/" not in text.rstrip("/"):
+        text = "**/" + text
+    if text.endswith("/"):  # a folder: everything below it
+        text += "**"
+    segments = tuple(_DOUBLE_STAR if s == "**" else _Segment.of(s) for s in text.lstrip("/").split("/"))
+    return Glob(pattern, segments)
 
 
 def glob_regex(pattern: str) -> str:
-    """The regular expression (anchored by the caller) equivalent to ``pattern``."""
-    pattern = pattern.strip().replace("\\", "/").removeprefix("./")
-    if "/" not in pattern.rstrip("/"):
-        pattern = "**/" + pattern
-    if pattern.endswith("/"):  # a folder: everything below it
-        pattern += "**"
-    segments = pattern.lstrip("/").split("/")
-    out: list[str] = []
-    for index, segment in enumerate(segments):
-        last = index == len(segments) - 1
-        if segment == "**":
-            out.append(".*" if last else "(?:[^/]+/)*")
-        else:
-            out.append(_segment_regex(segment) + ("" if last else "/"))
-    return "".join(out)
+    """The regular expression (anchored by the caller) equivalent to ``pattern``, for messages."""
+    return compile_glob(pattern).regex()
 
 
 @lru_cache(maxsize=64)
-def compile_globs(patterns: tuple[str, ...]) -> tuple[tuple[str, re.Pattern[str]], ...]:
-    """Each pattern with its compiled regex, cached: the same option tuple is used for every file."""
-    return tuple((pattern, re.compile(glob_regex(pattern))) for pattern in patterns if pattern.strip())
+def compile_globs(patterns: tuple[str, ...]) -> tuple[Glob, ...]:
+    """The non-blank patterns compiled, cached: the same option tuple is used for every file."""
+    return tuple(compile_glob(pattern) for pattern in patterns if pattern.strip())
 
 
 def normalise_path(path: str) -> str:
@@ -74,7 +279,7 @@ def normalise_path(path: str) -> str:
 def first_match(path: str, patterns: tuple[str, ...]) -> str | None:
     """The first pattern that matches ``path`` whole, or ``None``."""
     path = normalise_path(path)
-    for pattern, regex in compile_globs(tuple(patterns)):
-        if regex.fullmatch(path):
-            return pattern
+    for glob in compile_globs(tuple(patterns)):
+        if glob.matches(path):
+            return glob.pattern
     return None

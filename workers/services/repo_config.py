@@ -16,7 +16,8 @@ defaults. The config is built per job and applied to a copy of the process setti
 The file is written by whoever can push to the default branch and read by workers every
 repository shares, so reading it is bounded: at most ``MAX_CONFIG_BYTES``, no anchors or aliases
 (a few hundred bytes of them expand to gigabytes), lists and mappings at most
-``MAX_CONFIG_DEPTH`` deep, and messages quote at most ``_SHOWN_CHARS`` of any value. Every
+``MAX_CONFIG_DEPTH`` deep, at most ``MAX_IGNORE_GLOBS`` ``ignore`` globs of at most
+``MAX_GLOB_CHARS`` characters, and messages quote at most ``_SHOWN_CHARS`` of any value. Every
 problem is a ``ConfigError`` that names the line when there is one.
 """
 
@@ -62,6 +63,8 @@ TEST_GLOBS: tuple[str, ...] = (
 _KNOWN_KEYS = ("languages", "ignore", "ignore_tests", "strictness", "thresholds", "max_comments", "events")
 MAX_CONFIG_BYTES = 64 * 1024  # a real file is a few hundred bytes
 MAX_CONFIG_DEPTH = 8  # lists and mappings inside one another; the schema itself needs two
+MAX_IGNORE_GLOBS = 200  # each is matched against every path of the repository
+MAX_GLOB_CHARS = 256  # matching costs up to glob length × path length
 _SHOWN_CHARS = 80  # how much of a value a message quotes
 
 
@@ -306,7 +309,17 @@ def parse_repo_config(
                 )
         kwargs["languages"] = langs
     if data.get("ignore") is not None:
-        kwargs["ignore"] = _str_list(where, "ignore", data["ignore"])
+        if isinstance(data["ignore"], list) and len(data["ignore"]) > MAX_IGNORE_GLOBS:
+            raise _fail(where, "ignore", f"has {len(data['ignore']):,} globs; at most {MAX_IGNORE_GLOBS} are allowed")
+        globs = _str_list(where, "ignore", data["ignore"])
+        long = next((g for g in globs if len(g) > MAX_GLOB_CHARS), None)
+        if long is not None:
+            raise _fail(
+                where,
+                "ignore",
+                f"has a glob of {len(long):,} characters; at most {MAX_GLOB_CHARS} are allowed, got {_shown(long)}",
+            )
+        kwargs["ignore"] = globs
     if "ignore_tests" in data:
         if not isinstance(data["ignore_tests"], bool):
             raise _fail(where, "ignore_tests", f"must be true or false, got {_shown(data['ignore_tests'])}")
