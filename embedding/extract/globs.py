@@ -20,7 +20,8 @@ segments, and a path is matched in two bounded layers:
   for once: at most segment length × piece width character comparisons, done by ``str`` methods
   or a regular expression without quantifiers, which cannot backtrack.
 
-``Glob.cost`` also returns the number of steps one match took (path positions visited plus
+``**/name`` and ``**/folder/**`` (the default exclude globs, tried on every path) answer the
+same question with a few ``list`` operations. ``Glob.cost`` also returns the number of steps one match took (path positions visited plus
 characters compared, an upper bound), for tests that check the bound.
 """
 
@@ -185,6 +186,9 @@ class _Segment:
 _DOUBLE_STAR = None  # a ``**`` segment in ``Glob.segments``
 
 
+_GENERAL, _ANY_FOLDER_NAME, _ANY_FOLDER_NAMED = 0, 1, 2  # ``Glob.shape``: see ``_shape``
+
+
 @dataclass(frozen=True)
 class Glob:
     """A compiled glob: ``pattern`` as written, its segments (``None`` for ``**``) after the
@@ -192,15 +196,37 @@ class Glob:
 
     pattern: str
     segments: tuple[_Segment | None, ...]
+    shape: int = _GENERAL  # two common shapes have a shortcut with the same answer
 
     def matches(self, path: str) -> bool:
         """Whether ``path`` (already normalised, see ``normalise_path``) matches whole."""
-        return self.cost(path)[0]
+        return self.cost_parts(path.split("/"))[0]
 
     def cost(self, path: str) -> tuple[bool, int]:
         """Whether ``path`` matches, and the steps it took: at most a small constant times
         (pattern length + 1) × (path length + 1)."""
-        parts = path.split("/")
+        return self.cost_parts(path.split("/"))
+
+    def cost_parts(self, parts: list[str]) -> tuple[bool, int]:
+        """``cost`` of the path whose segments (split at ``/``) are ``parts``."""
+        m = len(parts)
+        if self.shape == _ANY_FOLDER_NAME:  # ``**/name``: the name, below non-empty folders
+            final = self.segments[1]
+            assert final is not None
+            if "" in parts[:-1]:
+                return False, 2 * m
+            hit, spent = final.cost(parts[-1])
+            return hit, 2 * m + spent
+        if self.shape == _ANY_FOLDER_NAMED:  # ``**/folder/**``: that folder, below non-empty ones
+            folder = self.segments[1]
+            assert folder is not None and folder.pieces[0].text is not None
+            end = m - 1  # something must follow the folder
+            if "" in parts:
+                end = min(end, parts.index("") + 1)
+            return folder.pieces[0].text in parts[:end], 2 * m + m * (folder.width + 1)
+        return self._general(parts)
+
+    def _general(self, parts: list[str]) -> tuple[bool, int]:
         m = len(parts)
         # reach[j]: the segments so far can consume parts[:j], each with the "/" after it, so j < m.
         reach = [False] * m
@@ -254,7 +280,19 @@ def compile_glob(pattern: str) -> Glob:
     if text.endswith("/"):  # a folder: everything below it
         text += "**"
     segments = tuple(_DOUBLE_STAR if s == "**" else _Segment.of(s) for s in text.lstrip("/").split("/"))
-    return Glob(pattern, segments)
+    return Glob(pattern, segments, _shape(segments))
+
+
+def _shape(segments: tuple[_Segment | None, ...]) -> int:
+    """``**/name`` (every bare name) and ``**/folder/**`` with a literal folder: the default
+    exclude and test globs, matched against every path, take a shortcut of a few ``list`` calls."""
+    if len(segments) == 2 and segments[0] is _DOUBLE_STAR and segments[1] is not _DOUBLE_STAR:
+        return _ANY_FOLDER_NAME
+    if len(segments) == 3 and segments[0] is _DOUBLE_STAR and segments[2] is _DOUBLE_STAR:
+        folder = segments[1]
+        if folder is not None and len(folder.pieces) == 1 and folder.pieces[0].text is not None:
+            return _ANY_FOLDER_NAMED
+    return _GENERAL
 
 
 def glob_regex(pattern: str) -> str:
@@ -278,8 +316,8 @@ def normalise_path(path: str) -> str:
 
 def first_match(path: str, patterns: tuple[str, ...]) -> str | None:
     """The first pattern that matches ``path`` whole, or ``None``."""
-    path = normalise_path(path)
+    parts = normalise_path(path).split("/")
     for glob in compile_globs(tuple(patterns)):
-        if glob.matches(path):
+        if glob.cost_parts(parts)[0]:
             return glob.pattern
     return None

@@ -248,3 +248,18 @@ def test_matcher_agrees_with_its_regex_on_any_small_pattern(case: tuple[str, str
     matched, steps = glob.cost(path)
     assert matched is (re.fullmatch(glob.regex(), path) is not None), glob.regex()
     assert steps <= _bound(pattern, path)
+
+
+@PROPERTY
+@given(
+    folder=st.text(alphabet="ab.", max_size=3),
+    name=st.lists(st.sampled_from(["a", "b", "*", "?", "[ab]", "."]), max_size=4).map("".join),
+    path=st.lists(st.sampled_from(["a", "b", "ab", "", ".", "a.b"]), min_size=1, max_size=6).map("/".join),
+)
+def test_shortcuts_for_any_folder_globs_agree_with_the_reference(folder: str, name: str, path: str) -> None:
+    # "**/folder/**" and "**/name" (every default exclude glob) take a shortcut past the DP.
+    for pattern in (f"**/{folder}/**", f"**/{name}", f"{folder}/"):
+        expected = _reference(_reference_segments(pattern), path.split("/"))
+        matched, steps = _cost(pattern, path)
+        assert matched is expected, pattern
+        assert steps <= _bound(pattern, path)
