@@ -12,6 +12,7 @@ from core.errors import ConfigError
 from core.settings import Settings
 from embedding.lexical import normalize
 from embedding.verdict import (
+    SIGNALS,
     Signals,
     Verdict,
     default_verdict,
@@ -126,7 +127,7 @@ def test_the_settings_verdict_path_replaces_the_default(tmp_path: Path) -> None:
 def test_the_shipped_default_is_valid_and_keeps_related_below_duplicate() -> None:
     verdict = default_verdict()
     assert verdict.related < verdict.duplicate
-    assert set(verdict.weights) <= {"cosine", "lexical", "containment", "size_ratio", "name", "signature"}
+    assert set(verdict.weights) <= set(SIGNALS) and verdict.link == "logistic"
 
 
 def test_name_words_split_snake_camel_and_acronyms() -> None:
