@@ -131,7 +131,7 @@ def run_library(lib: Library, args: argparse.Namespace, explain: bool, mode: str
         if mode == "real":
             repo, run.truth = build_library(lib, args.cache, options, ExtractOptions(), rebuild=args.rebuild)
         else:
-            synthetic = SyntheticOptions(args.originals_cap, args.min_lines, args.seed)
+            synthetic = SyntheticOptions(args.originals_cap, args.min_lines, args.seed, args.clone_docs == "keep")
             repo, run.truth = build_synthetic(
                 lib, args.cache, options, synthetic, ExtractOptions(), rebuild=args.rebuild
             )
@@ -305,7 +305,8 @@ for a seeded sample of at most {args.originals_cap} of the base's functions per 
 {args.min_lines} lines of code, not nested, a body found once in the base), one `renamed` clone
 (locals, parameters and the function renamed) and one `renamed_edited` clone (renamed, then 1–3
 statements inserted, deleted or changed) from `embedding/clones.py`, each wrapped as its original
-is (a method in a class of the same name) in new files under `doppel_synth/<kind>/…`, plus the real
+is (a method in a class of the same name) in new files under `doppel_synth/<kind>/…`, with its
+original's docstring or doc comment {"kept" if args.clone_docs == "keep" else "dropped (`--clone-docs drop`)"}, plus the real
 mode's negatives. A clone is kept only when it extracts back exactly once; the rest are counted as
 dropped (`clone_failed`: the clone maker raised; `unchanged`: the clone has its original's body,
 e.g. PHP, whose variables the clone maker does not rename; `unplaceable`: no wrapping or no clean
@@ -372,6 +373,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--base-cap", type=int, default=3000, help="base functions before the base is sampled")
     parser.add_argument("--originals-cap", type=int, default=60, help="synthetic mode: functions cloned per library")
     parser.add_argument("--min-lines", type=int, default=5, help="synthetic mode: lines of code an original needs")
+    parser.add_argument(
+        "--clone-docs", choices=("keep", "drop"), default="keep",
+        help="synthetic mode: clones keep their original's docstring or doc comment (default), or drop it",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rebuild", action="store_true", help="rebuild the repositories even when cached")
     args = parser.parse_args(argv)

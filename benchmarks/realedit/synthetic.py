@@ -8,7 +8,9 @@ and commit message, so the library's embedding cache is reused); the head adds, 
 ``doppel_synth/<kind>/…``, one clone of each kind for a seeded sample of the base's functions, and
 the real mode's genuinely new functions (``doppel_head/…``) as negatives.
 
-The clone maker parses the code it is given on its own, so a bare JS/TS method or PHP code is
+A clone keeps its original's docstring or doc comment (``keep_docs``; the encoder embeds it with
+the code, so a clone without it is also a copy that dropped its doc). The clone maker parses the
+code it is given on its own, so a bare JS/TS method or PHP code is
 handed to it inside a class body or after ``<?php`` (``_CONTEXTS``) and taken back without them.
 A clone is wrapped as its original is (the first wrapping under which the original's block gives
 the original back, see ``layout``) and kept only when it comes back exactly once, under that
@@ -27,7 +29,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmarks.realedit.build import (
     BuildOptions,
@@ -56,6 +58,9 @@ from core.domain import CodeFunction
 from embedding.clones import CloneKind, make_clone
 from embedding.extract import ExtractOptions, extract_source, parse
 
+if TYPE_CHECKING:
+    import tree_sitter
+
 SYNTH_DIR = "doppel_synth"
 KINDS = (CloneKind.RENAMED, CloneKind.RENAMED_EDITED)
 DROP_REASONS = ("clone_failed", "unchanged", "unplaceable")
@@ -80,6 +85,7 @@ class SyntheticOptions:
     originals_cap: int = 60
     min_lines: int = 5  # lines of the original's code (docstring removed)
     seed: int = 0
+    keep_docs: bool = True  # a clone keeps its original's docstring or doc comment, as a copy would
 
     def __post_init__(self) -> None:
         if self.originals_cap < 1:
@@ -154,14 +160,60 @@ def _outermost(functions: Sequence[CodeFunction]) -> list[CodeFunction]:
     return [fn for fn in functions if (fn.path, fn.qualified_name, fn.start_line) not in inner]
 
 
+def _python_function(code: bytes) -> tree_sitter.Node | None:
+    stack = [parse("python", code).root_node]
+    while stack:
+        node = stack.pop(0)
+        if node.type == "function_definition":
+            return node
+        stack[:0] = node.children
+    return None
+
+
+def _python_docstring(block: str) -> str | None:
+    """The raw docstring (quotes included) of the function in ``block``, or ``None``."""
+    data = block.encode("utf-8")
+    function = _python_function(data)
+    body = function.child_by_field_name("body") if function is not None else None
+    first = body.named_children[0] if body is not None and body.named_children else None
+    if first is None or first.type != "expression_statement" or first.named_children[0].type != "string":
+        return None
+    return data[first.start_byte : first.end_byte].decode("utf-8")
+
+
+def with_doc(original: CodeFunction, block: str, code: str) -> str:
+    """``code`` (a clone of ``original.code``) with the original's docstring or doc comment put back,
+    as the copy of a documented function would have it: the encoder embeds a function's docstring
+    with its code, so a clone without it is also a copy that dropped its doc. The doc is put back
+    after cloning, so that neither renaming nor an edit touches it. ``block`` is the original as
+    ``layout.function_block`` gives it (Python's docstring inside, others' doc comment above)."""
+    if original.language != "python":
+        if block != original.code and block.endswith("\n" + original.code):
+            return block[: -len(original.code)] + code
+        return code
+    docstring = _python_docstring(block)
+    data = code.encode("utf-8")
+    function = _python_function(data)
+    body = function.child_by_field_name("body") if function is not None else None
+    if docstring is None or function is None or body is None or not body.named_children:
+        return code
+    first = body.named_children[0]
+    if first.start_point[0] == function.start_point[0]:  # a body on the line of its ``def``
+        return code
+    indent = b" " * first.start_point[1]
+    insert = docstring.encode("utf-8") + b"\n" + indent
+    return (data[: first.start_byte] + insert + data[first.start_byte :]).decode("utf-8")
+
+
 def make_clones(
-    original: CodeFunction, source: bytes, options: ExtractOptions, seed: int
+    original: CodeFunction, source: bytes, options: ExtractOptions, seed: int, *, keep_docs: bool = True
 ) -> tuple[list[Clone], Counter[str]]:
     """The ``renamed`` and ``renamed_edited`` clones of ``original`` (a function of ``source``) that
     extract cleanly under the original's wrapping, and the count of those dropped, by reason."""
     dropped: Counter[str] = Counter()
     header = file_header(original.language, source)
-    wrapping = choose_wrapping(original, function_block(original, source), header, options)
+    block = function_block(original, source)
+    wrapping = choose_wrapping(original, block, header, options)
     if wrapping is None:
         dropped["unplaceable"] += len(KINDS)
         return [], dropped
@@ -174,6 +226,8 @@ def make_clones(
         if code is None:
             dropped["clone_failed"] += 1
             continue
+        if keep_docs:
+            code = with_doc(original, block, code)
         text = header + render(original.language, wrapping, [code]) + "\n"
         found = _outermost(extract_source(original.path, text.encode("utf-8"), options).functions)
         if len(found) != 1:
@@ -235,14 +289,19 @@ def clone_truth(placed: Sequence[PlacedClone]) -> list[dict[str, Any]]:
 
 
 def synthesize(
-    originals: Sequence[CodeFunction], sources: Mapping[str, bytes], options: ExtractOptions, seed: int
+    originals: Sequence[CodeFunction],
+    sources: Mapping[str, bytes],
+    options: ExtractOptions,
+    seed: int,
+    *,
+    keep_docs: bool = True,
 ) -> tuple[dict[str, str], list[PlacedClone], dict[str, int]]:
     """Clones of ``originals`` (functions of ``sources``, the old release's files) placed in head
     files, and the clones dropped on the way, by reason."""
     clones: list[Clone] = []
     dropped: Counter[str] = Counter()
     for original in originals:
-        made, lost = make_clones(original, sources[original.path], options, seed)
+        made, lost = make_clones(original, sources[original.path], options, seed, keep_docs=keep_docs)
         clones += made
         dropped.update(lost)
     files, placed, unplaced = place_clones(clones, options)
@@ -284,7 +343,9 @@ def build_synthetic(
 
     selection = select_library(lib, cache, options, extract)
     originals = pick_originals(selection.base_functions(), synthetic.originals_cap, synthetic.min_lines, synthetic.seed)
-    clone_files, placed, dropped = synthesize(originals, selection.old_files, extract, synthetic.seed)
+    clone_files, placed, dropped = synthesize(
+        originals, selection.old_files, extract, synthetic.seed, keep_docs=synthetic.keep_docs
+    )
     negative_files, negatives_placed, negatives_dropped = place_functions(
         selection.negatives, selection.new_files, extract
     )

@@ -408,6 +408,9 @@ class Parser {
   }
 }
 
+/**
+ * Sums the prices.
+ */
 function total(items, rate) {
   let sum = 0;
   for (const item of items) {
@@ -425,11 +428,21 @@ module.exports = function merge(a, b) {
 """
 
 
-def _synthetic(path: str, source: str) -> tuple[list[CodeFunction], dict, list, dict]:
+def _synthetic(path: str, source: str, keep_docs: bool = True) -> tuple[list[CodeFunction], dict, list, dict]:
     release = functions(path, source)
     originals = pick_originals(release, cap=10, min_lines=5, seed=0)
-    files, placed, dropped = synthesize(originals, {path: textwrap.dedent(source).encode()}, OPTIONS, seed=0)
+    sources = {path: textwrap.dedent(source).encode()}
+    files, placed, dropped = synthesize(originals, sources, OPTIONS, seed=0, keep_docs=keep_docs)
     return originals, files, placed, dropped
+
+
+def _docstrings(files: dict, placed: list, original: str) -> set[str | None]:
+    found = set()
+    for spot in placed:
+        if spot.clone.original.qualified_name == original:
+            extracted = extract_source(spot.head_path, files[spot.head_path].encode(), OPTIONS).functions
+            found |= {fn.docstring for fn in extracted if fn.qualified_name == spot.head_qualified_name}
+    return found
 
 
 def _assert_each_clone_extracts_back_once(files: dict, truth: list[dict]) -> None:
@@ -484,6 +497,20 @@ def test_javascript_clones_of_methods_functions_and_module_exports_extract_back_
     # Given in a class body, the bare method parses, so its parameters are renamed too.
     assert "text" not in parse.clone.code.split("{")[0]
     assert "class Parser {" in files[parse.head_path]
+
+
+@pytest.mark.parametrize(("path", "source", "original", "doc"), [
+    ("pkg/store.py", PY_RELEASE, "Store.load", "Read a JSON file."),
+    ("lib/p.js", JS_RELEASE, "total", "Sums the prices."),
+])  # fmt: skip
+def test_clones_keep_their_originals_doc_unless_told_to_drop_it(
+    path: str, source: str, original: str, doc: str
+) -> None:
+    # The encoder embeds the docstring with the code: a clone without it is a copy that also lost its doc.
+    _, files, placed, _ = _synthetic(path, source)
+    assert _docstrings(files, placed, original) == {doc}
+    _, files, placed, _ = _synthetic(path, source, keep_docs=False)
+    assert _docstrings(files, placed, original) == {None}
 
 
 def test_clone_contexts_make_bare_methods_and_php_parse() -> None:
