@@ -30,3 +30,34 @@ SLUGIFY = textwrap.dedent(
         return slug[:max_length].rstrip("-")
     """
 )
+# order_total, renamed throughout, with one statement more: a near-duplicate.
+ORDER_TOTAL_NEAR_COPY = textwrap.dedent(
+    """\
+    def invoice_sum(lines, rate, rebate=0):
+        acc = 0
+        for line in lines:
+            if line.quantity <= 0:
+                continue
+            acc += line.price * line.quantity
+        acc -= rebate
+        extra = acc * rate
+        print(extra)
+        return round(acc + extra, 2)
+    """
+)
+PARSE_DURATION = textwrap.dedent(
+    """\
+    def parse_duration(text):
+        units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+        total, number = 0, ""
+        for ch in text.strip():
+            if ch.isdigit():
+                number += ch
+            elif ch in units and number:
+                total += int(number) * units[ch]
+                number = ""
+            else:
+                raise ValueError(f"bad duration {text!r}")
+        return total
+    """
+)

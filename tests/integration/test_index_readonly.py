@@ -23,7 +23,7 @@ from tests.conftest_bot import real_redis as real_redis  # noqa: F401 - fixture
 from tests.factories import blend_verdict_file, commit, make_repo
 from tests.fakes.hash_encoder import HashEncoder
 from tests.fakes.memory_index import MemoryIndex
-from tests.samples import ORDER_TOTAL, SLUGIFY
+from tests.samples import ORDER_TOTAL, PARSE_DURATION, SLUGIFY
 from workers.services.index_lock import IndexBusyError, IndexLeaseLostError, RedisIndexLock
 from workers.services.indexing import IndexService
 from workers.services.review import ReviewService
@@ -36,22 +36,7 @@ pytestmark = [
 REPO = RepoRef("acme/shop")
 
 # Only on the older main (M1): deleted by M2.
-OLD_ONLY = textwrap.dedent(
-    """\
-    def parse_duration(text):
-        units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-        total, number = 0, ""
-        for ch in text.strip():
-            if ch.isdigit():
-                number += ch
-            elif ch in units and number:
-                total += int(number) * units[ch]
-                number = ""
-            else:
-                raise ValueError(f"bad duration {text!r}")
-        return total
-    """
-)
+OLD_ONLY = PARSE_DURATION
 # Only on the newer main (M2): added by it.
 NEW_ONLY = textwrap.dedent(
     """\

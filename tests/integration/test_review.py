@@ -21,7 +21,7 @@ from embedding.source import GitSource
 from tests.factories import blend_verdict_file, commit, make_repo
 from tests.fakes.hash_encoder import HashEncoder
 from tests.fakes.memory_index import MemoryIndex
-from tests.samples import ORDER_TOTAL, SLUGIFY
+from tests.samples import ORDER_TOTAL, ORDER_TOTAL_NEAR_COPY, SLUGIFY
 from workers.services.indexing import IndexService
 from workers.services.review import ReviewService
 
@@ -31,20 +31,7 @@ REPO = RepoRef("acme/shop")
 
 TOTALS, SLUGS = ORDER_TOTAL, SLUGIFY
 # order_total, renamed throughout, with one statement more: a near-duplicate.
-TOTALS_COPY = textwrap.dedent(
-    """\
-    def invoice_sum(lines, rate, rebate=0):
-        acc = 0
-        for line in lines:
-            if line.quantity <= 0:
-                continue
-            acc += line.price * line.quantity
-        acc -= rebate
-        extra = acc * rate
-        print(extra)
-        return round(acc + extra, 2)
-    """
-)
+TOTALS_COPY = ORDER_TOTAL_NEAR_COPY
 # Nothing like anything above.
 EASTER = textwrap.dedent(
     """\

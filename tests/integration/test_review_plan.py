@@ -16,7 +16,6 @@ import contextlib
 import io
 import json
 import os
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from tests.factories import blend_verdict_file, commit, make_repo
 from tests.fakes.github import FakeGitHub, FakeGitHubServer
 from tests.fakes.hash_encoder import HashEncoder
 from tests.fakes.memory_index import MemoryIndex
-from tests.samples import ORDER_TOTAL, SLUGIFY
+from tests.samples import ORDER_TOTAL, ORDER_TOTAL_NEAR_COPY, PARSE_DURATION, SLUGIFY
 from workers.services.indexing import IndexService
 from workers.services.repo_config import CONFIG_PATH
 from workers.services.review import ReviewService
@@ -45,22 +44,7 @@ SLUG = "acme/shop"
 BOT_LOGIN = "doppel[bot]"
 TOKEN = "ghp_review_plan_token"
 
-DURATION = textwrap.dedent(
-    """\
-    def parse_duration(text):
-        units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-        total, number = 0, ""
-        for ch in text.strip():
-            if ch.isdigit():
-                number += ch
-            elif ch in units and number:
-                total += int(number) * units[ch]
-                number = ""
-            else:
-                raise ValueError(f"bad duration {text!r}")
-        return total
-    """
-)
+DURATION = PARSE_DURATION
 REVERSE_GO = """\
 func Reverse(s string) string {
 \trunes := []rune(s)
@@ -70,21 +54,7 @@ func Reverse(s string) string {
 \treturn string(runes)
 }
 """
-# order_total, renamed throughout, with one statement more.
-NEAR_COPY = textwrap.dedent(
-    """\
-    def invoice_sum(lines, rate, rebate=0):
-        acc = 0
-        for line in lines:
-            if line.quantity <= 0:
-                continue
-            acc += line.price * line.quantity
-        acc -= rebate
-        extra = acc * rate
-        print(extra)
-        return round(acc + extra, 2)
-    """
-)
+NEAR_COPY = ORDER_TOTAL_NEAR_COPY
 BASE = {
     "shop/billing.py": ORDER_TOTAL + "\n\n" + SLUGIFY,
     "shop/time.py": DURATION,
