@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
@@ -98,8 +99,6 @@ def name_similarity(a: str, b: str) -> float:
 
 
 def _dice_words(first: Sequence[str], second: Sequence[str]) -> float:
-    from collections import Counter
-
     return dice(Counter((w,) for w in first), Counter((w,) for w in second))
 
 
@@ -187,12 +186,8 @@ class Verdict:
     def best_possible(self, cosine: float) -> float:
         """The highest score a pair with this cosine could reach (every other signal at its best),
         so a search can skip pairs that could never become a duplicate."""
-        best = Signals(cosine, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
-        z = self.bias + sum(
-            weight * (getattr(best, name) if weight > 0 or name == "cosine" else 0.0)
-            for name, weight in self.weights.items()
-        )
-        return z if self.link == "linear" else 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+        best = {name: 0.0 if self.weights.get(name, 0.0) < 0 else 1.0 for name in SIGNALS}
+        return self.score(Signals(**{**best, "cosine": cosine}))
 
     # --- cut-offs ------------------------------------------------------------------------------
     def with_cutoffs(self, duplicate: float | None = None, related: float | None = None) -> Verdict:
