@@ -7,7 +7,7 @@ there). It runs the same review as the server (``workers.services.review`` throu
 that ``actions/cache`` keeps between runs, so a cache hit embeds only what changed since. Then:
 
 * it posts the findings as ONE review with inline comments and a sticky summary through the same
-  publishing service as the GitHub App (``workers.services.publish``);
+  publishing service as the GitHub App (``github_adapter.publish``);
 * when the token may not write (a pull request from a fork runs with a read-only token, or
   GitHub answers 403) it prints workflow-command annotations instead (``bot.annotations``);
 * it always writes a SARIF 2.1.0 file (``bot.sarif``) for ``github/codeql-action/upload-sarif``,
@@ -40,13 +40,13 @@ from typing import Any, TextIO
 
 from bot.action_inputs import ActionInputs, from_process
 from bot.annotations import MAX_WARNINGS_PER_STEP, escape_data, escape_property, plan_annotations
-from bot.github.errors import GitHubError
-from bot.github.render import Links
 from bot.sarif import to_sarif
 from bot.step_summary import Delivery, StepSummaryView, count_kinds, render_step_summary
 from core.domain import Finding, FindingKind, PullRef, RepoRef
 from core.errors import ConfigError, DoppelError, GitError
 from core.settings import load_settings
+from github_adapter.errors import GitHubError
+from github_adapter.render import Links
 
 log = logging.getLogger(__name__)
 
@@ -269,8 +269,8 @@ class ActionRun:
             return self._annotate(result.findings, NO_TOKEN, max_comments)
         if read_only_expected(inputs.event_name, pull):
             return self._annotate(result.findings, READ_ONLY_FORK, max_comments)
-        from bot.github.client import GitHubClient
-        from workers.services.publish import PublishService
+        from github_adapter.client import GitHubClient
+        from github_adapter.publish import PublishService
 
         client = GitHubClient.connect(inputs.github_token, api_url=inputs.api_url, web_url=inputs.server_url)
         try:

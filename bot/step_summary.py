@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.github.render import Links
 from core.domain import Finding, FindingKind
 from core.wording import amount
+from github_adapter.render import Links
 
 MAX_BYTES = 1024 * 1024 - 16 * 1024  # GitHub's limit is 1 MiB per step; keep a margin
 DEFAULT_MAX_ROWS = 100

@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import asdict, dataclass
-from enum import StrEnum
-from typing import Any
+
+from core.commands import Command, CommandKind
 
 TRIGGER = "/similar"
 MAX_QUERY_CHARS = 500  # free text, after its whitespace is collapsed
@@ -37,55 +36,11 @@ MAX_BODY_CHARS = 65_536  # GitHub's own limit on a comment body; anything past i
 # The longest line worth splitting: a path and a name at their limits fit many times over.
 MAX_COMMAND_CHARS = 4096
 _SHOWN_CHARS = 60  # how much of a refused value an error message quotes
-HELP_TEXT = """\
-`/similar` looks up code that resembles this change:
-
-- `/similar`: the functions this pull request changes (on a review comment: the function commented on)
-- `/similar path/to/file.py:function_name`: one function, by file and qualified name
-- `/similar path/to/file.py:42`: the function containing line 42
-- `/similar function_name`: a function by qualified name, anywhere in the repository
-- `/similar "free text"`: search the repository by description
-- `/similar config`: show the settings used for this repository
-- `/similar ignore`: stop reviewing this pull request
-- `/similar help`: this message"""
 
 _QUALNAME = re.compile(r"[A-Za-z_$][\w$]*(?:(?:\.|::|#)[A-Za-z_$~][\w$]*)*")
 _KEYWORDS = {"help", "config", "ignore"}
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _ASCII_DIGITS = re.compile(r"[0-9]+")
-
-
-class CommandKind(StrEnum):
-    CHANGED = "changed"  # the PR's changed functions, or the function a review comment sits on
-    FUNCTION = "function"  # by qualified name, optionally within one path
-    AT = "at"  # the function containing path:line
-    QUERY = "query"  # free text
-    HELP = "help"
-    CONFIG = "config"
-    IGNORE = "ignore"
-    INVALID = "invalid"  # started with /similar but did not parse: answer with help
-
-
-@dataclass(frozen=True)
-class Command:
-    """One parsed command; only the fields its kind needs are set. JSON-friendly for task args."""
-
-    kind: CommandKind
-    path: str | None = None
-    function: str | None = None
-    line: int | None = None
-    query: str | None = None
-    error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["kind"] = self.kind.value
-        return {k: v for k, v in data.items() if v is not None}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Command:
-        fields = {k: data.get(k) for k in cls.__dataclass_fields__ if k != "kind"}
-        return cls(kind=CommandKind(data["kind"]), **fields)
 
 
 def find_command(body: str | None) -> Command | None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bot.github.render import SIMILAR_MARKER, find_fingerprints, is_summary, summary_head
+from github_adapter.render import SIMILAR_MARKER, find_fingerprints, is_summary, summary_head
 from tests.e2e import sources as src
 from tests.e2e.harness import (
     BOT,

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import redis
 
-from bot.github.render import find_fingerprints, is_summary
 from core.domain import RepoRef
+from github_adapter.render import find_fingerprints, is_summary
 from tests.e2e import sources as src
 from tests.e2e.conftest import DUPLICATE_THRESHOLD, RELATED_THRESHOLD
 from tests.e2e.harness import (

@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from bot.github.render import SIMILAR_MARKER, find_fingerprints
 from core.settings import Settings
+from github_adapter.render import SIMILAR_MARKER, find_fingerprints
 from tests.e2e.harness import (
     BOT,
     USER,

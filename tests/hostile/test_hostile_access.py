@@ -22,12 +22,12 @@ from fastapi.testclient import TestClient
 
 from bot.app import WEBHOOK_PATH, create_app
 from bot.commands import CommandKind
-from bot.github.client import GitHubClient
 from bot.webhooks.dispatch import Policy, route
 from bot.webhooks.enqueue import RecordingEnqueuer, RedisDeliveryQueue
 from bot.webhooks.events import parse_event
 from core.domain import RepoRef
 from core.settings import Settings
+from github_adapter.client import GitHubClient
 from tests.conftest_bot import (
     TEST_REDIS_URL,
     bot_settings,

@@ -20,14 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.github.client import GitHubClient
-from bot.github.errors import GitHubError
-from bot.github.render import is_summary
 from core.settings import load_settings
+from github_adapter.client import GitHubClient
+from github_adapter.errors import GitHubError
+from github_adapter.publish import PublishService
+from github_adapter.render import is_summary
 from tests.fakes.github import FakeGitHub, FakeGitHubServer
 from tests.fakes.github import scenario as sc
 from workers.celery_app import create_celery
-from workers.services.publish import PublishService
 from workers.services.repo_config import RepoConfig
 
 ROOT = Path(__file__).resolve().parents[2]

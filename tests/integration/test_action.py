@@ -23,7 +23,7 @@ import pytest
 from git import Repo
 
 from bot.action import main
-from bot.github.render import find_fingerprints, is_summary
+from github_adapter.render import find_fingerprints, is_summary
 from tests.factories import commit, make_repo
 from tests.fakes.github import FakeFile, FakeGitHub, FakeGitHubServer
 from tests.fakes.github.openapi import load_checker

@@ -11,8 +11,8 @@ from pathlib import Path
 import git
 import pytest
 
-from bot.github.clone import RepoCache, auth_env
 from core.errors import GitError
+from github_adapter.clone import RepoCache, auth_env
 from tests.factories import commit, make_repo
 
 pytestmark = pytest.mark.integration

@@ -10,9 +10,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bot.github.auth import AppTokenProvider, GitHubConfig
-from bot.github.client import GitHubAccess, GitHubClient, InlineComment
-from bot.github.errors import GitHubError
+from github_adapter.auth import AppTokenProvider, GitHubConfig
+from github_adapter.client import GitHubAccess, GitHubClient, InlineComment
+from github_adapter.errors import GitHubError
 from tests.fakes.github import FakeFile, FakeGitHub, FakeGitHubServer
 from tests.fakes.github.openapi import OpenAPIChecker, load_checker, openapi_version
 from tests.fakes.github.server import Exchange

@@ -10,12 +10,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.github.client import GitHubClient
-from bot.github.render import find_fingerprints, is_summary, summary_head
+from github_adapter.client import GitHubClient
+from github_adapter.publish import PublishService
+from github_adapter.render import find_fingerprints, is_summary, summary_head
 from tests.fakes.github import FakeGitHub, FakeGitHubServer
 from tests.fakes.github import scenario as sc
 from tests.fakes.github.openapi import load_checker
-from workers.services.publish import PublishService
 from workers.services.repo_config import RepoConfig
 
 pytestmark = pytest.mark.integration

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.github.anchors import FilePatch, anchor_line, parse_patch, signature_line
+from github_adapter.anchors import FilePatch, anchor_line, parse_patch, signature_line
 from tests.factories import make_function
 from tests.fakes.github import scenario
 

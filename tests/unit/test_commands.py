@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.commands import Command, CommandKind, find_command, parse_command
-from bot.commands.parse import HELP_TEXT, MAX_QUERY_CHARS
+from bot.commands.parse import MAX_QUERY_CHARS
+from core.commands import HELP_TEXT
 
 
 @pytest.mark.parametrize(

@@ -15,15 +15,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
-from bot.github.auth import (
+from core.errors import ConfigError
+from github_adapter.auth import (
     AppTokenProvider,
     GitHubConfig,
     StaticTokenProvider,
     token_provider,
     web_url_for,
 )
-from bot.github.errors import GitHubAuthError
-from core.errors import ConfigError
+from github_adapter.errors import GitHubAuthError
 
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 PEM = KEY.private_bytes(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-from bot.github.render import (
+from core.domain import Match
+from core.wording import amount
+from github_adapter.render import (
     SUMMARY_MARKER,
     Links,
     SummaryView,
@@ -16,8 +18,6 @@ from bot.github.render import (
     summary_head,
     summary_resolved,
 )
-from core.domain import Match
-from core.wording import amount
 from tests.fakes.github import scenario
 
 WEB = "https://ghe.example.com"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import redis
 
-from bot.github.errors import GitHubError
 from core.errors import ConfigError, TransientError
+from github_adapter.errors import GitHubError
 from workers.tasks.retry import BASE_DELAY_S, is_transient, retry_delay
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from bot.commands import Command, CommandKind
+from core.commands import Command, CommandKind
 from core.domain import RepoRef
 
 if TYPE_CHECKING:

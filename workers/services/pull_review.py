@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bot.commands import Command, CommandKind
-from bot.github.render import render_similar
+from core.commands import Command, CommandKind
 from core.domain import Match, RepoRef
 from core.errors import ConfigError
+from github_adapter.render import render_similar
 
 if TYPE_CHECKING:
     from embedding.source import GitSource

@@ -35,6 +35,7 @@ from core.errors import ConfigError
 from core.settings import DEFAULT_EXCLUDE_GLOBS, Settings
 from embedding.extract.globs import first_match
 from embedding.verdict import STRICTNESS_OFFSETS, verdict_for
+from github_adapter.publish import DEFAULT_MAX_COMMENTS
 
 if TYPE_CHECKING:
     from workers.services.plan import ReviewPlan
@@ -45,7 +46,6 @@ CONFIG_PATH = ".github/doppel.yml"
 
 PULL_REQUEST_EVENTS = ("opened", "synchronize", "reopened", "ready_for_review")
 DEFAULT_EVENTS = ("opened", "synchronize", "reopened", "ready_for_review")
-DEFAULT_MAX_COMMENTS = 20
 MAX_COMMENTS_LIMIT = 100
 TEST_GLOBS: tuple[str, ...] = (
     "**/test/**",
@@ -359,7 +359,7 @@ def parse_repo_config(
 
 
 class ContentReader(Protocol):
-    """What loading needs from GitHub (``bot.github.client.GitHubClient`` fits)."""
+    """What loading needs from GitHub (``github_adapter.client.GitHubClient`` fits)."""
 
     def default_branch(self, slug: str) -> str: ...
 

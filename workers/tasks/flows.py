@@ -15,8 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.commands import Command, CommandKind
-from bot.commands.parse import HELP_TEXT
+from core.commands import HELP_TEXT, Command, CommandKind
 from core.domain import RepoRef
 from core.errors import ConfigError, DoppelError, ReviewError
 from workers.services.access import command_permitted

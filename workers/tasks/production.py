@@ -1,4 +1,4 @@
-"""The production ``Runtime``: GitHub through ``bot.github``, clones in a ``RepoCache``, the
+"""The production ``Runtime``: GitHub through ``github_adapter``, clones in a ``RepoCache``, the
 embedding services from ``workers.services.wiring``, Redis for coalescing and bookkeeping.
 
 Heavy pieces (the encoder, the index) are built on first use, once per worker process, and kept:
@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
-from bot.commands import Command
-from bot.github.auth import GitHubConfig
-from bot.github.client import GitHubAccess, GitHubClient, PullInfo
+from core.commands import Command
 from core.domain import PullRef, RepoRef
 from core.errors import GitError
 from core.settings import Settings
+from github_adapter.auth import GitHubConfig
+from github_adapter.client import GitHubAccess, GitHubClient, PullInfo
 from workers.services.coalesce import PullCoalescer
 from workers.services.index_lock import RedisIndexLock
 from workers.tasks import names
@@ -52,7 +52,7 @@ class GitHubAdapter:
     """``GitHubPort`` for one installation over ``GitHubClient`` and ``PublishService``."""
 
     def __init__(self, client: GitHubClient, installation_id: int | None, settings: Settings) -> None:
-        from workers.services.publish import PublishService
+        from github_adapter.publish import PublishService
 
         self.client = client
         self.installation_id = installation_id
@@ -70,7 +70,7 @@ class GitHubAdapter:
     def publish_review(self, repo: str, number: int, result: ReviewResult) -> None:
         """Publish under the plan the review ran with (its comment cap); ignored files were never
         reviewed, so there is nothing to filter here."""
-        from workers.services.publish import PublishService
+        from github_adapter.publish import PublishService
 
         publisher = self.publisher
         if result.plan is not None:
@@ -111,7 +111,7 @@ class ProductionRuntime:
     """The workers' collaborators, built from one ``Settings``."""
 
     def __init__(self, settings: Settings) -> None:
-        from bot.github.clone import RepoCache
+        from github_adapter.clone import RepoCache
 
         self.settings = settings
         self.redis = redis.Redis.from_url(settings.redis_url)

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.commands import Command
+from core.commands import Command
 from core.domain import RepoRef
 from core.errors import ConfigError
 from core.settings import Settings
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 
 class PullView(Protocol):
-    """What doppel reads of a pull request (``bot.github.client.PullInfo`` fits)."""
+    """What doppel reads of a pull request (``github_adapter.client.PullInfo`` fits)."""
 
     number: int
     state: str

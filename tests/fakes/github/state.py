@@ -29,7 +29,7 @@ def now_iso(delta: timedelta = timedelta()) -> str:
 def right_side_lines(patch: str | None) -> set[int]:
     """Lines of the new file that a review comment may sit on (added + context lines in hunks).
 
-    Written apart from ``bot.github.anchors`` on purpose: the fake must not share the code it checks.
+    Written apart from ``github_adapter.anchors`` on purpose: the fake must not share the code it checks.
     """
     lines: set[int] = set()
     current = None

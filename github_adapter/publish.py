@@ -6,7 +6,7 @@ the summary comment (found by its marker) is edited in place. A run
 
 1. drops the result when the pull request is closed or its head moved past the reviewed commit;
 2. places at most ``max_comments`` new inline comments, each on a right-side diff line inside a
-   hunk (``bot.github.anchors``), all in one review whose ``commit_id`` is the reviewed head;
+   hunk (``github_adapter.anchors``), all in one review whose ``commit_id`` is the reviewed head;
    when GitHub refuses that batch (422) it posts them one by one and moves what it still cannot
    place into the summary. At most one review per (pull request, head SHA): the review's body
    carries a hidden head marker, and a run that finds the bot's review of this head already there
@@ -27,10 +27,12 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from bot.github.anchors import anchor_line, patches_by_path
-from bot.github.client import InlineComment, IssueComment, PullFile, PullInfo, PullReview, ReviewComment
-from bot.github.errors import GitHubError
-from bot.github.render import (
+from core.domain import Finding, FindingKind, PullRef
+from core.settings import Settings
+from github_adapter.anchors import anchor_line, patches_by_path
+from github_adapter.client import InlineComment, IssueComment, PullFile, PullInfo, PullReview, ReviewComment
+from github_adapter.errors import GitHubError
+from github_adapter.render import (
     SUMMARY_MARKER,
     Links,
     SummaryView,
@@ -41,16 +43,25 @@ from bot.github.render import (
     summary_head,
     summary_resolved,
 )
-from core.domain import Finding, FindingKind, PullRef
-from workers.services.repo_config import DEFAULT_MAX_COMMENTS, RepoConfig
 
 log = logging.getLogger(__name__)
 
 REVIEW_MARKER = "<!-- doppel:review -->"
+# The one default for the inline-comment cap: the setting's (a repository's config may lower it).
+DEFAULT_MAX_COMMENTS: int = Settings.model_fields["max_inline_comments"].default
+
+
+class PublishPolicy(Protocol):
+    """What a job's plan decides about publishing (``workers.services.plan.ReviewPlan`` and
+    ``RepoConfig`` both provide it): the comment cap and the paths never commented on."""
+
+    max_comments: int
+
+    def ignores(self, path: str) -> bool: ...
 
 
 class PublishClient(Protocol):
-    """The GitHub calls publishing makes (``bot.github.client.GitHubClient`` provides them)."""
+    """The GitHub calls publishing makes (``github_adapter.client.GitHubClient`` provides them)."""
 
     web_url: str
 
@@ -157,7 +168,7 @@ class PublishService:
         return summary is not None and summary_head(summary.body) == head_sha
 
     # --- the run ------------------------------------------------------------------------------
-    def publish(self, result: ReviewOutput, pull: PullRef, *, config: RepoConfig | None = None) -> PublishOutcome:
+    def publish(self, result: ReviewOutput, pull: PullRef, *, config: PublishPolicy | None = None) -> PublishOutcome:
         slug, number = pull.repo.slug, pull.number
         ctx = {"repo": slug, "pull": number, "head": result.head}
         gone = self._why_not_current(result, pull)

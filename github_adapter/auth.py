@@ -24,8 +24,8 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from bot.github.errors import GitHubAuthError, GitHubError
 from core.errors import ConfigError
+from github_adapter.errors import GitHubAuthError, GitHubError
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from typing import Any, ParamSpec, TypeVar
 
 from github import Auth, Github, GithubException
 
-from bot.github.auth import DEFAULT_API_URL, GitHubConfig, TokenProvider, token_provider, web_url_for
-from bot.github.errors import GitHubAuthError, GitHubError
+from github_adapter.auth import DEFAULT_API_URL, GitHubConfig, TokenProvider, token_provider, web_url_for
+from github_adapter.errors import GitHubAuthError, GitHubError
 
 log = logging.getLogger(__name__)
 
