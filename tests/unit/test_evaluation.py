@@ -122,3 +122,101 @@ def test_the_verdicts_labelled_pairs_are_copies_and_their_nearest_non_copy_neigh
     assert len(negatives) == 2 and all(p.group == "neighbour" for p in negatives)
     assert negatives[0].signals.cosine >= negatives[1].signals.cosine
     assert all(p.signals.lexical < 1.0 for p in negatives)
+
+
+# --- paired bootstrap --------------------------------------------------------------------------
+
+
+def test_paired_bootstrap_of_identical_models_is_zero_and_of_a_constant_gain_is_that_gain() -> None:
+    from embedding.evaluation import paired_bootstrap
+
+    rng = np.random.default_rng(1)
+    base = 1.0 / rng.integers(1, 20, size=200)
+    same = paired_bootstrap(base, base, resamples=500, seed=0)
+    assert (same.delta, same.ci_low, same.ci_high) == (0.0, 0.0, 0.0)
+    # Pairing: a gain of exactly 0.05 on every query has no spread, however noisy the queries are.
+    shifted = paired_bootstrap(base, base + 0.05, resamples=500, seed=0)
+    assert shifted.delta == pytest.approx(0.05)
+    assert shifted.ci_low == pytest.approx(0.05) and shifted.ci_high == pytest.approx(0.05)
+    assert shifted.relative == pytest.approx(0.05 / base.mean())
+    assert shifted.clears(0.04) and not shifted.clears(0.06)
+
+
+def test_paired_bootstrap_interval_matches_the_normal_approximation_and_narrows_with_queries() -> None:
+    from embedding.evaluation import paired_bootstrap
+
+    rng = np.random.default_rng(7)
+    widths = {}
+    for n in (120, 1200):
+        base = rng.uniform(0, 1, size=n)
+        diff = rng.normal(0.03, 0.2, size=n)
+        result = paired_bootstrap(base, base + diff, resamples=2000, seed=3)
+        assert result.ci_low < result.delta < result.ci_high
+        half = (result.ci_high - result.ci_low) / 2
+        expected = 1.96 * diff.std(ddof=1) / np.sqrt(n)
+        assert half == pytest.approx(expected, rel=0.15)
+        widths[n] = half
+    assert 2.3 < widths[120] / widths[1200] < 4.3  # ~ sqrt(10)
+    # 120 noisy queries: the interval spans no gain at all; the gate would not promote on it.
+    assert not paired_bootstrap(base[:120], (base + diff)[:120], seed=3).clears(0.01)
+
+
+def test_paired_bootstrap_is_seeded_and_checks_its_inputs() -> None:
+    from embedding.evaluation import paired_bootstrap
+
+    base, tuned = [0.1, 0.5, 1.0, 0.2], [0.2, 0.5, 1.0, 1.0]
+    assert paired_bootstrap(base, tuned, seed=4) == paired_bootstrap(base, tuned, seed=4)
+    with pytest.raises(ValueError, match="one base and one adapter score per query"):
+        paired_bootstrap([0.1, 0.2], [0.1])
+    with pytest.raises(ValueError, match="resamples"):
+        paired_bootstrap(base, tuned, resamples=0)
+    empty = paired_bootstrap([], [])
+    assert empty.queries == 0 and not empty.clears(0.0)
+
+
+def test_grouped_bootstrap_estimates_the_weighted_mean_of_group_means() -> None:
+    from embedding.evaluation import paired_bootstrap
+
+    # Group a: 2 queries, group b: 4; equal weights → the mean of the two group means.
+    base = [1.0, 1.0, 0.0, 0.0, 0.0, 0.0]
+    tuned = [1.0, 1.0, 1.0, 1.0, 0.0, 0.0]
+    groups = ["a", "a", "b", "b", "b", "b"]
+    result = paired_bootstrap(base, tuned, groups=groups, resamples=300, seed=0)
+    assert (result.base, result.adapter, result.delta) == (0.5, 0.75, 0.25)
+    weighted = paired_bootstrap(base, tuned, groups=groups, group_weights={"a": 3.0, "b": 1.0}, seed=0)
+    assert weighted.adapter == pytest.approx(0.75 * 1.0 + 0.25 * 0.5)
+
+
+def test_compare_reproduces_the_gates_mean_mrr_from_per_query_ranks() -> None:
+    from embedding.evaluation import compare, compare_tasks
+
+    fns = [
+        make_function("def a(x):\n    return sort(x)\n", path="a.py"),
+        make_function("def b(p):\n    return read(file(p))\n", path="b.py"),
+        make_function("def c(s):\n    return parse(json(s))\n", path="c.py"),
+    ]
+
+    def pair(kind: str, source: str, fn_row: int, query: str) -> TrainingPair:
+        fn = fns[fn_row]
+        return TrainingPair(kind, source, "python", fn.path, function_key(fn), query, fn.code, fn.body_hash)
+
+    pairs = [
+        pair("text2code", "docstring", 1, "read a file"),
+        pair("text2code", "docstring", 0, "json parse"),  # ranks c first: reciprocal rank < 1
+        pair("code2code", "synthetic", 2, "parse(json(t))"),
+    ]
+
+    class Blurred(KeywordEmbed):
+        def __call__(self, texts: Sequence[str]) -> np.ndarray:
+            return np.ones((len(texts), len(self.vocab)), dtype=np.float32) / np.sqrt(len(self.vocab))
+
+    sharp = {"python": evaluate_language(KeywordEmbed(), "python", pairs, fns)}
+    blurred = {"python": evaluate_language(Blurred(), "python", pairs, fns)}
+    assert set(sharp["python"].reciprocal_ranks["text2code"]) == set(blurred["python"].reciprocal_ranks["text2code"])
+    result = compare(blurred, sharp, resamples=200)
+    assert result.adapter == pytest.approx(sharp["python"].mean_mrr)
+    assert result.base == pytest.approx(blurred["python"].mean_mrr)
+    assert result.queries == 3
+    per_task = compare_tasks(blurred, sharp, resamples=200)
+    assert per_task["python"]["text2code"].adapter == pytest.approx(sharp["python"].metrics["text2code"].mrr)
+    assert per_task["python"]["code2code"].queries == 1
