@@ -54,6 +54,18 @@ class ReviewComment:
     author: str
     in_reply_to_id: int | None
     commit_id: str
+    # 👍 and 👎 counts of the comment's ``reactions`` summary; ``None`` when GitHub sent none.
+    thumbs: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """One reaction on a comment: its ``content`` (``+1``, ``-1``, ``eyes`` ...) and who put it."""
+
+    id: int
+    content: str
+    login: str
+    user_type: str  # "User", or "Bot" for an App's account
 
 
 @dataclass(frozen=True)
@@ -175,6 +187,18 @@ class GitHubClient:
             next_url, params = _next_link(headers.get("link") or headers.get("Link") or ""), None
         return items
 
+    def _get_some(self, url: str, limit: int) -> list[Any]:
+        """At most ``limit`` items of a paginated listing (pages of 100), for listings whose
+        length is up to whoever writes on GitHub."""
+        items: list[Any] = []
+        next_url: str | None = url
+        params: dict[str, Any] | None = {"per_page": 100}
+        while next_url and len(items) < limit:
+            headers, data = self._gh.requester.requestJsonAndCheck("GET", next_url, parameters=params)
+            items.extend(data if isinstance(data, list) else [])
+            next_url, params = _next_link(headers.get("link") or headers.get("Link") or ""), None
+        return items[: max(0, limit)]
+
     # --- pull requests ------------------------------------------------------------------------
     @_translate
     def pull(self, slug: str, number: int) -> PullInfo:
@@ -263,6 +287,13 @@ class GitHubClient:
         self._gh.requester.requestJsonAndCheck("POST", url, input={"content": content})
 
     @_translate
+    def review_comment_reactions(self, slug: str, comment_id: int, *, limit: int = 100) -> list[Reaction]:
+        """The first ``limit`` reactions on review comment ``comment_id``, oldest first (GitHub
+        sends no webhook for reactions: feedback polls this). At most ``ceil(limit / 100)`` pages."""
+        url = f"{self._repo(slug).url}/pulls/comments/{comment_id}/reactions"
+        return [_reaction(r) for r in self._get_some(url, limit) if isinstance(r, dict)]
+
+    @_translate
     def minimize_comment(self, node_id: str, classifier: str = "OUTDATED") -> bool:
         """Hide a comment as outdated (GraphQL ``minimizeComment``); works for review and issue comments."""
         _, data = self._gh.requester.graphql_named_mutation(
@@ -336,6 +367,28 @@ def _review_comment(c: dict[str, Any]) -> ReviewComment:
         author=_login(c.get("user")),
         in_reply_to_id=c.get("in_reply_to_id"),
         commit_id=c["commit_id"],
+        thumbs=_thumbs(c.get("reactions")),
+    )
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _thumbs(rollup: object) -> tuple[int, int] | None:
+    """(👍, 👎) of a ``reaction-rollup``, or ``None`` when the comment came without one."""
+    if not isinstance(rollup, dict):
+        return None
+    return _count(rollup.get("+1")), _count(rollup.get("-1"))
+
+
+def _reaction(r: dict[str, Any]) -> Reaction:
+    user = r.get("user") if isinstance(r.get("user"), dict) else {}
+    return Reaction(
+        id=_count(r.get("id")),
+        content=str(r.get("content") or "")[:20],
+        login=str(user.get("login") or "")[:100],
+        user_type=str(user.get("type") or "")[:20],
     )
 
 

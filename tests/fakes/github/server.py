@@ -26,12 +26,20 @@ import jwt
 import uvicorn
 from fastapi import FastAPI, Request, Response
 
-from tests.fakes.github.state import FakeGitHub, FakePull, FakeRepo, error_json, now_iso, right_side_lines
+from tests.fakes.github.state import (
+    REACTION_CONTENTS,
+    FakeGitHub,
+    FakePull,
+    FakeRepo,
+    error_json,
+    now_iso,
+    right_side_lines,
+)
 
 API_PREFIX = "/api/v3"
 GRAPHQL_PATH = "/api/graphql"
 MINIMIZE_CLASSIFIERS = {"SPAM", "ABUSE", "OFF_TOPIC", "OUTDATED", "DUPLICATE", "RESOLVED"}
-REACTIONS = {"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"}
+REACTIONS = set(REACTION_CONTENTS)
 
 
 @dataclass
@@ -134,6 +142,7 @@ class FakeGitHubApp:
         r("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}", self.edit_issue_comment)
         r("POST", "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", self.create_reaction)
         r("POST", "/repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions", self.create_review_reaction)
+        r("GET", "/repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions", self.list_review_reactions)
         r("GET", "/repos/{owner}/{repo}/contents/{path:path}", self.get_content)
         r("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission", self.get_permission)
         self.app = FastAPI()
@@ -433,6 +442,18 @@ class FakeGitHubApp:
 
     def create_review_reaction(self, ctx: _Ctx) -> Result:
         return self._react(ctx, self.state.review_comments)
+
+    def list_review_reactions(self, ctx: _Ctx) -> Result:
+        """Reactions on a review comment, oldest first; ``content`` keeps one kind."""
+        repo = self._repo(ctx)
+        cid = int(ctx.params["comment_id"])
+        comment = self.state.review_comments.get(cid)
+        if comment is None or comment["repo"] != repo.full_name:
+            raise HttpError(404, "Not Found")
+        content = ctx.query.get("content")  # an unknown kind matches nothing
+        found = [r for r in self.state.reactions if r["comment_id"] == cid and content in (None, r["content"])]
+        items = [self.state.reaction_json(r) for r in found]
+        return self._page(ctx, items, f"{self.state.api_url}/repos/{repo.full_name}/pulls/comments/{cid}/reactions")
 
     def _react(self, ctx: _Ctx, comments: dict[int, dict[str, Any]]) -> Result:
         repo = self._repo(ctx)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+REACTION_CONTENTS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@")
 DOCS = "https://docs.github.com/rest"
 
@@ -227,6 +228,53 @@ class FakeGitHub:
         }
         self.issue_comments[cid] = record
         return record
+
+    def react(self, comment_id: int, login: str, content: str, *, type_: str = "User") -> dict[str, Any]:
+        """``login`` puts a reaction on a comment (as GitHub's UI would: once per person and content)."""
+        if content not in REACTION_CONTENTS:
+            raise ValueError(f"GitHub has no {content!r} reaction")
+        self.user(login, type_)
+        for r in self.reactions:
+            if r["comment_id"] == comment_id and r["login"] == login and r["content"] == content:
+                return r
+        reaction = {
+            "id": self.next_id(), "comment_id": comment_id, "login": login, "content": content, "created_at": now_iso(),
+        }  # fmt: skip
+        self.reactions.append(reaction)
+        return reaction
+
+    def unreact(self, comment_id: int, login: str, content: str) -> None:
+        """``login`` takes their reaction back."""
+        self.reactions = [
+            r
+            for r in self.reactions
+            if not (r["comment_id"] == comment_id and r["login"] == login and r["content"] == content)
+        ]
+
+    def review_thread_payload(
+        self, comment_id: int, action: str, sender: str, *, installation_id: int | None = None
+    ) -> dict[str, Any]:
+        """The ``pull_request_review_thread`` webhook GitHub sends when ``sender`` resolves (or
+        unresolves) the thread that review comment ``comment_id`` starts, shaped as in
+        ``@octokit/webhooks-examples``: the pull request, the thread's node id and its comments."""
+        root = self.review_comments[comment_id]
+        repo = self.repos[root["repo"]]
+        pull = repo.pulls[root["number"]]
+        thread = [root, *(c for c in self.review_comments.values() if c["in_reply_to"] == comment_id)]
+        payload: dict[str, Any] = {
+            "action": action,
+            "pull_request": self.pull_json(repo, pull),
+            "thread": {"node_id": f"PRRT_{comment_id}", "comments": [self.review_comment_json(c) for c in thread]},
+            "repository": self.repo_json(repo),
+            "sender": self.user_json(sender),
+        }
+        installation = installation_id if installation_id is not None else repo.installation_id
+        if installation is not None:
+            payload["installation"] = {
+                "id": installation,
+                "node_id": f"MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u{installation}",
+            }
+        return payload
 
     def issue_token(self, installation_id: int) -> dict[str, Any]:
         token = "ghs_" + secrets.token_hex(18)
@@ -450,6 +498,7 @@ class FakeGitHub:
             "start_side": None,
             "subject_type": "line",
             "_links": {"self": {"href": url}, "html": {"href": html}, "pull_request": {"href": pr_url}},
+            "reactions": self.reaction_rollup(f"{url}/reactions", c["id"]),
         }
         if c["in_reply_to"] is not None:
             data["in_reply_to_id"] = c["in_reply_to"]
@@ -520,6 +569,12 @@ class FakeGitHub:
             "pull": permission in ("admin", "write", "read"),
         }
         return {"permission": permission, "role_name": role, "user": {**user, "permissions": perms, "role_name": role}}
+
+    def reaction_rollup(self, url: str, comment_id: int) -> dict[str, Any]:
+        """The ``reactions`` summary GitHub puts on a listed comment (``reaction-rollup``)."""
+        mine = [r for r in self.reactions if r["comment_id"] == comment_id]
+        counts = {content: sum(1 for r in mine if r["content"] == content) for content in REACTION_CONTENTS}
+        return {"url": url, "total_count": len(mine), **counts}
 
     def reaction_json(self, r: dict[str, Any]) -> dict[str, Any]:
         return {
