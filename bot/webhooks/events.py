@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import DoppelError
+from github_adapter.render import find_fingerprints
 
 ZERO_SHA = "0" * 40
+MAX_THREAD_FINGERPRINTS = 4  # a doppel comment carries one; more only in a hand-written one
+_THREAD_ROOT_SCAN = 5  # GitHub lists the thread's first comment first; look no further than this
 
 
 class PayloadError(DoppelError):
@@ -100,12 +103,29 @@ class InstallationEvent:
 
 
 @dataclass(frozen=True)
+class ReviewThreadEvent:
+    """A review thread resolved or unresolved (``pull_request_review_thread``): who did it, and
+    the thread's first comment, whose author and hidden fingerprint markers say whether it is one
+    of doppel's findings (at most ``MAX_THREAD_FINGERPRINTS`` of them)."""
+
+    action: str
+    installation_id: int | None
+    repo: str
+    number: int
+    sender: str
+    root_author: str
+    root_comment_id: int | None
+    fingerprints: tuple[str, ...]
+    repo_id: int | None = None
+
+
+@dataclass(frozen=True)
 class Unhandled:
     event: str
     action: str | None
 
 
-Event = Ping | PullRequestEvent | CommentEvent | PushEvent | InstallationEvent | Unhandled
+Event = Ping | PullRequestEvent | CommentEvent | PushEvent | InstallationEvent | ReviewThreadEvent | Unhandled
 
 
 def parse_event(name: str, payload: Mapping[str, Any]) -> Event:
@@ -200,6 +220,33 @@ def _push(p: Mapping[str, Any]) -> Event:
     )
 
 
+def _review_thread(p: Mapping[str, Any]) -> Event:
+    pr, thread = _obj(p, "pull_request"), _obj(p, "thread")
+    comments = thread.get("comments")
+    if not isinstance(comments, list):
+        raise PayloadError("payload field thread.comments is missing or not a list")
+    root = next(
+        (
+            c
+            for c in comments[:_THREAD_ROOT_SCAN]
+            if isinstance(c, Mapping) and not isinstance(c.get("in_reply_to_id"), int)
+        ),
+        None,
+    )
+    body = str(root.get("body") or "") if root is not None else ""
+    return ReviewThreadEvent(
+        action=_str(p, "action"),
+        installation_id=_installation(p),
+        repo=_repo(p),
+        number=_int(pr, "number", "pull_request."),
+        sender=_login(p.get("sender")),
+        root_author=_login(root.get("user")) if root is not None else "",
+        root_comment_id=_id(root.get("id")) if root is not None else None,
+        fingerprints=tuple(find_fingerprints(body)[:MAX_THREAD_FINGERPRINTS]),
+        repo_id=_repo_id(p),
+    )
+
+
 def _installation_event(p: Mapping[str, Any]) -> Event:
     action = _str(p, "action")
     repos = _repo_names(p, "repositories")
@@ -233,6 +280,7 @@ _PARSERS = {
     "pull_request": _pull_request,
     "issue_comment": _issue_comment,
     "pull_request_review_comment": _review_comment,
+    "pull_request_review_thread": _review_thread,
     "push": _push,
     "installation": _installation_event,
     "installation_repositories": _installation_repositories,

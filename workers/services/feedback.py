@@ -34,7 +34,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from core.domain import Finding, FindingKind
+from core.domain import Finding, FindingKind, RepoRef
 from workers.services.access import WRITE_PERMISSIONS
 from workers.services.feedback_store import (
     MAX_CODE_CHARS,
@@ -426,6 +426,54 @@ def verdict_pairs(
             )
         )
     return out
+
+
+# --- wiring: what the jobs call -----------------------------------------------------------------
+def open_repo_store(settings: Settings, repo: RepoRef) -> FeedbackStore:
+    """The repository's store under ``settings.data_dir``, with the settings' caps."""
+    from workers.services.feedback_store import open_store
+
+    return open_store(settings.data_dir, repo, store_limits(settings))
+
+
+def feedback_counts(settings: Settings, repo: RepoRef) -> FeedbackCounts:
+    """How many labelled pairs the repository has (for ``/similar config``); zeros when it has
+    no store yet (none is created for asking)."""
+    from workers.services.feedback_store import store_path
+
+    if not store_path(settings.data_dir, repo).exists():
+        return FeedbackCounts()
+    store = open_repo_store(settings, repo)
+    try:
+        return store.counts()
+    finally:
+        store.close()
+
+
+def prepare_feedback(
+    settings: Settings, repo: RepoRef, client: FeedbackClient | None, *, clock: Callable[[], float] = time.time
+) -> TrainingFeedback:
+    """The collection step of a training run: poll the reactions (with ``client``; ``None``: no
+    GitHub, e.g. ``doppel train`` on a checkout) into the repository's store, then read back its
+    labelled pairs as training data. A collection GitHub refuses or fails is logged and the
+    training goes on with the labels already stored."""
+    from core.errors import DoppelError
+
+    store = open_repo_store(settings, repo)
+    try:
+        if client is not None:
+            collector = FeedbackCollector(
+                client, store, bot_login=settings.bot_login, limits=CollectLimits.from_settings(settings), clock=clock
+            )
+            try:
+                collector.collect(repo.slug)
+            except DoppelError as exc:
+                log.warning("feedback.collect_failed repo=%s: %s", repo.slug, exc)
+        feedback = training_feedback(store.labelled())
+    finally:
+        store.close()
+    log.info("feedback.for_training repo=%s %s", repo.slug, feedback.statistics())
+    return feedback
 
 
 def config_line(counts: FeedbackCounts) -> str:
