@@ -10,13 +10,28 @@ import argparse
 import importlib
 import logging
 import sys
+import warnings
 from collections.abc import Sequence
 
 from core.errors import DoppelError
 
 # Modules that add subcommands through ``register(subparsers)``; a missing optional one
 # (its extra not installed) is left out of the help instead of breaking the CLI.
-_COMMAND_MODULES = ("cli.review", "cli.train", "cli.bot")
+_COMMAND_MODULES = ("cli.review", "cli.report", "cli.train", "cli.bot")
+
+# Warnings that third-party libraries raise about their own internals, which a doppel user can do
+# nothing about: (category, module regex). Kept narrow so that anything else still shows.
+QUIET_WARNINGS: tuple[tuple[type[Warning], str], ...] = (
+    # transformers deprecates names peft still calls when it saves or loads an adapter
+    # (`is_gradient_checkpointing` → `is_activation_checkpointing`): printed after every training.
+    (FutureWarning, r"transformers(\.|$)"),
+)
+
+
+def quiet_third_party_warnings() -> None:
+    """Filter the warnings of ``QUIET_WARNINGS`` (the one place doppel silences anything)."""
+    for category, module in QUIET_WARNINGS:
+        warnings.filterwarnings("ignore", category=category, module=module)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Settings come from DOPPEL_* environment variables (see the README). "
         "Run 'doppel COMMAND --help' for a command's options.",
     )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more logging: -v lists skipped files with their reasons, -vv adds debug output",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in _COMMAND_MODULES:
         try:
@@ -44,6 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    quiet_third_party_warnings()
+    if not sys.stderr.isatty():
+        # No live progress line off a terminal (a CI log): progress comes as periodic log lines.
+        logging.getLogger("core.progress").setLevel(logging.INFO)
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2

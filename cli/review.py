@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.domain import Finding, FindingKind, Match
+from core.domain import CodeFunction, Finding, FindingKind, Match
 from core.errors import ConfigError
 from core.settings import Settings, load_settings
 from core.wording import describe
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from workers.services.wiring import EmbeddingServices
 
 DEFAULT_BRANCH_REFS = ("refs/remotes/origin/HEAD", "refs/heads/main", "refs/heads/master")
+REVIEW_FORMATS = ("text", "json", "markdown", "sarif")
+_GITHUB_REMOTE = re.compile(r"(?:[:/])([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+?)(?:\.git)?/?$")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -67,7 +70,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     what.add_argument("--query", metavar="TEXT", help="free text, e.g. 'retry with exponential backoff'")
     p.add_argument("--commit", default="HEAD", help="commit to look at (default: HEAD)")
     p.add_argument("-k", "--top-k", type=int, help="number of matches (default: DOPPEL_TOP_K)")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text: ranked matches with snippets (default); json: one object per match",
+    )
     p.set_defaults(handler=run_similar)
 
     p = subparsers.add_parser(
@@ -79,7 +87,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     p.add_argument("--base", required=True, help="base ref or commit, e.g. origin/main")
     p.add_argument("--head", default="HEAD", help="head ref or commit (default: HEAD)")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument(
+        "--format",
+        choices=REVIEW_FORMATS,
+        default="text",
+        help="text: findings for the terminal (default); json: the full result; markdown: exactly the "
+        "summary and inline comments the bot or the Action would post on the pull request; sarif: the "
+        "SARIF 2.1.0 file for GitHub Code Scanning (what the Action uploads)",
+    )
+    p.add_argument(
+        "-o", "--output", metavar="FILE", type=Path, help="write the report to FILE instead of standard output"
+    )
+    p.add_argument(
+        "--github-repo",
+        metavar="OWNER/NAME",
+        help="with --format markdown: the GitHub repository the links point at (default: the origin "
+        "remote's, else the index name)",
+    )
     p.add_argument(
         "--fail-on-duplicates",
         action="store_true",
@@ -157,13 +181,28 @@ def run_index(args: argparse.Namespace) -> int:
             stats = services.indexer.index_commit(source, repo, commit, plan=plan)
         else:
             stats = services.indexer.update(source, repo, commit, plan=plan)
-    s = stats.to_dict()
-    print(
-        f"indexed {repo.slug} at {commit[:12]}: {s['functions']} functions in {s['files_seen']} files "
-        f"({s['embedded']} embedded, {s['cache_hits']} from cache, {s['deleted']} removed, "
-        f"{s['files_skipped']} files skipped) in {s['seconds']:.1f}s"
-    )
+    print(render_index_stats(repo.slug, stats.to_dict()))
     return 0
+
+
+def render_index_stats(slug: str, s: dict[str, Any]) -> str:
+    """What ``doppel index`` did, and what the index now holds (also after a run with nothing to do)."""
+    held = f"{s['held']} functions" if s.get("held") is not None else "its functions"
+    if s.get("mode") == "noop":
+        return f"index of {slug} already at {s['commit'][:12]}: it holds {held}; nothing to re-index"
+    lines = [
+        f"indexed {slug} at {s['commit'][:12]}"
+        f"{' (only the files changed since the last run)' if s.get('mode') == 'update' else ''}: "
+        f"{s['functions']} functions in {s['files_seen']} files "
+        f"({s['embedded']} embedded, {s['cache_hits']} from cache, {s['deleted']} removed, "
+        f"{s['files_skipped']} files skipped) in {s['seconds']:.1f}s; the index holds {held}"
+    ]
+    skipped = sorted((s.get("skipped") or {}).items(), key=lambda kv: (-kv[1], kv[0]))
+    if skipped:
+        shown = ", ".join(f"{n} {reason}" for reason, n in skipped[:4])
+        more = f", {sum(n for _, n in skipped[4:])} for other reasons" if len(skipped) > 4 else ""
+        lines.append(f"skipped: {shown}{more} (doppel -v index lists each file and why)")
+    return "\n".join(lines)
 
 
 def _parse_at(value: str) -> tuple[str, int]:
@@ -180,60 +219,209 @@ def run_similar(args: argparse.Namespace) -> int:
     with services:
         commit = source.resolve(args.commit)
         _index_if_missing(args, services, source, repo, commit)
+        plan = _plan(args, services, source, commit)
+        at = _parse_at(args.at) if args.at else None
+        subject = None
+        if args.function or at:
+            # Say which function the name or line stands for before searching with it.
+            subject = services.reviewer.locate(source, commit, function=args.function, at=at, plan=plan)
         matches = services.reviewer.similar(
             source,
             repo,
-            function=args.function,
-            at=_parse_at(args.at) if args.at else None,
+            function=f"{subject.path}:{subject.qualified_name}" if subject and args.function else None,
+            at=at,
             query=args.query,
             commit=commit,
             limit=args.top_k,
-            plan=_plan(args, services, source, commit),
+            plan=plan,
         )
+        closeness = _closeness(services, plan, subject, matches)
+    header = (
+        f"similar to {subject.path}:{subject.start_line}-{subject.end_line} {subject.qualified_name} at {commit[:12]}"
+        if subject
+        else f"similar to the text {args.query!r} at {commit[:12]}"
+    )
     if args.format == "json":
-        print(json.dumps([{"score": round(m.score, 4), **m.target.to_payload()} for m in matches], indent=2))
+        print(header, file=sys.stderr)
+        rows = [
+            {"score": round(m.score, 4), "kind": kind.value if kind else None, **m.target.to_payload()}
+            for m, kind in zip(matches, closeness.kinds, strict=True)
+        ]
+        print(json.dumps(rows, indent=2))
     else:
-        print(render_matches(matches))
+        print(header)
+        print(render_matches(matches, kinds=closeness.kinds))
+    if matches and closeness.hint:
+        print(closeness.hint, file=sys.stderr if args.format == "json" else sys.stdout)
     return 0
+
+
+class _Closeness:
+    """The verdict's word on each match (duplicate, related or nothing) and a hint when none is close."""
+
+    def __init__(self, kinds: list[FindingKind | None], hint: str | None) -> None:
+        self.kinds, self.hint = kinds, hint
+
+
+def _closeness(
+    services: EmbeddingServices, plan: ReviewPlan, subject: CodeFunction | None, matches: list[Match]
+) -> _Closeness:
+    """Judge each match as a review would: against the verdict's related bar.
+
+    For a function, the verdict scores every signal of the pair (a review's own judgement). For
+    free text there is no code to compare tokens with, so the pair is scored as a review scores a
+    match whose code it cannot read: the lexical signals take the cosine's value."""
+    from embedding.verdict import Signals
+
+    reviewer = services.reviewer
+    language = subject.language if subject else (matches[0].target.language if matches else None)
+    verdict = reviewer.verdict_for(language, plan)
+    kinds: list[FindingKind | None] = []
+    best = 0.0
+    for m in matches:
+        t = m.target
+        if subject is not None and t.code:
+            signals = reviewer.signals(subject.language, m.score, (subject.qualified_name, subject.code),
+                                       (t.qualified_name, t.code))  # fmt: skip
+            identical = bool(subject.body_hash) and subject.body_hash == t.body_hash
+        else:
+            signals = Signals(m.score, m.score, m.score, 1.0, 0.0, 0.0)
+            identical = False
+        score = verdict.score(signals)
+        best = max(best, score)
+        kinds.append(verdict.classify(signals, identical=identical))
+    hint = None
+    if matches and not any(kinds):
+        hint = (
+            f"none of these is close: the best scores {best:.2f} by the verdict, below its related bar "
+            f"{verdict.related:.2f} (a review would not mention any of them)"
+        )
+    return _Closeness(kinds, hint)
 
 
 def run_review(args: argparse.Namespace) -> int:
     services, source, repo = _open(args)
+    patches: dict[str, str] = {}
     with services:
         base, head = source.resolve(args.base), source.resolve(args.head)
         _index_if_missing(args, services, source, repo, base)
         plan = _plan(args, services, source, base)
         result = services.reviewer.review(source, repo, base, head, plan=plan, explain=args.explain)
+        if args.format == "markdown":
+            patches = source.file_patches(base, head)
+            slug = args.github_repo or github_slug(source.remote_url()) or repo.slug
     if args.format == "json":
-        print(json.dumps(result.to_dict(), indent=2))
+        text = json.dumps(result.to_dict(), indent=2)
+    elif args.format == "markdown":
+        text = render_preview(
+            result, patches, slug=slug, web_url=_web_url(services.settings), max_comments=plan.max_comments
+        )
+    elif args.format == "sarif":
+        from bot.action import tool_version
+        from bot.sarif import to_sarif
+
+        text = json.dumps(to_sarif(result.findings, tool_version=tool_version(), head_sha=result.head), indent=2)
     else:
-        print(render_review(result, show_pre_existing=services.settings.report_pre_existing))
+        text = render_review(result, show_pre_existing=services.settings.report_pre_existing)
+    if args.output:
+        args.output.write_text(text + "\n", encoding="utf-8")
+        print(f"wrote {args.format} to {args.output}", file=sys.stderr)
+    else:
+        print(text)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     has_duplicates = any(f.kind is FindingKind.DUPLICATE for f in result.findings)
     return 3 if args.fail_on_duplicates and has_duplicates else 0
 
 
+def github_slug(url: str | None) -> str | None:
+    """``owner/name`` of a GitHub remote URL (``git@github.com:o/n.git``, ``https://host/o/n``)."""
+    if not url:
+        return None
+    found = _GITHUB_REMOTE.search(url.strip())
+    return found.group(1) if found else None
+
+
+def _web_url(settings: Settings) -> str:
+    from github_adapter.auth import web_url_for
+
+    return (settings.github_web_url or web_url_for(settings.github_api_url)).rstrip("/")
+
+
+def render_preview(result: ReviewResult, patches: dict[str, str], *, slug: str, web_url: str, max_comments: int) -> str:
+    """``--format markdown``: the comments a pull request from ``head`` into ``base`` gets on its
+    first review, rendered by the publishing code itself (``github_adapter.publish.preview``)."""
+    from github_adapter.anchors import patches_by_path
+    from github_adapter.publish import preview
+    from github_adapter.render import Links
+
+    links = Links(web_url=web_url, slug=slug, base_sha=result.base, head_sha=result.head)
+    shown = preview(result, patches_by_path(patches.items()), links, max_comments=max_comments)
+    n = len(shown.comments)
+    out = [
+        f"<!-- doppel review --format markdown: what a pull request of {result.head[:12]} into "
+        f"{result.base[:12]} on {slug} gets -->"
+    ]
+    if shown.summary is None:
+        out.append("doppel posts nothing on this change: no near-duplicates or related code found.")
+        return "\n".join(out)
+    out.append(f"doppel posts {n} inline comment{'s' if n != 1 else ''} in one review, and one summary comment.")
+    if shown.review_body is not None:
+        out += ["", "---", "", "**The review** (its body):", "", shown.review_body]
+    for i, comment in enumerate(shown.comments, 1):
+        out += ["", "---", "", f"**Inline comment {i} of {n}**, on `{comment.path}` line {comment.line}:", ""]
+        out.append(comment.body)
+    out += ["", "---", "", "**The summary comment:**", "", shown.summary]
+    return "\n".join(out)
+
+
 # --- text rendering (pure) -------------------------------------------------------------------
 
 
+_OPENERS, _CLOSERS = "([{", ")]}"
+SIGNATURE_MAX_LINES = 12  # a longer "signature" is a parse we got wrong: cut it there
+
+
+def signature_end(lines: list[str]) -> int:
+    """Index of the line that ends the signature starting ``lines`` (brackets balanced again).
+
+    ``def f(\n    a,\n    b,\n) -> int:`` ends at its fourth line. A decorator line
+    (``@app.get("/")``) is passed over; without any bracket the first line is the signature."""
+    depth, opened = 0, False
+    for i, line in enumerate(lines[:SIGNATURE_MAX_LINES]):
+        if not opened and line.lstrip().startswith("@"):
+            continue
+        for ch in line:
+            if ch in _OPENERS:
+                depth, opened = depth + 1, True
+            elif ch in _CLOSERS:
+                depth = max(0, depth - 1)
+        if opened and depth == 0:
+            return i
+    return 0 if not opened else min(len(lines), SIGNATURE_MAX_LINES) - 1
+
+
 def snippet(code: str, lines: int = 3, width: int = 100) -> str:
-    """The first non-blank lines of ``code``, each cut to ``width`` characters."""
-    kept = [line.rstrip()[:width] for line in code.splitlines() if line.strip()][:lines]
-    return "\n".join(kept)
+    """The first non-blank lines of ``code``, each cut to ``width`` characters: at least ``lines``,
+    and always the whole signature and the line after it, however many lines the signature spans."""
+    kept = [line.rstrip() for line in code.splitlines() if line.strip()]
+    count = max(lines, signature_end(kept) + 2)
+    return "\n".join(line[:width] for line in kept[:count])
 
 
 def _indent(text: str, prefix: str = "      ") -> str:
     return "\n".join(prefix + line for line in text.splitlines())
 
 
-def render_matches(matches: list[Match]) -> str:
+def render_matches(matches: list[Match], *, kinds: list[FindingKind | None] | None = None) -> str:
     if not matches:
         return "no matches"
     out = []
     for rank, m in enumerate(matches, 1):
         t = m.target
-        out.append(f"{rank:>2}. {m.score:.3f}  {t.path}:{t.start_line}  {t.qualified_name}")
+        kind = kinds[rank - 1] if kinds else None
+        label = f"  [{kind.value.replace('_', ' ')}]" if kind else ""
+        out.append(f"{rank:>2}. {m.score:.3f}  {t.path}:{t.start_line}  {t.qualified_name}{label}")
         out.append(_indent(snippet(t.code)))
     return "\n".join(out)
 

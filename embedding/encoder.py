@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     import torch
 
     from core.settings import Settings
+    from embedding.training.config import LoraSpec
 
 __all__ = [
     "Encoder",
@@ -285,30 +286,19 @@ class Encoder:
             return {}
         return dict(self._require_adapter(name).metadata)
 
-    def create_adapter(
-        self,
-        name: str,
-        *,
-        rank: int = 8,
-        alpha: int = 16,
-        dropout: float = 0.0,
-        target_modules: Sequence[str] | None = None,
-    ) -> list[torch.nn.Parameter]:
-        """Add a fresh trainable LoRA adapter (replacing one of that name) and return its
-        parameters, for the optimiser. Its vectors are never cached until it is saved and loaded."""
-        from peft import LoraConfig, PeftModel, get_peft_model
+    def create_adapter(self, name: str, spec: LoraSpec | None = None) -> list[torch.nn.Parameter]:
+        """Add a fresh trainable LoRA adapter of shape ``spec`` (default ``LoraSpec()``, the one
+        recipe: rank, alpha, dropout, targets) replacing one of that name, and return its parameters,
+        for the optimiser. Its vectors are never cached until it is saved and loaded."""
+        from peft import PeftModel, get_peft_model
+
+        from embedding.training.config import LoraSpec
 
         check_adapter_name(name)
         if name in self._adapters:
             self._remove_adapter(name)
         base = self.model.get_base_model() if isinstance(self.model, PeftModel) else self.model
-        config = LoraConfig(
-            r=rank,
-            lora_alpha=alpha,
-            lora_dropout=dropout,
-            target_modules=list(target_modules or lora_target_modules(base)),
-            bias="none",
-        )
+        config = (spec or LoraSpec()).to_peft(base)
         if isinstance(self.model, PeftModel):
             self.model.add_adapter(name, config)
         else:
@@ -343,7 +333,9 @@ class Encoder:
 
     # --- embedding -----------------------------------------------------------------------------
 
-    def embed_texts(self, texts: Sequence[str], *, adapter: str | None = None, progress: bool = False) -> np.ndarray:
+    def embed_texts(
+        self, texts: Sequence[str], *, adapter: str | None = None, progress: bool | Callable[[int], None] = False
+    ) -> np.ndarray:
         """Vectors for ``texts`` with ``adapter`` (``None``: the base), shape (N, dim), float32,
         L2-normalised, rows in input order. Cached vectors are reused and new ones stored."""
         if adapter is not None:
@@ -369,7 +361,9 @@ class Encoder:
             out[row] = known[digest] if digest in known else fresh[digest]
         return out
 
-    def embed_functions(self, functions: Sequence[CodeFunction], *, progress: bool = False) -> np.ndarray:
+    def embed_functions(
+        self, functions: Sequence[CodeFunction], *, progress: bool | Callable[[int], None] = False
+    ) -> np.ndarray:
         """Vectors for ``functions`` in input order, each with the adapter of its language."""
         out = np.empty((len(functions), self.dim), dtype=np.float32)
         groups: dict[str | None, list[int]] = {}
@@ -420,7 +414,7 @@ class Encoder:
 
     # --- internals -----------------------------------------------------------------------------
 
-    def _forward(self, texts: list[str], adapter: str | None, progress: bool) -> np.ndarray:
+    def _forward(self, texts: list[str], adapter: str | None, progress: bool | Callable[[int], None]) -> np.ndarray:
         """Embed distinct texts in length-sorted batches (or input order when bucketing is off)."""
         import torch
 
@@ -431,10 +425,14 @@ class Encoder:
         ids, masks = encoded["input_ids"], encoded["attention_mask"]
         extra = {key: encoded[key] for key in ("token_type_ids",) if key in encoded}
         batches = length_batches([len(row) for row in ids], self.batch_size, bucket=self.length_bucketing)
-        if progress:
-            from tqdm import tqdm
+        # ``progress``: True shows a live count of texts embedded (a log line off a terminal); a
+        # callable is told each batch's size instead (indexing counts functions across calls).
+        tick = progress if callable(progress) else None
+        meter = None
+        if progress is True:
+            from core.progress import Progress
 
-            batches = tqdm(batches, desc="embedding", unit="batch")
+            meter = Progress("embedding", unit="texts", total=len(texts))
         was_training = self.model.training
         self.model.eval()
         try:
@@ -445,8 +443,14 @@ class Encoder:
                     batch = self.tokenizer.pad(features, return_tensors="pt")
                     out[rows] = self._pooled(batch).cpu().numpy()
                     self.stats.batches += 1
+                    if tick is not None:
+                        tick(len(rows))
+                    if meter is not None:
+                        meter.advance(len(rows))
         finally:
             self.model.train(was_training)
+            if meter is not None:
+                meter.close()
         return out
 
     def _pooled(self, batch: Any) -> torch.Tensor:

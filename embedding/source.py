@@ -209,6 +209,26 @@ def parse_added_lines(diff: bytes) -> dict[str, set[int]]:
     return added
 
 
+def split_patches(diff: bytes) -> dict[str, str]:
+    """Per new-side path, the hunks of a unified diff: what GitHub's ``patch`` field of a pull
+    request's file holds (no ``diff --git``/``---``/``+++`` headers). Deleted and binary files,
+    pure renames and mode changes have no hunks and are left out."""
+    patches: dict[str, list[bytes]] = {}
+    path: str | None = None
+    in_hunks = False
+    for line in diff.split(b"\n"):
+        if line.startswith(b"diff --git "):
+            path, in_hunks = None, False
+        elif not in_hunks and line.startswith(b"+++ "):
+            path = _header_path(line, b"b/")
+        elif line.startswith(b"@@ ") and path is not None:
+            in_hunks = True
+            patches.setdefault(path, []).append(line)
+        elif in_hunks and path is not None:
+            patches[path].append(line)
+    return {p: b"\n".join(lines).rstrip(b"\n").decode("utf-8", "replace") for p, lines in patches.items()}
+
+
 class GitSource:
     """One local repository (working tree or bare), read at explicit commits."""
 
@@ -268,6 +288,11 @@ class GitSource:
         try:
             out = self._repo.git.rev_parse("--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
         except git.GitCommandError as exc:
+            if not self._has_commits():
+                raise GitError(
+                    f"{self.root} has no commits yet, so there is nothing to index or review: "
+                    "commit the code first (`git add -A && git commit -m ...`)"
+                ) from exc
             raise GitError(
                 f"unknown revision {ref!r} in {self.root}: check the name, or fetch it first "
                 f"(e.g. `git fetch origin {ref}`)"
@@ -276,6 +301,13 @@ class GitSource:
         if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", sha):
             raise GitError(f"git rev-parse gave {sha!r} for {ref!r} in {self.root}, not a commit SHA")
         return sha
+
+    def _has_commits(self) -> bool:
+        """Whether any ref names a commit (a fresh ``git init`` has none)."""
+        try:
+            return bool(self._run("rev-list", "-n", "1", "--all", what="listing commits").strip())
+        except GitError:
+            return False
 
     def _tree(self, commit: str) -> dict[str, str]:
         """Regular-file blobs at a commit as {path: blob sha}; small LRU so repeat reads are cheap.
@@ -357,3 +389,20 @@ class GitSource:
             "diff", "-U0", "-M", "--ignore-submodules=all", *_DIFF_FLAGS, mb, b, "--", what=f"diff {mb[:12]}..{b[:12]}"
         )
         return parse_added_lines(out)
+
+    def file_patches(self, base: str, head: str) -> dict[str, str]:
+        """Each changed file's hunks (three lines of context) from merge-base(base, head) to
+        ``head``: the ``patch`` GitHub shows for the file of a pull request from ``head`` into ``base``."""
+        mb = self.merge_base(base, head)
+        b = self.resolve(head)
+        out = self._run(
+            "diff", "-M", "--ignore-submodules=all", *_DIFF_FLAGS, mb, b, "--", what=f"diff {mb[:12]}..{b[:12]}"
+        )
+        return split_patches(out)
+
+    def remote_url(self, name: str = "origin") -> str | None:
+        """The URL of remote ``name``, or ``None`` when there is no such remote."""
+        try:
+            return str(self._repo.remote(name).url)
+        except ValueError:
+            return None

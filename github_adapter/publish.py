@@ -17,19 +17,22 @@ the summary comment (found by its marker) is edited in place. A run
 4. writes the summary: duplicates, related code and copies within the pull request, each linking
    the matched code at the base commit with its score and adapter version, and the head SHA.
 
-The service takes its GitHub client as an argument and knows nothing of Celery.
+The service takes its GitHub client as an argument and knows nothing of Celery. Which findings
+become inline comments (and on which line) and which go to the summary is decided by one pure
+function, ``plan_publication``; ``preview`` renders, through it, exactly what a first run would
+post on a pull request, for ``doppel review --format markdown`` to show without GitHub.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from core.domain import Finding, FindingKind, PullRef
 from core.settings import Settings
-from github_adapter.anchors import anchor_line, patches_by_path
+from github_adapter.anchors import FilePatch, anchor_line, patches_by_path
 from github_adapter.client import InlineComment, IssueComment, PullFile, PullInfo, PullReview, ReviewComment
 from github_adapter.errors import GitHubError
 from github_adapter.render import (
@@ -112,9 +115,117 @@ class PublishOutcome:
 
 
 @dataclass
-class _Placement:
+class Placement:
+    """A new inline comment: the finding and the right-side diff line it goes on."""
+
     finding: Finding
     line: int
+
+
+@dataclass
+class PublicationPlan:
+    """Where each finding of a review goes, before anything is posted.
+
+    ``view``: the summary's sections (``inline`` holds only findings already commented on by an
+    earlier run; those of ``placements`` join it once posted). ``placements``: new inline comments,
+    at most the cap minus those already there. ``kept``: fingerprints already commented on.
+    ``findings``: every finding published, after the plan's ignored paths and one per fingerprint.
+    """
+
+    view: SummaryView
+    placements: list[Placement]
+    kept: list[str]
+    findings: list[Finding]
+
+
+def plan_publication(
+    result: ReviewOutput,
+    patches: Mapping[str, FilePatch],
+    *,
+    commented: Collection[str] = (),
+    max_comments: int = DEFAULT_MAX_COMMENTS,
+    policy: PublishPolicy | None = None,
+) -> PublicationPlan:
+    """Sort ``result``'s findings into inline comments and summary sections (pure).
+
+    Duplicates get an inline comment, one per changed function (its best match; further matches
+    go to the summary), on the line ``anchor_line`` picks in the function's file patch; a duplicate
+    with no such line is listed as not placed; past ``max_comments`` (counting those in
+    ``commented``, the fingerprints that already have a comment) the rest is listed as overflow.
+    Related code and copies within the change are summary-only."""
+    findings = _dedupe(f for f in result.findings if policy is None or not policy.ignores(f.function.path))
+    cap = policy.max_comments if policy is not None else max_comments
+    view = SummaryView(warnings=list(getattr(result, "warnings", []) or []))
+    kept: list[str] = []
+    best: dict[tuple[str, str], Finding] = {}
+    for f in sorted((f for f in findings if f.kind is FindingKind.DUPLICATE), key=lambda f: -f.score):
+        key = (f.function.path, f.function.qualified_name)
+        if key in best:
+            view.overflow.append(f)
+        else:
+            best[key] = f
+    fresh: list[Finding] = []
+    for f in best.values():
+        if f.fingerprint in commented:
+            view.inline.append(f)
+            kept.append(f.fingerprint)
+        else:
+            fresh.append(f)
+    slots = max(0, cap - len(view.inline))
+    placements: list[Placement] = []
+    for f in fresh:
+        line = anchor_line(f.function, patches.get(f.function.path))
+        if line is None:
+            view.unplaced.append(f)
+        elif len(placements) < slots:
+            placements.append(Placement(f, line))
+        else:
+            view.overflow.append(f)
+    view.related = [f for f in findings if f.kind is FindingKind.RELATED]
+    view.intra_pr = [f for f in findings if f.kind is FindingKind.INTRA_PR]
+    return PublicationPlan(view=view, placements=placements, kept=kept, findings=findings)
+
+
+def inline_comments(placements: Iterable[Placement], links: Links) -> list[InlineComment]:
+    """The inline review comments for ``placements``, as they are posted."""
+    return [InlineComment(p.finding.function.path, p.line, render_inline(p.finding, links)) for p in placements]
+
+
+def review_body(count: int, head: str) -> str:
+    """The body of the review that carries ``count`` inline comments on ``head``."""
+    return (
+        f"doppel found {count} possible duplicate{'s' if count != 1 else ''} of existing code in this change. "
+        f"The summary comment lists everything it found.\n{REVIEW_MARKER}\n{head_marker(head)}"
+    )
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a first run posts on a pull request that has no doppel comments yet: the review (its
+    body and inline comments; ``None`` without any) and the summary comment (``None``: nothing
+    found, so nothing is posted)."""
+
+    review_body: str | None
+    comments: list[InlineComment]
+    summary: str | None
+
+
+def preview(
+    result: ReviewOutput,
+    patches: Mapping[str, FilePatch],
+    links: Links,
+    *,
+    max_comments: int = DEFAULT_MAX_COMMENTS,
+    policy: PublishPolicy | None = None,
+) -> Preview:
+    """Render, without GitHub, what ``PublishService.publish`` posts for ``result`` the first time
+    (every inline comment accepted): the same plan, the same renderers."""
+    plan = plan_publication(result, patches, max_comments=max_comments, policy=policy)
+    comments = inline_comments(plan.placements, links)
+    view = plan.view
+    view.inline += [p.finding for p in plan.placements]
+    summary = render_summary(view, links) if view.total else None
+    return Preview(review_body(len(comments), result.head) if comments else None, comments, summary)
 
 
 class PublishService:
@@ -175,43 +286,15 @@ class PublishService:
         if gone:
             return PublishOutcome(status=gone)
 
-        max_comments = config.max_comments if config is not None else self.max_comments
-        findings = _dedupe(f for f in result.findings if config is None or not config.ignores(f.function.path))
         links = Links(web_url=self.web_url, slug=slug, base_sha=result.base, head_sha=result.head)
         patches = patches_by_path((f.path, f.patch) for f in self.client.pull_files(slug, number))
         roots, answered = self._own_threads(self.client.review_comments(slug, number))
         summary = self._summary(self.client.issue_comments(slug, number))
         resolved = summary_resolved(summary.body) if summary else set()
         outcome = PublishOutcome(status="published")
-        view = SummaryView(warnings=list(getattr(result, "warnings", []) or []))
-
-        # Sort duplicates into: already commented, new inline comments, summary only.
-        best: dict[tuple[str, str], Finding] = {}
-        for f in sorted((f for f in findings if f.kind is FindingKind.DUPLICATE), key=lambda f: -f.score):
-            key = (f.function.path, f.function.qualified_name)
-            if key in best:
-                view.overflow.append(f)
-            else:
-                best[key] = f
-        fresh: list[Finding] = []
-        for f in best.values():
-            if f.fingerprint in roots:
-                view.inline.append(f)
-                outcome.kept.append(f.fingerprint)
-            else:
-                fresh.append(f)
-        slots = max(0, max_comments - len(view.inline))
-        placements: list[_Placement] = []
-        for f in fresh:
-            line = anchor_line(f.function, patches.get(f.function.path))
-            if line is None:
-                view.unplaced.append(f)
-            elif len(placements) < slots:
-                placements.append(_Placement(f, line))
-            else:
-                view.overflow.append(f)
-        view.related = [f for f in findings if f.kind is FindingKind.RELATED]
-        view.intra_pr = [f for f in findings if f.kind is FindingKind.INTRA_PR]
+        plan = plan_publication(result, patches, commented=roots.keys(), max_comments=self.max_comments, policy=config)
+        view, placements, findings = plan.view, plan.placements, plan.findings
+        outcome.kept = list(plan.kept)
 
         if placements:
             gone = self._why_not_current(result, pull)  # the head may have moved while we read
@@ -273,15 +356,12 @@ class PublishService:
         return None
 
     def _post(
-        self, slug: str, number: int, head: str, placements: list[_Placement], links: Links, outcome: PublishOutcome
+        self, slug: str, number: int, head: str, placements: list[Placement], links: Links, outcome: PublishOutcome
     ) -> tuple[list[Finding], list[Finding]]:
         """Post the inline comments as one review; on a 422, one by one. Returns (posted, refused)."""
-        comments = [InlineComment(p.finding.function.path, p.line, render_inline(p.finding, links)) for p in placements]
+        comments = inline_comments(placements, links)
         n = len(comments)
-        body = (
-            f"doppel found {n} possible duplicate{'s' if n != 1 else ''} of existing code in this change. "
-            f"The summary comment lists everything it found.\n{REVIEW_MARKER}\n{head_marker(head)}"
-        )
+        body = review_body(n, head)
         try:
             outcome.review_id = self.client.create_review(slug, number, commit_id=head, body=body, comments=comments)
             return [p.finding for p in placements], []

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.domain import CodeFunction, IndexedFunction, IndexPoint, RepoRef, point_id, text_hash
 from core.errors import ExtractionError, GitError
+from core.progress import Progress
 from core.settings import Settings
 from embedding.extract import ExtractOptions, extract_source, skip_reason
 from workers.services.index_lock import IndexLock, Lease, LocalIndexLock
@@ -54,6 +55,7 @@ UPSERT_BATCH = 256  # points per upsert call
 EMBED_CHUNK = 512  # functions embedded and written at a time: bounds memory on large repositories
 PATH_BATCH = 512  # paths per delete_paths call
 _MAX_KEPT_WARNINGS = 200  # warnings kept in IndexStats; all of them are counted and logged
+_MAX_SKIP_REASONS = 50  # distinct skip reasons counted in IndexStats; the rest count as "other"
 
 
 class _NoLease:
@@ -66,10 +68,17 @@ _NO_LEASE = _NoLease()
 
 @dataclass
 class IndexStats:
-    """What an index run did. ``embedded`` counts forward passes; ``cache_hits`` vectors reused."""
+    """What an index run did. ``embedded`` counts forward passes; ``cache_hits`` vectors reused.
+
+    ``skipped``: skipped files counted by reason (``"unsupported file type '.md'"``, ``"generated"``);
+    each file and its full reason is logged at INFO (``doppel -v index`` lists them).
+    ``held``: the functions the collection holds after the run (a no-op run included), or ``None``
+    when not counted.
+    """
 
     files_seen: int = 0
     files_skipped: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
     functions: int = 0
     embedded: int = 0
     cache_hits: int = 0
@@ -79,11 +88,27 @@ class IndexStats:
     mode: str = "full"  # "full", "update" or "noop"
     warnings: list[str] = field(default_factory=list)
     warning_count: int = 0
+    held: int | None = None
+
+    def skip(self, path: str, reason: str) -> None:
+        """Count one skipped file under its reason's kind, and say which file and why (``-v``)."""
+        self.files_skipped += 1
+        kind = skip_kind(reason)
+        if kind not in self.skipped and len(self.skipped) >= _MAX_SKIP_REASONS:
+            kind = "other"
+        self.skipped[kind] = self.skipped.get(kind, 0) + 1
+        logger.info("skipped %s: %s", path, reason)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["seconds"] = round(self.seconds, 3)
         return data
+
+
+def skip_kind(reason: str) -> str:
+    """A skip reason without its per-file figures, to count files by: ``"too large (1,234 bytes >
+    …)"`` → ``"too large"``, ``"extraction failed: ValueError: …"`` → ``"extraction failed"``."""
+    return reason.split(" (", 1)[0].split(": ", 1)[0].strip() or reason
 
 
 def options_fingerprint(options: ExtractOptions) -> str:
@@ -213,7 +238,7 @@ class IndexService:
         run = self._run(plan, None)
         meta = self._meta(name)
         if meta.get("commit") == sha and self._compatible(meta, run):
-            return IndexStats(commit=sha, mode="noop")
+            return IndexStats(commit=sha, mode="noop", held=self._held(name))
         with self._lock.hold(name) as lease:
             run.lease = lease
             return self._update(source, repo, sha, name, run)
@@ -292,7 +317,7 @@ class IndexService:
             logger.info("index.full_instead repo=%s reason=%s", repo.slug, self._rebuild_reason(meta, run))
             return self._index_commit(source, repo, new, name, run)
         if old == new:
-            return IndexStats(commit=new, mode="noop", seconds=time.perf_counter() - started)
+            return IndexStats(commit=new, mode="noop", seconds=time.perf_counter() - started, held=self._held(name))
 
         changes = source.changes(old, new)
         self._mark_in_progress(name, new, meta, started_from=old)
@@ -307,6 +332,10 @@ class IndexService:
         return stats
 
     # --- meta -----------------------------------------------------------------------------------
+    def _held(self, name: str) -> int:
+        """How many functions the collection holds (what a no-op run reports)."""
+        return self._index.count(name) if self._index.collection_exists(name) else 0
+
     def _meta(self, name: str) -> dict[str, Any]:
         if not self._index.collection_exists(name):
             return {}
@@ -379,6 +408,7 @@ class IndexService:
             },
         )
         stats.seconds = time.perf_counter() - started
+        stats.held = self._held(name)
         if stats.warning_count:
             logger.warning(
                 "index.extract_warnings commit=%s count=%d first=%s",
@@ -413,10 +443,12 @@ class IndexService:
             result = extract_source(path, source.read(commit, path), options)
         except ExtractionError as exc:
             self._warn(stats, f"{path}: {exc}")
+            stats.skip(path, f"extraction failed: {exc}")
             return None
         for warning in result.warnings:
             self._warn(stats, warning)
         if result.skipped is not None:
+            stats.skip(path, result.skipped)
             return None
         return result.functions
 
@@ -444,37 +476,50 @@ class IndexService:
         so functions removed from a file that is still present disappear too.
         """
         versions: dict[str, str] = {}
+        if not paths:
+            return versions
         pending: list[tuple[str, CodeFunction]] = []  # (point id, function)
         pending_paths: list[str] = []
+        progress = Progress(f"indexing {repo.slug}", terminal=self._progress)
+
+        def counted() -> None:
+            progress.update(
+                stats.embedded + stats.cache_hits,
+                detail=f"{stats.embedded} embedded, {stats.cache_hits} from cache · files {stats.files_seen}/{len(paths)}",
+            )
 
         def flush() -> None:
             run.lease.renew()
             if replace and pending_paths:
                 self._delete_paths(name, pending_paths)
             if pending:
-                self._write(repo, name, commit, pending, versions, stats)
+                self._write(repo, name, commit, pending, versions, stats, progress.advance)
             pending.clear()
             pending_paths.clear()
+            counted()
 
-        for path in self._iter_progress(paths, repo):
-            stats.files_seen += 1
-            if skip_reason(path, run.options) is not None:
-                # Skipped by name: with the same options (part of the meta) it never had points.
-                stats.files_skipped += 1
-                continue
-            functions = self._extract(source, commit, path, stats, run.options)
-            pending_paths.append(path)
-            if functions is None:
-                stats.files_skipped += 1
-                continue
-            ordinals: dict[str, int] = {}
-            for fn in functions:
-                ordinal = ordinals.get(fn.qualified_name, 0)
-                ordinals[fn.qualified_name] = ordinal + 1
-                pending.append((point_id(repo, fn.path, fn.qualified_name, ordinal), fn))
-            if len(pending) >= EMBED_CHUNK or len(pending_paths) >= PATH_BATCH:
-                flush()
-        flush()
+        with progress:
+            for path in paths:
+                stats.files_seen += 1
+                reason = skip_reason(path, run.options)
+                if reason is not None:
+                    # Skipped by name: with the same options (part of the meta) it never had points.
+                    stats.skip(path, reason)
+                    continue
+                functions = self._extract(source, commit, path, stats, run.options)
+                pending_paths.append(path)
+                if functions is None:
+                    continue
+                ordinals: dict[str, int] = {}
+                for fn in functions:
+                    ordinal = ordinals.get(fn.qualified_name, 0)
+                    ordinals[fn.qualified_name] = ordinal + 1
+                    pending.append((point_id(repo, fn.path, fn.qualified_name, ordinal), fn))
+                if len(pending) >= EMBED_CHUNK or len(pending_paths) >= PATH_BATCH:
+                    flush()
+                else:
+                    counted()
+            flush()
         return versions
 
     def _write(
@@ -485,10 +530,12 @@ class IndexService:
         pending: Sequence[tuple[str, CodeFunction]],
         versions: dict[str, str],
         stats: IndexStats,
+        on_batch: Callable[[int], None] | None = None,
     ) -> None:
         encoder = self._encoder
         embedded_before, hits_before = encoder.stats.embedded, encoder.stats.cache_hits
-        vectors = encoder.embed_functions([fn for _, fn in pending], progress=False)  # (N, dim)
+        # The encoder tells ``on_batch`` of each forward batch, so progress moves within a chunk.
+        vectors = encoder.embed_functions([fn for _, fn in pending], progress=on_batch or False)  # (N, dim)
         stats.embedded += encoder.stats.embedded - embedded_before
         stats.cache_hits += encoder.stats.cache_hits - hits_before
         points: list[IndexPoint] = []
@@ -501,10 +548,3 @@ class IndexService:
         for batch in _batches(points, UPSERT_BATCH):
             self._index.upsert(name, batch)
         stats.functions += len(points)
-
-    def _iter_progress(self, paths: Sequence[str], repo: RepoRef) -> Iterable[str]:
-        if not self._progress or not paths:
-            return paths
-        from tqdm import tqdm
-
-        return tqdm(paths, desc=f"indexing {repo.slug}", unit="file", file=sys.stderr, leave=False)
