@@ -197,7 +197,7 @@ class ActionRun:
 
         inputs = self.inputs
         settings = self._settings()
-        repo = RepoRef(inputs.repository)
+        repo = RepoRef(inputs.repository, None, inputs.repository_id)
         built: str | None = None
         with GitSource(inputs.workspace) as source:
             self._require_commits(source, pull)
@@ -315,7 +315,7 @@ class ActionRun:
         from workers.services.plan import config_at, resolve_plan
         from workers.services.wiring import build_services
 
-        repo = RepoRef(self.inputs.repository)
+        repo = RepoRef(self.inputs.repository, None, self.inputs.repository_id)
         settings = self._settings()
         with GitSource(self.inputs.workspace) as source, build_services(settings, progress=False) as services:
             sha = source.resolve(commit)

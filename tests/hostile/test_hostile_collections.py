@@ -120,13 +120,14 @@ def _install(rt: Any, ref: RepoRef) -> set[str]:
     [("acme/x", "acme/x__y"), ("acme/foo.bar", "acme/foo_bar"), ("acme/.x", "acme/x")],
 )
 def test_an_uninstall_drops_exactly_one_repositorys_collections(runtime: Any, dropped: str, kept: str) -> None:
-    from workers.tasks import flows
+    from workers.jobs import DropJob
+    from workers.services import flows
 
     gone, stays = RepoRef(dropped, 1), RepoRef(kept, 1)
     _install(runtime, gone)
     kept_names = _install(runtime, stays)
 
-    assert flows.drop_repository(runtime, installation_id=1, repo=dropped) == "dropped"
+    assert flows.drop_repository(runtime, DropJob(installation_id=1, repo=dropped)) == "dropped"
 
     assert set(runtime.services.index.list_collections()) == kept_names
     registry = AdapterRegistry(runtime.settings.adapter_registry_root)

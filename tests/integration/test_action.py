@@ -319,3 +319,41 @@ def test_push_warms_the_index_that_the_pull_request_run_then_reuses(
     summary = (pull_dir / "summary.md").read_text()
     assert "index already at the base" in summary
     assert fake.exchanges == []
+
+
+def test_the_repository_id_names_the_actions_collection(
+    change: dict[str, Any], fake: FakeGitHubServer, tmp_path: Path
+) -> None:
+    """GITHUB_REPOSITORY_ID names the index as the bot's jobs do (``doppel_r<id>``), never the slug,
+    so two repositories whose slugs collide keep apart on a shared Qdrant."""
+    from core.settings import Settings
+    from embedding.index import open_index
+
+    push = copy.deepcopy(_catalogue()["push"]["examples"][0])
+    push["after"], push["before"] = change["base"], "0" * 40
+    push["repository"]["full_name"] = SLUG
+    push_event = tmp_path / "push.json"
+    push_event.write_text(json.dumps(push))
+    data_dir = tmp_path / "doppel-data"
+    environ = _environ(change, fake, tmp_path, push_event, data_dir=str(data_dir))
+    environ.update(GITHUB_EVENT_NAME="push", GITHUB_REPOSITORY_ID="4242")
+
+    assert main(environ, stdout=io.StringIO()) == 0
+
+    index = open_index(Settings(data_dir=data_dir))
+    try:
+        names = index.list_collections()
+    finally:
+        index.close()
+    assert names and all(name.startswith("doppel_r4242") for name in names)
+
+
+@pytest.mark.parametrize("value", ["42x", "-1", "１２", "9" * 30])
+def test_a_malformed_repository_id_is_refused_with_its_name(value: str, tmp_path: Path) -> None:
+    from bot.action_inputs import ActionInputs
+    from core.errors import ConfigError
+
+    environ = {"GITHUB_EVENT_PATH": str(tmp_path / "e.json"), "GITHUB_REPOSITORY": SLUG,
+               "GITHUB_WORKSPACE": str(tmp_path), "GITHUB_REPOSITORY_ID": value}  # fmt: skip
+    with pytest.raises(ConfigError, match="GITHUB_REPOSITORY_ID"):
+        ActionInputs.from_env(environ)

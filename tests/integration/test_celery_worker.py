@@ -27,7 +27,7 @@ from tests.conftest_bot import real_redis as real_redis  # noqa: F401 - fixture
 from workers.celery_app import create_celery
 from workers.services.coalesce import PullCoalescer, PullKey
 from workers.tasks import names
-from workers.tasks.registry import RepoRegistry
+from workers.services.repo_registry import RepoRegistry
 
 pytestmark = pytest.mark.integration
 

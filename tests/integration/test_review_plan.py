@@ -349,11 +349,11 @@ class _Bot:
         return number, head
 
     def review(self, number: int, head: str, action: str | None = "opened") -> str:
-        from workers.tasks import flows
+        from workers.jobs import ReviewJob
+        from workers.services import flows
 
-        return flows.review_pull_request(
-            self.rt, installation_id=None, repo=SLUG, pr_number=number, head_sha=head, token=f"t{number}", action=action
-        )
+        job = ReviewJob(installation_id=None, repo=SLUG, pr_number=number, head_sha=head, action=action)
+        return flows.review_pull_request(self.rt, job, token=f"t{number}")
 
     def inline(self, number: int) -> list[str]:
         return [c["path"] for c in self.state.comments_on(SLUG, number) if c["in_reply_to"] is None]
@@ -371,7 +371,8 @@ class _Bot:
 def bot(tmp_path_factory: pytest.TempPathFactory, verdict_file: Path, hash_encoder: HashEncoder) -> Iterator[_Bot]:
     import redis
 
-    from workers.tasks import flows
+    from workers.jobs import IndexJob
+    from workers.services import flows
 
     client = redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=1)
     try:
@@ -381,7 +382,7 @@ def bot(tmp_path_factory: pytest.TempPathFactory, verdict_file: Path, hash_encod
     client.flushdb()
     running = _Bot(tmp_path_factory.mktemp("bot"), verdict_file)
     try:
-        stats = flows.index_repository(running.rt, installation_id=None, repo=SLUG)
+        stats = flows.index_repository(running.rt, IndexJob(installation_id=None, repo=SLUG))
         assert stats["commit"] == running.remote.main and stats["functions"] > 0
         yield running
     finally:
@@ -423,8 +424,18 @@ def test_bot_events_decide_which_pull_request_events_review(bot: _Bot) -> None:
     assert bot.review(number, head, action="opened") == "posted"
 
 
+def _config_command(number: int, comment_id: int) -> Any:
+    from core.commands import Command, CommandKind
+    from workers.jobs import CommandJob
+
+    return CommandJob(
+        installation_id=None, repo=SLUG, pr_number=number, comment_id=comment_id,
+        command=Command(CommandKind.CONFIG), review_comment=False,
+    )  # fmt: skip
+
+
 def test_bot_a_bad_file_is_named_in_the_config_reply_and_the_review_uses_the_defaults(bot: _Bot) -> None:
-    from workers.tasks import flows
+    from workers.services import flows
 
     bot.configure("languages: [python]\nmax_comments: many\n")
     number, head = bot.open_pull()
@@ -433,25 +444,19 @@ def test_bot_a_bad_file_is_named_in_the_config_reply_and_the_review_uses_the_def
     assert "max_comments" in bot.summary(number)  # the review's warnings say what was wrong
 
     comment = bot.state.add_issue_comment(SLUG, number, "alice", "/similar config")
-    flows.reply_command(
-        bot.rt, installation_id=None, repo=SLUG, pr_number=number, comment_id=comment["id"],
-        command={"kind": "config"}, review_comment=False,
-    )  # fmt: skip
+    flows.reply_command(bot.rt, _config_command(number, comment["id"]))
     (reply,) = [c for c in bot.state.issue_comments_on(SLUG, number) if "doppel configuration" in c["body"]]
     assert "could not be used" in reply["body"] and "max_comments" in reply["body"]
     assert "| Languages | all supported |" in reply["body"]
 
 
 def test_bot_config_reply_shows_the_plan_in_force(bot: _Bot) -> None:
-    from workers.tasks import flows
+    from workers.services import flows
 
     bot.configure("languages: [go]\nstrictness: strict\nmax_comments: 4\nevents: [opened, reopened]\n")
     number, _ = bot.open_pull({"shop/other.py": DURATION.replace("parse_duration", "other")})
     comment = bot.state.add_issue_comment(SLUG, number, "alice", "/similar config")
-    flows.reply_command(
-        bot.rt, installation_id=None, repo=SLUG, pr_number=number, comment_id=comment["id"],
-        command={"kind": "config"}, review_comment=False,
-    )  # fmt: skip
+    flows.reply_command(bot.rt, _config_command(number, comment["id"]))
     (reply,) = [c for c in bot.state.issue_comments_on(SLUG, number) if "doppel configuration" in c["body"]]
     for row in ("| Languages | go |", "| Strictness | strict |", "| Inline comments at most | 4 |",
                 "| Runs on | opened, reopened |"):  # fmt: skip

@@ -25,12 +25,13 @@ def runtime_of(task: Task) -> Runtime:
     return load_runtime(settings_of(task))
 
 
-def run_flow(task: Task, flow: Callable[..., T], **kwargs: Any) -> T:
-    """Call ``flow(runtime, **kwargs)``; a transient error becomes a Celery retry with capped
-    backoff (or the server's Retry-After), anything else fails the task."""
+def run_flow(task: Task, flow: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call ``flow(runtime, *args, **kwargs)`` (a job flow of ``workers.services.flows`` and its
+    typed job); a transient error becomes a Celery retry with capped backoff (or the server's
+    Retry-After), anything else fails the task."""
     settings = settings_of(task)
     try:
-        return flow(runtime_of(task), **kwargs)
+        return flow(runtime_of(task), *args, **kwargs)
     except Exception as exc:
         if not is_transient(exc) or task.request.retries >= settings.task_max_retries:
             raise

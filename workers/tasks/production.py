@@ -23,10 +23,10 @@ from core.errors import GitError
 from core.settings import Settings
 from github_adapter.auth import GitHubConfig
 from github_adapter.client import GitHubAccess, GitHubClient, PullInfo
+from workers.jobs import IndexJob, RepoJob
 from workers.services.coalesce import PullCoalescer
 from workers.services.index_lock import RedisIndexLock
-from workers.tasks import names
-from workers.tasks.registry import RepoRegistry
+from workers.services.repo_registry import RepoRegistry
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -223,8 +223,7 @@ class ProductionRuntime:
         """Queue one index job for ``repo`` (a burst of reviews of an unindexed repository asks once)."""
         if self.registry.claim_index_request(repo):
             log.info("index.requested repo=%s", repo.slug)
-            ids = {"repo_id": repo.repo_id} if repo.repo_id is not None else {}  # it names the collection
-            self.enqueue(names.INDEX_REPOSITORY, {"installation_id": repo.installation_id, "repo": repo.slug, **ids})
+            self.enqueue(IndexJob.for_repo(repo))
 
     def index(self, repo: RepoRef, *, commit: str | None) -> dict[str, Any]:
         from workers.services.plan import config_at, pointer_of, resolve_plan
@@ -275,13 +274,13 @@ class ProductionRuntime:
         result: dict[str, Any] = report.to_dict()
         return result
 
-    def enqueue(self, task: str, kwargs: dict[str, Any]) -> None:
+    def enqueue(self, job: RepoJob) -> None:
         with self._lock:
             if self._producer is None:
                 from workers.celery_app import create_celery
 
                 self._producer = create_celery(self.settings, include_tasks=False)
-        self._producer.send_task(task, kwargs=kwargs)
+        self._producer.send_task(job.task, kwargs=job.to_kwargs())
 
 
 def build_runtime(settings: Settings) -> ProductionRuntime:

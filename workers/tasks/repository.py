@@ -6,7 +6,9 @@ from typing import Any
 
 from celery import Task, shared_task
 
-from workers.tasks import flows, names
+from workers.jobs import DropJob, IndexJob, RetrainJob
+from workers.services import flows
+from workers.tasks import names
 from workers.tasks.base import run_flow
 
 
@@ -17,9 +19,8 @@ from workers.tasks.base import run_flow
 def index_push(
     self: Task, *, installation_id: int | None, repo: str, commit: str, repo_id: int | None = None
 ) -> dict[str, Any]:
-    return run_flow(
-        self, flows.index_repository, installation_id=installation_id, repo=repo, commit=commit, repo_id=repo_id
-    )
+    job = IndexJob(installation_id=installation_id, repo=repo, commit=commit, repo_id=repo_id)
+    return run_flow(self, flows.index_repository, job)
 
 
 # Safe to retry: as index_push; a collection already up to date is left as it is. ``register``
@@ -28,21 +29,15 @@ def index_push(
 def index_repository(
     self: Task, *, installation_id: int | None, repo: str, register: bool = True, repo_id: int | None = None
 ) -> dict[str, Any]:
-    return run_flow(
-        self,
-        flows.index_repository,
-        installation_id=installation_id,
-        repo=repo,
-        commit=None,
-        register=register,
-        repo_id=repo_id,
-    )
+    job = IndexJob(installation_id=installation_id, repo=repo, register=register, repo_id=repo_id)
+    return run_flow(self, flows.index_repository, job)
 
 
 # Safe to retry: dropping what is already gone is a no-op.
 @shared_task(bind=True, name=names.DROP_REPOSITORY)
 def drop_repository(self: Task, *, installation_id: int | None, repo: str, repo_id: int | None = None) -> str:
-    return run_flow(self, flows.drop_repository, installation_id=installation_id, repo=repo, repo_id=repo_id)
+    job = DropJob(installation_id=installation_id, repo=repo, repo_id=repo_id)
+    return run_flow(self, flows.drop_repository, job)
 
 
 # Safe to retry: a run trains into a new version and promotes it atomically; a half-done run
@@ -51,4 +46,5 @@ def drop_repository(self: Task, *, installation_id: int | None, repo: str, repo_
 def retrain_repository(
     self: Task, *, installation_id: int | None, repo: str, repo_id: int | None = None
 ) -> dict[str, Any]:
-    return run_flow(self, flows.retrain_repository, installation_id=installation_id, repo=repo, repo_id=repo_id)
+    job = RetrainJob(installation_id=installation_id, repo=repo, repo_id=repo_id)
+    return run_flow(self, flows.retrain_repository, job)

@@ -6,7 +6,9 @@ from typing import Any
 
 from celery import Task, shared_task
 
-from workers.tasks import flows, names
+from workers.jobs import CommandJob, ReviewJob
+from workers.services import flows
+from workers.tasks import names
 from workers.tasks.base import run_flow
 
 
@@ -25,17 +27,15 @@ def review_pull_request(
     repo_id: int | None = None,
 ) -> str:
     token = self.request.id or f"{repo}#{pr_number}@{head_sha}"
-    return run_flow(
-        self,
-        flows.review_pull_request,
+    job = ReviewJob(
         installation_id=installation_id,
         repo=repo,
         pr_number=pr_number,
         head_sha=head_sha,
-        token=token,
         action=action,
         repo_id=repo_id,
     )
+    return run_flow(self, flows.review_pull_request, job, token=token)
 
 
 # Safe to retry: a search changes nothing (the index is only read); at worst the answer is posted twice. ``review_comment``
@@ -55,19 +55,20 @@ def similar_command(
     author: str | None = None,
     access: str | None = None,
 ) -> str:
-    return run_flow(
-        self,
-        flows.similar_command,
-        installation_id=installation_id,
-        repo=repo,
-        pr_number=pr_number,
-        comment_id=comment_id,
-        command=command,
-        review_comment=review_comment,
-        repo_id=repo_id,
-        author=author,
-        access=access,
+    job = CommandJob.from_kwargs(
+        {
+            "installation_id": installation_id,
+            "repo": repo,
+            "pr_number": pr_number,
+            "comment_id": comment_id,
+            "command": command,
+            "review_comment": review_comment,
+            "repo_id": repo_id,
+            "author": author,
+            "access": access,
+        }
     )
+    return run_flow(self, flows.similar_command, job)
 
 
 # Safe to retry: ignoring is a set insert; help and config replies are read-only.
@@ -85,16 +86,17 @@ def reply_command(
     author: str | None = None,
     access: str | None = None,
 ) -> str:
-    return run_flow(
-        self,
-        flows.reply_command,
-        installation_id=installation_id,
-        repo=repo,
-        pr_number=pr_number,
-        comment_id=comment_id,
-        command=command,
-        review_comment=review_comment,
-        repo_id=repo_id,
-        author=author,
-        access=access,
+    job = CommandJob.from_kwargs(
+        {
+            "installation_id": installation_id,
+            "repo": repo,
+            "pr_number": pr_number,
+            "comment_id": comment_id,
+            "command": command,
+            "review_comment": review_comment,
+            "repo_id": repo_id,
+            "author": author,
+            "access": access,
+        }
     )
+    return run_flow(self, flows.reply_command, job)

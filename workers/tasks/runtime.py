@@ -1,9 +1,5 @@
-"""The workers' collaborators behind small ports, so that tasks stay thin and tests use fakes.
-
-``Runtime`` is everything a task needs: GitHub for one installation (``GitHubPort``), the
-embedding-side work on a fetched repository, Redis-backed coalescing and bookkeeping, and a
-way to queue follow-up tasks. ``load_runtime`` builds it once per worker process, either the
-production wiring (``workers.tasks.production``) or whatever ``DOPPEL_WORKER_RUNTIME`` names
+"""Building the workers' ``Runtime`` (``workers.services.ports``) once per worker process:
+the production wiring (``workers.tasks.production``) or whatever ``DOPPEL_WORKER_RUNTIME`` names
 (``module:function``), which is how integration tests run the real tasks against fakes.
 """
 
@@ -11,101 +7,10 @@ from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
 
-from core.commands import Command
-from core.domain import RepoRef
 from core.errors import ConfigError
 from core.settings import Settings
-from workers.services.coalesce import PullCoalescer
-from workers.tasks.registry import RepoRegistry
-
-if TYPE_CHECKING:
-    from workers.services.plan import ReviewPlan
-
-
-class PullView(Protocol):
-    """What doppel reads of a pull request (``github_adapter.client.PullInfo`` fits)."""
-
-    number: int
-    state: str
-    draft: bool
-    head_sha: str
-    base_sha: str
-    author: str
-
-
-class GitHubPort(Protocol):
-    """GitHub calls the tasks make, for one installation (F2's client behind an adapter)."""
-
-    def pull(self, repo: str, number: int) -> PullView: ...
-
-    def open_pulls(self, repo: str) -> Sequence[PullView]: ...
-
-    def has_review(self, repo: str, number: int, head_sha: str) -> bool:
-        """True when doppel already posted its review of ``head_sha`` (its summary's head marker)."""
-        ...
-
-    def publish_review(self, repo: str, number: int, result: Any) -> None:
-        """Post or update the summary and inline comments for a ``ReviewResult``."""
-        ...
-
-    def permission(self, repo: str, login: str) -> str:
-        """``login``'s permission on ``repo``: ``admin``, ``maintain``, ``write``, ``read`` or ``none``."""
-        ...
-
-    def is_review_comment(self, repo: str, number: int, comment_id: int) -> bool:
-        """True when ``comment_id`` is a comment on the PR's diff (else one on its conversation)."""
-        ...
-
-    def react(self, repo: str, comment_id: int, content: str, *, review_comment: bool) -> None:
-        """Put a reaction (``eyes``: being worked on) on a comment of either kind."""
-        ...
-
-    def reply(self, repo: str, number: int, comment_id: int, body: str, *, review_comment: bool) -> None:
-        """Answer the comment ``comment_id`` of pull request ``number``: in its thread when it is
-        a comment on the diff, else as a new comment on the conversation."""
-        ...
-
-
-class Runtime(Protocol):
-    settings: Settings
-    coalescer: PullCoalescer
-    registry: RepoRegistry
-
-    def github(self, installation_id: int | None) -> GitHubPort: ...
-
-    def plan(self, repo: RepoRef) -> ReviewPlan:
-        """The job's plan: settings, ``.github/doppel.yml`` on the default branch, the adapter pointer."""
-        ...
-
-    def review(self, repo: RepoRef, *, pr_number: int, base: str, head: str, plan: ReviewPlan) -> Any:
-        """Fetch the PR's commits and run ``ReviewService.review`` under ``plan`` (never writing the
-        index; asking for an index job when there is none); returns the ``ReviewResult``."""
-        ...
-
-    def similar(
-        self, repo: RepoRef, *, pr_number: int, head: str, base: str, command: Command, plan: ReviewPlan
-    ) -> str:
-        """Run a ``/similar`` search for ``head``'s code against ``base``; return the Markdown answer."""
-        ...
-
-    def index(self, repo: RepoRef, *, commit: str | None) -> dict[str, Any]:
-        """Fetch ``repo`` and bring its index to the default branch's head, as its one writer
-        (``commit``, a push's, is a hint); returns IndexStats as a dict."""
-        ...
-
-    def drop(self, repo: RepoRef) -> None:
-        """Delete the repository's collections, adapters and clone."""
-        ...
-
-    def retrain(self, repo: RepoRef) -> dict[str, Any]:
-        """Run the retraining loop for ``repo``; returns the report as a dict."""
-        ...
-
-    def enqueue(self, task: str, kwargs: dict[str, Any]) -> None: ...
-
+from workers.services.ports import Runtime
 
 _lock = threading.Lock()
 _runtime: Runtime | None = None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
-from workers.tasks import flows, names
+from workers.services import flows
+from workers.tasks import names
 from workers.tasks.base import run_flow
 
 

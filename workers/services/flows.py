@@ -1,4 +1,5 @@
-"""What each task does, written against the ``Runtime`` ports and free of Celery.
+"""The job flows: what each task does with its typed job (``workers.jobs``), written against the
+``Runtime`` ports (``workers.services.ports``) and free of Celery.
 
 Each function returns a short outcome string (also logged as a dotted event name) so that
 tests and task results say what happened: ``posted``, ``deferred``, ``stale_head`` and so on.
@@ -15,34 +16,24 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from core.commands import HELP_TEXT, Command, CommandKind
-from core.domain import RepoRef
+from core.commands import HELP_TEXT, CommandKind
 from core.errors import ConfigError, DoppelError, ReviewError
+from workers.jobs import CommandJob, DropJob, IndexJob, RetrainJob, ReviewJob
 from workers.services.access import command_permitted
 from workers.services.coalesce import PullKey
+from workers.services.ports import GitHubPort, Runtime
 from workers.services.repo_config import render_config
-from workers.tasks import names
-from workers.tasks.runtime import GitHubPort, Runtime
 
 log = logging.getLogger(__name__)
 
 
-def review_pull_request(
-    rt: Runtime,
-    *,
-    installation_id: int | None,
-    repo: str,
-    pr_number: int,
-    head_sha: str,
-    token: str,
-    action: str | None = None,
-    repo_id: int | None = None,
-) -> str:
+def review_pull_request(rt: Runtime, job: ReviewJob, *, token: str) -> str:
     """Review one head of a PR, coalesced per PR, and post only if that head is still current.
 
-    ``action``: the pull request event that asked for it (``None``: the reconciler); the plan's
-    ``events`` decide whether it starts a review."""
-    ref = RepoRef(repo, installation_id, repo_id)
+    ``job.action``: the pull request event that asked for it (``None``: the reconciler); the
+    plan's ``events`` decide whether it starts a review. ``token``: the task's id (the PR lock's)."""
+    ref, repo, pr_number, head_sha, action = job.ref, job.repo, job.pr_number, job.head_sha, job.action
+    installation_id = job.installation_id
     if rt.registry.is_ignored(ref, pr_number):
         return _outcome("review.ignored", repo, pr_number, head_sha)
     pull_key = PullKey(repo, pr_number)
@@ -72,43 +63,21 @@ def review_pull_request(
     finally:
         pending = rt.coalescer.finish(pull_key, token)
         if pending is not None and pending != head_sha:
-            rt.enqueue(
-                names.REVIEW_PULL_REQUEST,
-                {
-                    "installation_id": installation_id,
-                    "repo": repo,
-                    "pr_number": pr_number,
-                    "head_sha": pending,
-                    "action": "synchronize",  # a push while the review ran
-                    **_repo_id(ref),
-                },
-            )
+            # A push while the review ran: review its head next.
+            rt.enqueue(ReviewJob.for_repo(ref, pr_number=pr_number, head_sha=pending, action="synchronize"))
 
 
-def similar_command(
-    rt: Runtime,
-    *,
-    installation_id: int | None,
-    repo: str,
-    pr_number: int,
-    comment_id: int,
-    command: dict[str, Any],
-    review_comment: bool | None = None,
-    repo_id: int | None = None,
-    author: str | None = None,
-    access: str | None = None,
-) -> str:
+def similar_command(rt: Runtime, job: CommandJob) -> str:
     """Answer a ``/similar`` search at the PR's current head: 👀 on the command, then the answer
     (in the comment's thread when it was typed on the diff). The search runs against the PR's
     base through the read-only view of the index: it never writes, so a fork's code never enters
     the index. A search that cannot run for a reason the user can fix (no such function, no
-    function on that line) is answered with it. ``author`` and ``access``: who asked, and whether
-    GitHub must first say that they may (``workers.services.access``)."""
-    parsed = Command.from_dict(command)
-    ref = RepoRef(repo, installation_id, repo_id)
-    github = rt.github(installation_id)
-    on_diff = _on_diff(github, repo, pr_number, comment_id, review_comment)
-    if not command_permitted(rt, github, ref, pr_number, comment_id, parsed, author, access, on_diff=on_diff):
+    function on that line) is answered with it. ``job.author`` and ``job.access``: who asked, and
+    whether GitHub must first say that they may (``workers.services.access``)."""
+    parsed, ref, repo, pr_number, comment_id = job.command, job.ref, job.repo, job.pr_number, job.comment_id
+    github = rt.github(job.installation_id)
+    on_diff = _on_diff(github, repo, pr_number, comment_id, job.review_comment)
+    if not command_permitted(rt, github, ref, pr_number, comment_id, parsed, job.author, job.access, on_diff=on_diff):
         return _outcome("command.refused", repo, pr_number, "")
     github.react(repo, comment_id, "eyes", review_comment=on_diff)
     pull = github.pull(repo, pr_number)
@@ -122,25 +91,12 @@ def similar_command(
     return _outcome(f"command.{parsed.kind.value}", repo, pr_number, pull.head_sha)
 
 
-def reply_command(
-    rt: Runtime,
-    *,
-    installation_id: int | None,
-    repo: str,
-    pr_number: int,
-    comment_id: int,
-    command: dict[str, Any],
-    review_comment: bool | None = None,
-    repo_id: int | None = None,
-    author: str | None = None,
-    access: str | None = None,
-) -> str:
+def reply_command(rt: Runtime, job: CommandJob) -> str:
     """Answer ``help``, ``config``, ``ignore`` and commands that did not parse (for those who may)."""
-    parsed = Command.from_dict(command)
-    ref = RepoRef(repo, installation_id, repo_id)
-    github = rt.github(installation_id)
-    on_diff = _on_diff(github, repo, pr_number, comment_id, review_comment)
-    if not command_permitted(rt, github, ref, pr_number, comment_id, parsed, author, access, on_diff=on_diff):
+    parsed, ref, repo, pr_number, comment_id = job.command, job.ref, job.repo, job.pr_number, job.comment_id
+    github = rt.github(job.installation_id)
+    on_diff = _on_diff(github, repo, pr_number, comment_id, job.review_comment)
+    if not command_permitted(rt, github, ref, pr_number, comment_id, parsed, job.author, job.access, on_diff=on_diff):
         return _outcome("command.refused", repo, pr_number, "")
     github.react(repo, comment_id, "eyes", review_comment=on_diff)
     if parsed.kind is CommandKind.IGNORE:
@@ -163,21 +119,13 @@ def _on_diff(github: GitHubPort, repo: str, number: int, comment_id: int, review
     return github.is_review_comment(repo, number, comment_id)
 
 
-def index_repository(
-    rt: Runtime,
-    *,
-    installation_id: int | None,
-    repo: str,
-    commit: str | None = None,
-    register: bool = True,
-    repo_id: int | None = None,
-) -> dict[str, Any]:
+def index_repository(rt: Runtime, job: IndexJob) -> dict[str, Any]:
     """Bring a repository's index to its default branch (the one writer, under the lock) and,
-    with ``register``, remember it for the nightly jobs. ``commit`` (a push's) is a hint only: the
-    index follows the default branch's head, so a delayed job never moves it back. Without
-    ``register`` (the reconciler), a repository no longer served is left alone."""
-    ref = RepoRef(repo, installation_id, repo_id)
-    if register:
+    with ``job.register``, remember it for the nightly jobs. ``job.commit`` (a push's) is a hint
+    only: the index follows the default branch's head, so a delayed job never moves it back.
+    Without ``register`` (the reconciler), a repository no longer served is left alone."""
+    ref, repo, commit = job.ref, job.repo, job.commit
+    if job.register:
         rt.registry.add(ref)
     elif not rt.registry.contains(ref):
         log.info("index.skipped_unregistered repo=%s", repo)
@@ -187,27 +135,23 @@ def index_repository(
     return stats
 
 
-def drop_repository(rt: Runtime, *, installation_id: int | None, repo: str, repo_id: int | None = None) -> str:
-    ref = RepoRef(repo, installation_id, repo_id)
+def drop_repository(rt: Runtime, job: DropJob) -> str:
+    ref = job.ref
     rt.drop(ref)
     rt.registry.remove(ref)
-    log.info("repository.dropped repo=%s installation=%s", repo, installation_id)
+    log.info("repository.dropped repo=%s installation=%s", job.repo, job.installation_id)
     return "dropped"
 
 
-def retrain_repository(
-    rt: Runtime, *, installation_id: int | None, repo: str, repo_id: int | None = None
-) -> dict[str, Any]:
-    return rt.retrain(RepoRef(repo, installation_id, repo_id))
+def retrain_repository(rt: Runtime, job: RetrainJob) -> dict[str, Any]:
+    return rt.retrain(job.ref)
 
 
 def nightly_retrain(rt: Runtime) -> int:
     """Queue one retrain per served repository; returns how many were queued."""
     repos = rt.registry.repositories()
     for ref in repos:
-        rt.enqueue(
-            names.RETRAIN_REPOSITORY, {"installation_id": ref.installation_id, "repo": ref.slug, **_repo_id(ref)}
-        )
+        rt.enqueue(RetrainJob.for_repo(ref))
     log.info("retrain.scheduled repositories=%d", len(repos))
     return len(repos)
 
@@ -219,10 +163,7 @@ def reconcile_open_pulls(rt: Runtime) -> int:
     repository GitHub refuses is skipped."""
     queued = 0
     for ref in rt.registry.repositories():
-        rt.enqueue(
-            names.INDEX_REPOSITORY,
-            {"installation_id": ref.installation_id, "repo": ref.slug, "register": False, **_repo_id(ref)},
-        )
+        rt.enqueue(IndexJob.for_repo(ref, register=False))
         github = rt.github(ref.installation_id)
         try:
             pulls = github.open_pulls(ref.slug)
@@ -234,25 +175,10 @@ def reconcile_open_pulls(rt: Runtime) -> int:
                 continue
             if rt.registry.is_ignored(ref, pull.number) or github.has_review(ref.slug, pull.number, pull.head_sha):
                 continue
-            rt.enqueue(
-                names.REVIEW_PULL_REQUEST,
-                {
-                    "installation_id": ref.installation_id,
-                    "repo": ref.slug,
-                    "pr_number": pull.number,
-                    "head_sha": pull.head_sha,
-                    **_repo_id(ref),
-                },
-            )
+            rt.enqueue(ReviewJob.for_repo(ref, pr_number=pull.number, head_sha=pull.head_sha))
             queued += 1
     log.info("reconcile.done queued=%d", queued)
     return queued
-
-
-def _repo_id(ref: RepoRef) -> dict[str, Any]:
-    """A follow-up job's ``repo_id`` argument, when the repository's id is known (it names the
-    repository's collections, so every job about it carries it)."""
-    return {"repo_id": ref.repo_id} if ref.repo_id is not None else {}
 
 
 def _outcome(event: str, repo: str, number: int, head_sha: str) -> str:
