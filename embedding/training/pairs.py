@@ -5,8 +5,9 @@ Two kinds of pair teach two skills:
 - ``text2code``: (doc text, the function's code without its doc) for documented functions, and
   (identifier words of name and signature, body) as a weaker source tagged ``identifiers``;
 - ``code2code``: the same function at two commits where it changed modestly (``history``), and
-  synthetic clones (renamed locals, changed literals, a few statements edited, reformatted) tagged
-  ``synthetic``.
+  synthetic clones and edits from ``embedding.clones`` (renamed copies, and the edits real changes
+  resemble: a parameter added, type hints, a branch changed, a helper extracted, statements
+  reordered, an equivalent call) tagged ``synthetic``.
 
 Every pair remembers the function it came from (``function_key``) and that function's body hash,
 so batches can avoid false negatives, and its file, so the train/validation/test split is made
@@ -44,8 +45,8 @@ _BOILERPLATE = re.compile(r"^\s*(todo|fixme|xxx|deprecated|see\b|override|inheri
 class TrainingPair:
     """One positive pair: ``query`` (text, or another version of the code) and the function's ``code``.
 
-    ``clone_type`` is set for synthetic pairs: ``renamed`` (renaming, literals, layout) or
-    ``edited`` (also one to three statements inserted or deleted).
+    ``clone_type`` is set for synthetic pairs: the ``embedding.clones.CloneKind`` that made the
+    query (``renamed``, ``renamed_edited``, ``added_parameter``, ``changed_branch`` …).
     """
 
     kind: PairKind
@@ -149,32 +150,54 @@ def line_similarity(a: str, b: str) -> float:
     return difflib.SequenceMatcher(a=left, b=right, autojunk=False).ratio()
 
 
-def synthetic_pairs(functions: Iterable[CodeFunction], *, per_function: int = 1, seed: int = 0) -> list[TrainingPair]:
-    """code→code pairs from synthetic clones, alternating ``renamed`` and ``edited`` variants."""
-    from embedding.training.mutations import make_clone
+def synthetic_pairs(
+    functions: Iterable[CodeFunction],
+    *,
+    per_function: int = 1,
+    seed: int = 0,
+    kinds: Sequence[str] | None = None,
+) -> list[TrainingPair]:
+    """code→code pairs from synthetic clones and edits (``embedding.clones``), tagged with their kind.
 
+    Each function's clones take turns through ``kinds`` (default ``TRAINING_KINDS``: the renamed
+    copies and every edit a real change resembles) from a seeded start; a kind with nothing to
+    edit in that function (no ``if`` to change, say) passes to the next, so a function still gets
+    its ``per_function`` clones while any kind applies.
+    """
+    from embedding.clones import TRAINING_KINDS, CloneKind, training_clone
+
+    order = [CloneKind(k) for k in kinds] if kinds is not None else list(TRAINING_KINDS)
     pairs: list[TrainingPair] = []
+    if not order:
+        return pairs
     for fn in functions:
         key = function_key(fn)
+        start = stable_int(key, seed)
+        made: set[str] = set()
+        tried = 0
         for i in range(per_function):
-            clone_type = "renamed" if (stable_int(key, seed) + i) % 2 == 0 else "edited"
-            rng = random.Random(stable_int(f"{key}#{i}", seed))
-            clone = make_clone(fn, clone_type, rng)
-            if clone is None or clone.strip() == fn.code.strip():
-                continue
-            pairs.append(
-                TrainingPair(
-                    "code2code",
-                    "synthetic",
-                    fn.language,
-                    fn.path,
-                    key,
-                    clone,
-                    fn.code,
-                    fn.body_hash,
-                    clone_type=clone_type,
+            while tried < len(order):
+                kind = order[(start + i + tried) % len(order)]
+                rng = random.Random(stable_int(f"{key}#{i}#{kind.value}", seed))
+                clone = training_clone(fn, kind, rng)
+                if clone is None or clone.strip() == fn.code.strip() or clone in made:
+                    tried += 1
+                    continue
+                made.add(clone)
+                pairs.append(
+                    TrainingPair(
+                        "code2code",
+                        "synthetic",
+                        fn.language,
+                        fn.path,
+                        key,
+                        clone,
+                        fn.code,
+                        fn.body_hash,
+                        clone_type=kind.value,
+                    )
                 )
-            )
+                break
     return pairs
 
 

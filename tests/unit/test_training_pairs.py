@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from embedding.clones import TRAINING_KINDS, CloneKind
 from embedding.training.config import TrainConfig
 from embedding.training.mining import mine_repository
 from embedding.training.pairs import (
@@ -112,9 +113,10 @@ def test_synthetic_pairs_are_deterministic_clones() -> None:
     fn = make_function(
         "def total_price(items, tax):\n    total = 0\n    for item in items:\n        total += item.price\n    return total * (1 + tax)\n"
     )
-    first = synthetic_pairs([fn], per_function=2, seed=0)
-    assert first == synthetic_pairs([fn], per_function=2, seed=0)
-    assert {p.clone_type for p in first} == {"renamed", "edited"}
+    first = synthetic_pairs([fn], per_function=3, seed=0)
+    assert first == synthetic_pairs([fn], per_function=3, seed=0)
+    assert len({p.clone_type for p in first}) == 3  # a function's clones take turns through the kinds
+    assert {p.clone_type for p in first} <= {k.value for k in TRAINING_KINDS}
     for p in first:
         assert p.code == fn.code and p.query != fn.code and p.kind == "code2code"
 
@@ -144,7 +146,7 @@ def test_mining_a_plain_directory(tmp_path: Path) -> None:
 def test_fallback_clone_renames_consistently_and_edits_statements() -> None:
     import random
 
-    from embedding.training.mutations import fallback_clone, local_names
+    from embedding.clones import fallback_clone, local_names
 
     fn = make_function(
         "func Sum(values []int, limit int) int {\n\ttotal := 0\n\tfor _, v := range values {\n\t\ttotal += v\n\t}\n\tcount := limit + 1\n\treturn total + count\n}\n",
@@ -152,10 +154,10 @@ def test_fallback_clone_renames_consistently_and_edits_statements() -> None:
         path="sum.go",
     )
     assert {"values", "limit", "total", "count"} <= set(local_names(fn))
-    renamed = fallback_clone(fn, "renamed", random.Random(0))
+    renamed = fallback_clone(fn, CloneKind.RENAMED, random.Random(0))
     assert renamed is not None and "values" not in renamed and "total" not in renamed
     assert renamed.count("func Sum(") == 1
-    edited = fallback_clone(fn, "edited", random.Random(1))
+    edited = fallback_clone(fn, CloneKind.RENAMED_EDITED, random.Random(1))
     assert edited is not None and edited != renamed
 
 
