@@ -193,10 +193,13 @@ def review_comment_payload(installation_id: int, slug: str, number: int, comment
 
 @dataclass
 class Workers:
-    """Starts real Celery worker processes (one at a time) with the production runtime."""
+    """Starts real Celery worker processes (one at a time) with the production runtime: the
+    ``solo`` pool by default, or ``threads`` with ``concurrency`` tasks side by side."""
 
     env: dict[str, str]
     logs: Path
+    pool: str = "solo"
+    concurrency: int = 1
     current: subprocess.Popen[bytes] | None = None
     started: list[Path] = field(default_factory=list)
 
@@ -205,7 +208,7 @@ class Workers:
         self.started.append(log)
         command = [
             sys.executable, "-m", "celery", "-A", "tests.e2e.worker_app", "worker",
-            "--pool=solo", "-Q", "gpu,io", "--loglevel=INFO",
+            f"--pool={self.pool}", f"--concurrency={self.concurrency}", "-Q", "gpu,io", "--loglevel=INFO",
             "--without-gossip", "--without-mingle", "--without-heartbeat",
             "-n", f"e2e-{os.getpid()}-{len(self.started)}@%h",
         ]  # fmt: skip
@@ -284,11 +287,19 @@ def redis_reachable(url: str) -> str | None:
 
 @contextlib.contextmanager
 def open_world(
-    root: Path, *, redis_url: str = REDIS_URL, data_dir: Path | None = None, **settings: str
+    root: Path,
+    *,
+    redis_url: str = REDIS_URL,
+    data_dir: Path | None = None,
+    pool: str = "solo",
+    concurrency: int = 1,
+    worker_env: dict[str, str] | None = None,
+    **settings: str,
 ) -> Iterator[World]:
     """Everything running, with ``root`` holding keys, remotes, clones and logs; ``settings`` are
-    extra ``DOPPEL_*`` values for the worker (``duplicate_threshold="0.8"``). The Redis database
-    of ``redis_url`` is flushed before and after."""
+    extra ``DOPPEL_*`` values for the worker (``duplicate_threshold="0.8"``), ``worker_env`` other
+    variables for it (``E2E_*``), ``pool``/``concurrency`` its Celery pool. The Redis database of
+    ``redis_url`` is flushed before and after."""
     import redis
 
     client = redis.Redis.from_url(redis_url, socket_connect_timeout=1)
@@ -320,7 +331,8 @@ def open_world(
         DOPPEL_TASK_MAX_RETRIES="2",
     )
     env.update({f"DOPPEL_{name.upper()}": value for name, value in settings.items()})
-    workers = Workers(env=env, logs=root)
+    env.update(worker_env or {})
+    workers = Workers(env=env, logs=root, pool=pool, concurrency=concurrency)
     receiver_settings = Settings(_env_file=None, github_webhook_secret=SECRET, redis_url=redis_url)  # type: ignore[call-arg]
     enqueuer = ResultKeepingEnqueuer(receiver_settings)
     try:

@@ -5,7 +5,8 @@ worker with the production runtime, real git, MiniLM and Qdrant Edge (see ``harn
 ``M2`` (``shop/old.py`` deleted, ``shop/new.py`` added) and the push's index job brings the index
 there. Then, with the index's points and commit recorded:
 
-* two pull requests, one on ``M1`` and one on ``M2``, are reviewed together; each copies both
+* two pull requests, one on ``M1`` and one on ``M2``, are reviewed at the same time (the worker
+  runs two tasks side by side, and records when each starts and ends); each copies both
   functions, so each must be judged against its own base (``parse_duration`` is a duplicate for
   the PR on ``M1`` only, ``median_of`` for the PR on ``M2`` only), and neither may re-index;
 * a ``/similar`` on a fork's pull request names the fork's own function; a later, unrelated
@@ -18,6 +19,7 @@ shard is locked to the process that opened it, so the index is read with the wor
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,14 +27,18 @@ import pytest
 
 from core.settings import Settings
 from github_adapter.render import SIMILAR_MARKER, find_fingerprints
+from tests.e2e.conftest import DUPLICATE_THRESHOLD, RELATED_THRESHOLD
 from tests.e2e.harness import (
     BOT,
+    REDIS_URL,
     USER,
     World,
     _repository,
     installation_payload,
     issue_comment_payload,
+    open_world,
     pull_payload,
+    redis_reachable,
 )
 from tests.factories import commit
 
@@ -40,6 +46,39 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SLUG = "acme/ledger"
 INSTALLATION = 7
+SPANS = "e2e:task_spans"  # the worker's record of task starts and ends, in the order they happened
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """The ``conftest`` world with a worker that runs two tasks side by side (threads; the Edge
+    shard is locked to one process, so not two processes), whose visibility timeout outlasts a
+    review so that nothing is handed out twice."""
+    problem = redis_reachable(REDIS_URL)
+    if problem is not None:
+        pytest.skip(f"Redis at {REDIS_URL} is not reachable ({problem}); start redis-server to run the e2e tests")
+    with open_world(
+        tmp_path_factory.mktemp("e2e-ownership"),
+        pool="threads",
+        concurrency=2,
+        worker_env={"E2E_TASK_SPANS": SPANS, "E2E_VISIBILITY_TIMEOUT_S": "900"},
+        duplicate_threshold=DUPLICATE_THRESHOLD,
+        related_threshold=RELATED_THRESHOLD,
+    ) as running:
+        yield running
+
+
+def _spans(task_ids: list[str]) -> list[str]:
+    """``start``/``end`` of each of ``task_ids``, in the order the worker recorded them."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        events = [raw.decode().split() for raw in client.lrange(SPANS, 0, -1)]
+    finally:
+        client.close()
+    return [f"{what} {task_ids.index(task_id)}" for what, _, task_id in events if task_id in task_ids]
+
 
 OLD_ONLY = textwrap.dedent(
     """\
@@ -197,6 +236,9 @@ def reviewed(world: World, indexed: dict[str, Any]) -> dict[int, tuple[str, str]
         (task,) = world.hooks.deliver("pull_request", pull_payload("opened", INSTALLATION, SLUG, number, head, base))
         tasks.append(task)
     assert [world.result(task, timeout=300) for task in tasks] == ["posted", "posted"]
+    # Concurrently: each review started before the other one ended.
+    spans = _spans([task.id for task in tasks])
+    assert sorted(spans[:2]) == ["start 0", "start 1"] and sorted(spans[2:]) == ["end 0", "end 1"], spans
     return pulls
 
 
