@@ -109,7 +109,19 @@ class TrainConfig:
     # --- optimisation -------------------------------------------------------------------------
     temperature: float = _help("Softmax temperature of the InfoNCE loss (paper's code: 0.2).", default=0.05)
     symmetric: bool = _help("Add the code→query direction to the loss.", default=True)
-    hard_negatives: bool = _help("Add one function from the same file per pair as an extra negative.", default=True)
+    hard_negatives: bool = _help("Add one hard negative per pair (hard_negative_mining) to its batch.", default=True)
+    hard_negative_mining: str = _help(
+        "Where hard negatives come from: 'same_file' (a function of the pair's file), 'neighbours' (one of the "
+        "pair's nearest training-file functions under the model as training starts, true copies excluded by body "
+        "hash and lexical similarity) or 'both' (either, at random).",
+        default="same_file",
+    )
+    hard_negative_neighbours: int = _help("Nearest neighbours kept per function for 'neighbours' mining.", default=8)
+    drop_margin: float | None = _help(
+        "Leave out of the loss the pairs whose positive beats every negative by this much cosine, in both "
+        "directions (the model already separates them), averaging over the rest; None keeps every pair.",
+        default=0.3,
+    )
     batch_size: int = _help(
         "Pairs per micro-batch (in-batch negatives = batch_size - 1, times world size).", default=32
     )
@@ -216,6 +228,17 @@ class TrainConfig:
             raise ValueError(
                 f"TrainConfig.verdict_false_alarms must lie in (0, 0.5), got {self.verdict_false_alarms!r}"
             )
+        if self.hard_negative_mining not in ("same_file", "neighbours", "both"):
+            raise ValueError(
+                "TrainConfig.hard_negative_mining must be 'same_file', 'neighbours' or 'both', "
+                f"got {self.hard_negative_mining!r}"
+            )
+        if not isinstance(self.hard_negative_neighbours, int) or self.hard_negative_neighbours < 1:
+            raise ValueError(
+                f"TrainConfig.hard_negative_neighbours must be a positive integer, got {self.hard_negative_neighbours!r}"
+            )
+        if self.drop_margin is not None and not (isinstance(self.drop_margin, int | float) and self.drop_margin > 0):
+            raise ValueError(f"TrainConfig.drop_margin must be a positive number or None, got {self.drop_margin!r}")
         if self.device != "auto" and self.device != "cpu" and not self.device.startswith("cuda"):
             raise ValueError(f"TrainConfig.device must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}")
 
