@@ -16,7 +16,7 @@ from kombu import Queue
 from core.settings import Settings, get_settings
 from workers.tasks import names
 
-TASK_MODULES = ("workers.tasks.review", "workers.tasks.repository", "workers.tasks.schedule")
+TASK_MODULES = ("workers.tasks.review", "workers.tasks.repository", "workers.tasks.schedule", "workers.tasks.feedback")
 
 
 def create_celery(settings: Settings, *, include_tasks: bool = True) -> Celery:

@@ -134,3 +134,22 @@ class RetrainJob(RepoJob):
     """Retrain a repository's adapters and promote them if they are better."""
 
     TASK: ClassVar[str] = names.RETRAIN_REPOSITORY
+
+
+@dataclass(frozen=True, kw_only=True)
+class ThreadFeedbackJob(RepoJob):
+    """Record that ``sender`` resolved (``resolved``) or unresolved a review thread of doppel's
+    finding(s) ``fingerprints`` on pull request ``pr_number`` (``workers.services.feedback``)."""
+
+    TASK: ClassVar[str] = names.RECORD_THREAD_FEEDBACK
+
+    pr_number: int
+    fingerprints: tuple[str, ...]
+    resolved: bool
+    sender: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fingerprints", tuple(self.fingerprints))  # a list once it went through JSON
+
+    def to_kwargs(self) -> dict[str, Any]:
+        return {**super().to_kwargs(), "fingerprints": list(self.fingerprints)}

@@ -28,10 +28,11 @@ from bot.webhooks.events import (
     Ping,
     PullRequestEvent,
     PushEvent,
+    ReviewThreadEvent,
     Unhandled,
 )
 from core.settings import DEFAULT_CHECKED_ASSOCIATIONS, DEFAULT_COMMAND_ASSOCIATIONS
-from workers.jobs import CommandJob, DropJob, IndexJob, RepoJob, ReviewJob
+from workers.jobs import CommandJob, DropJob, IndexJob, RepoJob, ReviewJob, ThreadFeedbackJob
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -145,8 +146,39 @@ def route(event: Event, policy: Policy) -> Decision:
         return _push(event)
     if isinstance(event, InstallationEvent):
         return _installation(event)
+    if isinstance(event, ReviewThreadEvent):
+        return _review_thread(event, policy)
     assert isinstance(event, Unhandled)
     return Decision((), f"ignored.{event.event}" + (f".{event.action}" if event.action else ""))
+
+
+def _review_thread(event: ReviewThreadEvent, policy: Policy) -> Decision:
+    """A thread of one of doppel's findings resolved or unresolved: feedback for its training
+    (``workers.services.feedback``; the worker asks GitHub whether the sender may steer it)."""
+    if event.action not in ("resolved", "unresolved"):
+        return Decision((), f"ignored.pull_request_review_thread.{event.action}")
+    if policy.is_self(event.sender):
+        return Decision((), "ignored.own_action")
+    if not policy.is_self(event.root_author) or not event.fingerprints:
+        return Decision((), "ignored.review_thread.not_doppels")
+    feedback = ThreadFeedbackJob(
+        installation_id=event.installation_id,
+        repo=event.repo,
+        repo_id=event.repo_id,
+        pr_number=event.number,
+        fingerprints=event.fingerprints,
+        resolved=event.action == "resolved",
+        sender=event.sender,
+    )
+    # The commenters' counters: resolving and unresolving in a loop costs what commands do.
+    user = f"{RATE_KEY_PREFIX}user:{event.sender.lower()[:_MAX_KEY_PART]}"
+    pull = f"{RATE_KEY_PREFIX}pull:{event.repo.lower()[:_MAX_KEY_PART]}#{event.number}"
+    limits = tuple(
+        RateLimit(key, limit, policy.window_seconds)
+        for key, limit in ((user, policy.user_limit), (pull, policy.pull_limit))
+        if limit > 0
+    )
+    return Decision((Job.of(feedback, limits=limits),), f"review_thread.{event.action}")
 
 
 def _pull_request(event: PullRequestEvent, policy: Policy) -> Decision:

@@ -47,6 +47,7 @@ from workers.services.feedback_store import (
     StoreLimits,
     Vote,
     check_fingerprint,
+    check_pull,
     valid_login,
 )
 
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
     from embedding.training.pairs import TrainingPair
     from embedding.verdict_fit import LabelledPair
     from github_adapter.client import Reaction, ReviewComment
+    from workers.jobs import ThreadFeedbackJob
 
 log = logging.getLogger(__name__)
 
@@ -302,17 +304,23 @@ def record_resolution(
     removes a positive); resolving counts only for people with write access."""
     try:
         checked = [check_fingerprint(fp) for fp in fingerprints[:4]]
+        check_pull(pull)
     except FeedbackInputError:
         return "invalid"
     if not checked or not valid_login(sender):
         return "invalid"
     if is_bot(sender, "", bot_login):
         return "own"
+    known = {p.fingerprint for p in store.published(pull)}
+    checked = [fp for fp in checked if fp in known]
+    if not checked:
+        return "unknown"  # asked nothing of GitHub: no finding of doppel's remembered there
     if resolved and permission(sender).lower() not in WRITE_PERMISSIONS:
         return "not_allowed"
     votes = [Vote(sender, 1, "resolved")] if resolved else []
-    recorded = [store.set_votes(pull, fp, "resolved", votes) for fp in checked]
-    return "recorded" if any(recorded) else "unknown"
+    for fp in checked:
+        store.set_votes(pull, fp, "resolved", votes)
+    return "recorded"
 
 
 # --- 3. learning --------------------------------------------------------------------------------
@@ -474,6 +482,38 @@ def prepare_feedback(
         store.close()
     log.info("feedback.for_training repo=%s %s", repo.slug, feedback.statistics())
     return feedback
+
+
+class FeedbackRuntime(Protocol):
+    """What the feedback job needs of the workers' runtime (``Runtime`` provides it)."""
+
+    settings: Settings
+
+    def github(self, installation_id: int | None) -> Any: ...
+
+
+def record_thread_feedback(rt: FeedbackRuntime, job: ThreadFeedbackJob) -> str:
+    """The ``pull_request_review_thread`` job: record a resolution of one of doppel's threads in
+    the repository's store (``record_resolution``); returns the outcome word. Its fields came from
+    a webhook: a malformed one is an outcome (``invalid``), never an exception."""
+    if not isinstance(job.sender, str) or not isinstance(job.resolved, bool):
+        return "invalid"
+    github = rt.github(job.installation_id)
+    store = open_repo_store(rt.settings, job.ref)
+    try:
+        outcome = record_resolution(
+            store,
+            pull=job.pr_number,
+            fingerprints=[str(fp) for fp in job.fingerprints],
+            resolved=job.resolved,
+            sender=job.sender,
+            permission=lambda login: github.permission(job.repo, login),
+            bot_login=rt.settings.bot_login,
+        )
+    finally:
+        store.close()
+    log.info("feedback.thread_%s repo=%s pr=%s resolved=%s", outcome, job.repo, job.pr_number, job.resolved)
+    return outcome
 
 
 def config_line(counts: FeedbackCounts) -> str:

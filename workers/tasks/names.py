@@ -20,6 +20,7 @@ DROP_REPOSITORY = "doppel.drop_repository"
 RETRAIN_REPOSITORY = "doppel.retrain_repository"
 NIGHTLY_RETRAIN = "doppel.nightly_retrain"
 RECONCILE_OPEN_PULLS = "doppel.reconcile_open_pulls"
+RECORD_THREAD_FEEDBACK = "doppel.record_thread_feedback"
 
 ROUTES: dict[str, str] = {
     REVIEW_PULL_REQUEST: QUEUE_GPU,
@@ -31,4 +32,5 @@ ROUTES: dict[str, str] = {
     DROP_REPOSITORY: QUEUE_IO,
     NIGHTLY_RETRAIN: QUEUE_IO,
     RECONCILE_OPEN_PULLS: QUEUE_IO,
+    RECORD_THREAD_FEEDBACK: QUEUE_IO,
 }
