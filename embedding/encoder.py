@@ -28,8 +28,10 @@ from core.errors import AdapterError, ConfigError, EncoderError
 from embedding.adapters import (
     ADAPTER_CONFIG,
     ADAPTER_WEIGHTS,
+    CODE_ADAPTER,
     METADATA_FILE,
     SHARED_ADAPTER,
+    SHIPPED_ADAPTER_DIR,
     adapter_file_version,
     adapter_weights,
     base_model_id,
@@ -91,6 +93,7 @@ class _Adapter:
     path: Path | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     trainable: bool = False
+    started_from: str | None = None  # version of the adapter whose weights a trainable one started from
 
 
 def _pick_device(device: str) -> str:
@@ -212,6 +215,8 @@ class Encoder:
                 encoder.load_adapters_from(settings.adapter_dir)
             else:
                 log.warning("encoder.no_adapter_dir path=%s: using the base model alone", settings.adapter_dir)
+        if settings.shipped_adapter:
+            encoder.load_shipped_adapter()
         return encoder
 
     # --- adapters ------------------------------------------------------------------------------
@@ -266,12 +271,27 @@ class Encoder:
                 names.append(child.name)
         return names
 
+    def load_shipped_adapter(self, path: Path = SHIPPED_ADAPTER_DIR) -> bool:
+        """Load the general code adapter shipped with doppel under ``code``, when it exists and was
+        trained on this encoder's base (it is for the default base only); whether it was loaded."""
+        if not (Path(path) / ADAPTER_CONFIG).is_file():
+            log.warning("encoder.no_shipped_adapter path=%s: using the base model where no adapter applies", path)
+            return False
+        if read_metadata(Path(path)).get("base_model") not in (self.base_model_id, self.base_model_name):
+            log.info("encoder.shipped_adapter_skipped base=%s: it was trained for another base", self.base_model_id)
+            return False
+        self.load_adapter(CODE_ADAPTER, Path(path))
+        return True
+
     def adapter_for(self, language: str | None) -> str | None:
-        """The adapter used for ``language``: its own, else ``shared``, else ``None`` (the base)."""
+        """The adapter used for ``language``: its own, else ``shared``, else the shipped ``code``
+        adapter, else ``None`` (the base)."""
         if language is not None and language in self._adapters:
             return language
         if SHARED_ADAPTER in self._adapters:
             return SHARED_ADAPTER
+        if CODE_ADAPTER in self._adapters and not self._adapters[CODE_ADAPTER].trainable:
+            return CODE_ADAPTER
         return None
 
     def adapter_version(self, language: str | None) -> str:
@@ -306,7 +326,29 @@ class Encoder:
         self.model.to(self.device)
         self.model.set_adapter(name, inference_mode=False)
         self._adapters[name] = _Adapter(name=name, version="unsaved", trainable=True)
+        if name != CODE_ADAPTER and CODE_ADAPTER in self._adapters:
+            self._start_from(name, CODE_ADAPTER)
         return [param for param_name, param in self.model.named_parameters() if f".{name}." in param_name]
+
+    def _start_from(self, name: str, source: str) -> bool:
+        """Copy adapter ``source``'s weights into the new adapter ``name`` when both have the same
+        shape (rank, alpha, targets), so that a repository's training starts from the shipped code
+        adapter rather than from the bare base; whether it did."""
+        import torch
+
+        new, old = self.model.peft_config[name], self.model.peft_config[source]
+        if (new.r, new.lora_alpha, set(new.target_modules)) != (old.r, old.lora_alpha, set(old.target_modules)):
+            log.info("encoder.fresh_adapter name=%s: its shape differs from %s's", name, source)
+            return False
+        params = dict(self.model.named_parameters())
+        pairs = [(p, params.get(n.replace(f".{name}.", f".{source}."))) for n, p in params.items() if f".{name}." in n]
+        if not pairs or any(src is None or src.shape != p.shape for p, src in pairs):
+            return False
+        with torch.no_grad():
+            for p, src in pairs:
+                p.copy_(src)  # type: ignore[union-attr]
+        self._adapters[name].started_from = self._version_of(source)
+        return True
 
     def save_adapter(self, name: str, directory: Path, metadata: dict[str, Any] | None = None) -> Path:
         """Write adapter ``name`` to ``directory`` as peft's config plus safetensors weights, and
@@ -328,6 +370,8 @@ class Encoder:
         config.base_model_name_or_path = self.base_model_id
         config.save_pretrained(str(directory))
         document = {**(metadata or {}), "base_model": self.base_model_id}
+        if self._adapters[name].started_from:
+            document.setdefault("started_from", self._adapters[name].started_from)
         (directory / METADATA_FILE).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         return directory
 
