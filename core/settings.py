@@ -253,6 +253,28 @@ class Settings(BaseSettings):
         3600, ge=1, description="Length of the fixed window the command rate limits count in."
     )
 
+    # --- feedback from reviews (workers.services.feedback) --------------------------------------
+    feedback_max_pairs: int = Field(
+        2000,
+        ge=1,
+        le=100_000,
+        description="Pairs behind doppel's inline comments kept per repository for feedback; the oldest "
+        "nobody voted on make room, and when every pair carries a vote new ones are not kept.",
+    )
+    feedback_max_pairs_per_pull: int = Field(
+        50, ge=1, le=1000, description="Pairs behind inline comments kept per pull request for feedback."
+    )
+    feedback_poll_pulls: int = Field(
+        50,
+        ge=0,
+        le=1000,
+        description="Pull requests whose 👍/👎 on doppel's comments a training run polls (most recently "
+        "commented first; 0: none, only resolved threads count).",
+    )
+    feedback_poll_days: int = Field(
+        30, ge=1, le=3650, description="Only pull requests doppel commented on within this many days are polled."
+    )
+
     # --- queue -----------------------------------------------------------------------------
     redis_url: str = Field(
         "redis://127.0.0.1:6379/0",
