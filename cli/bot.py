@@ -49,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--concurrency", type=int, help="processes or threads (default: Celery's, the CPU count)")
     p.add_argument("--pool", default=None, help="Celery pool: prefork (default), threads or solo")
     p.add_argument("--prefetch-multiplier", type=int, help="tasks reserved per process (default 1)")
-    p.add_argument("--loglevel", default="INFO")
+    p.add_argument("--loglevel", default="INFO", help="Celery log level: DEBUG, INFO, WARNING or ERROR (default: INFO)")
     p.set_defaults(handler=run_worker)
 
     p = subparsers.add_parser(
@@ -58,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description="Queue the periodic tasks: the nightly retrain of every served repository "
         "(DOPPEL_RETRAIN_HOUR_UTC) and the reconciler (every DOPPEL_RECONCILE_INTERVAL_SECONDS).",
     )
-    p.add_argument("--loglevel", default="INFO")
+    p.add_argument("--loglevel", default="INFO", help="Celery log level: DEBUG, INFO, WARNING or ERROR (default: INFO)")
     p.add_argument("--schedule", help="file for beat's schedule state (default: Celery's)")
     p.set_defaults(handler=run_beat)
 

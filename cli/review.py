@@ -293,8 +293,8 @@ def _closeness(
     hint = None
     if matches and not any(kinds):
         hint = (
-            f"none of these is close: the best scores {best:.2f} by the verdict, below its related bar "
-            f"{verdict.related:.2f} (a review would not mention any of them)"
+            f"none of these is close: by the verdict the best scores {f'{best:.2f}' if best >= 0.01 else 'under 0.01'}, "
+            f"below its related bar {verdict.related:.2f} (a review would not mention any of them)"
         )
     return _Closeness(kinds, hint)
 
@@ -310,6 +310,8 @@ def run_review(args: argparse.Namespace) -> int:
         if args.format == "markdown":
             patches = source.file_patches(base, head)
             slug = args.github_repo or github_slug(source.remote_url()) or repo.slug
+            if "/" not in slug:
+                print(f"doppel: links point at {slug!r}: pass --github-repo OWNER/NAME for real ones", file=sys.stderr)
     if args.format == "json":
         text = json.dumps(result.to_dict(), indent=2)
     elif args.format == "markdown":
