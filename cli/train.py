@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +27,71 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
+@dataclass(frozen=True)
+class _Flag:
+    """A command-line option that sets one field of ``TrainConfig`` (``cls`` "train") or
+    ``LoraSpec`` ("lora"); its help is the field's own help text and default (one source)."""
+
+    flag: str
+    field: str
+    cls: str = "train"
+    type: Callable[[str], Any] | None = None  # None: a boolean --x/--no-x
+    setting: str | None = None  # the DOPPEL_ setting used when the flag is not given
+    extra: str = ""  # what the field's help does not say about the flag
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+
+_COMMON_FLAGS = (
+    _Flag("--max-length", "max_length", type=int, setting="max_length"),
+    _Flag("--device", "device", type=str, setting="device"),
+    _Flag("--seed", "seed", type=int),
+    _Flag("--validation-fraction", "validation_fraction", type=float),
+    _Flag("--test-fraction", "test_fraction", type=float),
+    _Flag("--min-split-queries", "min_split_queries", type=int),
+)
+_TRAIN_FLAGS = (
+    _Flag("--epochs", "epochs", type=int),
+    _Flag("--max-steps", "max_steps", type=int, setting="train_max_steps"),
+    _Flag("--batch-size", "batch_size", type=int, setting="train_batch_size"),
+    _Flag("--learning-rate", "learning_rate", type=float),
+    _Flag("--temperature", "temperature", type=float, setting="train_temperature"),
+    _Flag("--lora-r", "r", cls="lora", type=int),
+    _Flag("--lora-alpha", "alpha", cls="lora", type=int),
+    _Flag("--lora-dropout", "dropout", cls="lora", type=float),
+    _Flag("--hard-negatives", "hard_negatives"),
+    _Flag("--synthetic-ratio", "synthetic_ratio", type=float, extra="A negative value: no cap."),
+    _Flag("--identifier-pairs", "identifier_pairs"),
+    _Flag("--min-pairs", "min_pairs_per_language", type=int, setting="train_min_pairs_per_language"),
+    _Flag("--margin", "promotion_margin", type=float, setting="train_promotion_margin"),
+    _Flag("--bootstrap-resamples", "bootstrap_resamples", type=int),
+)
+
+
+def _field_help(flag: _Flag) -> str:
+    """The flag's help: the field's help text, its default, and the setting that overrides it."""
+    from embedding.training.config import LoraSpec, TrainConfig, field_default, field_help
+
+    cls = LoraSpec if flag.cls == "lora" else TrainConfig
+    text = field_help(cls)[flag.field]
+    default = field_default(cls, flag.field)
+    where = f"{cls.__name__}.{flag.field} = {default!r}"
+    if flag.setting:
+        where = f"DOPPEL_{flag.setting.upper()} when set, else {where}"
+    parts = [text, flag.extra, f"(default: {where})"]
+    return " ".join(part for part in parts if part).replace("%", "%%")  # argparse formats help with %
+
+
+def _add_flags(parser: argparse.ArgumentParser, flags: tuple[_Flag, ...]) -> None:
+    for flag in flags:
+        if flag.type is None:
+            parser.add_argument(flag.flag, action=argparse.BooleanOptionalAction, default=None, help=_field_help(flag))
+        else:
+            parser.add_argument(flag.flag, type=flag.type, help=_field_help(flag))
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -36,47 +103,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     common.add_argument(
         "--report", type=Path, metavar="DIR", help="where to write report.md, report.png and report.json"
     )
-    common.add_argument("--max-length", type=int, help="token limit per text (default: DOPPEL_MAX_LENGTH)")
-    common.add_argument("--device", help="'auto', 'cpu' or 'cuda[:N]' (default: DOPPEL_DEVICE)")
-    common.add_argument("--seed", type=int, default=0)
-    common.add_argument(
-        "--validation-fraction", type=float, help="share of files held out for validation, the gate (default 0.1)"
-    )
-    common.add_argument("--test-fraction", type=float, help="share of files held out for the test report (default 0.1)")
-    common.add_argument("--format", choices=("text", "json"), default="text")
+    _add_flags(common, _COMMON_FLAGS)
+    common.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
 
     p = subparsers.add_parser(
         "train", parents=[common], help="train repository-specific LoRA adapters",
         description="Mine pairs from the repository, train a LoRA adapter per language (and a shared one), "
         "evaluate base vs adapter on held-out files, calibrate thresholds and promote adapters that pass the gate.",
     )  # fmt: skip
-    # Unset flags fall back to the DOPPEL_TRAIN_* settings (then to TrainConfig's defaults).
-    p.add_argument("--epochs", type=int, help="passes over the training pairs (default 2)")
-    p.add_argument("--max-steps", type=int, help="stop after this many optimiser steps per adapter")
-    p.add_argument("--batch-size", type=int, help="pairs per batch (default: DOPPEL_TRAIN_BATCH_SIZE)")
-    p.add_argument("--learning-rate", type=float, help="AdamW peak learning rate (default 1e-3)")
-    p.add_argument("--temperature", type=float, help="InfoNCE temperature (default: DOPPEL_TRAIN_TEMPERATURE)")
-    p.add_argument("--lora-r", type=int, help="LoRA rank (default 64)")
-    p.add_argument("--lora-alpha", type=int, help="LoRA alpha; the update is scaled by alpha / r (default 128)")
-    p.add_argument(
-        "--hard-negatives", action=argparse.BooleanOptionalAction, default=None,
-        help="one function of the same file per pair as an extra negative (default on)",
-    )  # fmt: skip
-    p.add_argument(
-        "--synthetic-ratio", type=float,
-        help="code→code training pairs per text→code pair, at most (default 1; a negative value: no cap)",
-    )  # fmt: skip
-    p.add_argument(
-        "--identifier-pairs", action=argparse.BooleanOptionalAction, default=None,
-        help="also mine (name and signature words → body) pairs (default off)",
-    )  # fmt: skip
-    p.add_argument(
-        "--min-pairs", type=int,
-        help="training pairs a language needs for its own adapter (default: DOPPEL_TRAIN_MIN_PAIRS_PER_LANGUAGE)",
-    )  # fmt: skip
-    p.add_argument(
-        "--margin", type=float, help="validation MRR margin the gate requires (default: DOPPEL_TRAIN_PROMOTION_MARGIN)"
-    )
+    # Unset flags fall back to the DOPPEL_TRAIN_* settings, then to the TrainConfig/LoraSpec defaults.
+    _add_flags(p, _TRAIN_FLAGS)
     p.add_argument(
         "--no-reindex", action="store_true",
         help="do not re-index a git checkout with promoted adapters (the pointer then names no collection)",
@@ -93,14 +129,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p = subparsers.add_parser(
         "eval", parents=[common], help="score base model and adapters on held-out files",
         description="MRR, Recall@1/5/10 and nDCG@10 of text→code and code→code retrieval on the held-out test split, "
-        "base model and adapters side by side.",
+        "base model and adapters side by side, every MRR delta with its paired bootstrap 95% interval.",
     )  # fmt: skip
     p.add_argument(
         "--adapter", type=Path, action="append", default=[],
         help="adapter directory (adapter_config.json inside) or a directory of them, one per language; repeatable. "
         "Default: the repository's current adapters in the registry",
     )  # fmt: skip
-    p.add_argument("--split", choices=("validation", "test"), default="test")
+    p.add_argument("--split", choices=("validation", "test"), default="test", help="held-out split (default: test)")
     p.set_defaults(handler=run_eval)
 
 
@@ -116,29 +152,10 @@ def _settings(args: argparse.Namespace) -> Any:
 def _config(args: argparse.Namespace, settings: Any) -> TrainConfig:
     from embedding.training.config import TrainConfig
 
-    values: dict[str, Any] = {
-        "seed": args.seed,
-        "max_length": args.max_length,
-        "device": args.device,
-        "validation_fraction": args.validation_fraction,
-        "test_fraction": args.test_fraction,
-    }
+    flags = _COMMON_FLAGS + (_TRAIN_FLAGS if args.handler is run_train else ())
+    values: dict[str, Any] = {f.field: getattr(args, f.dest) for f in flags if f.cls == "train"}
     if args.handler is run_train:
-        values.update(
-            hard_negatives=args.hard_negatives,
-            identifier_pairs=args.identifier_pairs,
-            synthetic_ratio=args.synthetic_ratio,
-        )
-        values.update(
-            epochs=args.epochs,
-            max_steps=args.max_steps,
-            batch_size=args.batch_size,
-            learning_rate=args.learning_rate,
-            temperature=args.temperature,
-            min_pairs_per_language=args.min_pairs,
-            promotion_margin=args.margin,
-            train_shared=not args.no_shared,
-        )
+        values["train_shared"] = not args.no_shared
     try:
         return TrainConfig.from_settings(settings, **values)
     except ValueError as exc:
@@ -148,7 +165,7 @@ def _config(args: argparse.Namespace, settings: Any) -> TrainConfig:
 def _lora(args: argparse.Namespace) -> Any:
     from embedding.training.config import LoraSpec
 
-    chosen = {"r": args.lora_r, "alpha": args.lora_alpha}
+    chosen = {f.field: getattr(args, f.dest, None) for f in _TRAIN_FLAGS if f.cls == "lora"}
     try:
         return LoraSpec(**{name: value for name, value in chosen.items() if value is not None})
     except ValueError as exc:
@@ -169,6 +186,29 @@ def _repo(args: argparse.Namespace) -> Any:
     return local_repo_ref(args.path, args.repo)
 
 
+def interval_lines(data: dict[str, Any]) -> list[str]:
+    """One line per MRR delta with its paired bootstrap 95% interval, and the notes on small splits."""
+    lines: list[str] = []
+    for adapter in data.get("adapters", []):
+        for split, row in (adapter.get("intervals") or {}).items():
+            for name, label in (("vs_base", "the base model"), ("vs_current", "the current adapter")):
+                if b := row.get(name):
+                    lines.append(f"{adapter['name']} {split}, mean MRR against {label}: {_describe(b)}")
+            for language, tasks in sorted((row.get("by_language") or {}).items()):
+                for task, b in sorted(tasks.items()):
+                    lines.append(f"{adapter['name']} {split}, {language} {task}: {_describe(b)}")
+        lines += [f"{adapter['name']}: {note}" for note in adapter.get("notes", [])]
+    return lines
+
+
+def _describe(b: dict[str, Any]) -> str:
+    relative = f" ({100 * b['relative']:+.1f}%)" if b.get("relative") is not None else ""
+    return (
+        f"MRR {b['base_mrr']:.4f} → {b['adapter_mrr']:.4f}, Δ {b['delta']:+.4f}{relative}, "
+        f"{round(100 * b['confidence'])}% CI [{b['ci_low']:+.4f}, {b['ci_high']:+.4f}], {b['queries']} queries"
+    )
+
+
 def _emit(args: argparse.Namespace, data: dict[str, Any]) -> None:
     from embedding.training.report import adapter_size, markdown_table, write_report
 
@@ -180,16 +220,25 @@ def _emit(args: argparse.Namespace, data: dict[str, Any]) -> None:
         print(json.dumps(data, indent=2))
         return
     print(markdown_table(data, data.get("split", "test")))
+    print()
+    for line in interval_lines(data):
+        print(line)
     for adapter in data.get("adapters", []):
         if size := adapter_size(adapter.get("train") or {}):
             print(f"{adapter['name']}: {size}")
+        for split, alarms in (adapter.get("false_alarms") or {}).items():
+            print(
+                f"{adapter['name']} {split}: genuinely new functions flagged as duplicates {alarms['candidate']} of "
+                f"{alarms['functions']} (base model {alarms['base']})"
+            )
         decision = adapter.get("decision")
         if decision:
             verdict = "promoted" if decision["promote"] else "rejected"
             print(f"{adapter['name']}: {adapter.get('version')} {verdict} ({decision['reason']})")
         if adapter.get("verdict_change"):
             # The refitted verdict changes what reviews report: show it on the calibration set.
-            print(f"\n{adapter['name']}: the verdict for its vectors, refitted (before: the one in force)\n")
+            changed = "promoted: reviews now use these bars" if (decision or {}).get("promote") else "not promoted"
+            print(f"\n{adapter['name']}: the verdict for its vectors, refitted ({changed}; before: the one in force)\n")
             print(adapter["verdict_change"])
     if args.report:
         print(f"report: {args.report / 'report.md'}")
@@ -233,7 +282,9 @@ def run_train(args: argparse.Namespace) -> int:
     data = report.to_dict()
     data["losses"] = {o.name: o.train.losses if o.train else [] for o in report.outcomes}
     if args.export and report.pointer is not None:
-        for language, path in registry.current_paths(repo).items():
+        from embedding.generation import Generations
+
+        for language, path in Generations(registry).current(repo).paths.items():
             target = args.export / language
             shutil.rmtree(target, ignore_errors=True)
             shutil.copytree(path, target)
@@ -278,9 +329,9 @@ def _adapter_dirs(paths: list[Path]) -> dict[str, Path]:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from embedding.registry import AdapterRegistry
+    from embedding.generation import Generations
     from embedding.training.mining import mine_repository
-    from workers.services.retrain import RetrainService
+    from workers.services.retrain import AdapterOutcome, compare_outcome, evaluate_model, resize_splits
 
     if not args.path.is_dir():
         raise ConfigError(f"{args.path} is not a directory")
@@ -289,29 +340,51 @@ def run_eval(args: argparse.Namespace) -> int:
     adapters = (
         _adapter_dirs(args.adapter)
         if args.adapter
-        else AdapterRegistry(settings.adapter_registry_root).current_paths(_repo(args))
+        else dict(Generations.from_settings(settings).current(_repo(args)).paths)
     )
-    mined = mine_repository(args.path, config, languages=args.languages)
+    mined = resize_splits(mine_repository(args.path, config, languages=args.languages), config)
     encoder = _encoder_factory(settings, config)()
-    service = RetrainService(config, encoder_factory=lambda: encoder)
     pools: dict[Any, Any] = {}
     split = args.split
     outcomes = []
     languages = mined.languages()
-    for name, path in sorted(adapters.items()):
-        encoder.load_adapter(name, path)
+    for name, path in sorted(adapters.items()) or [("base", None)]:
         covered = [name] if name in languages else languages
-        base = service.evaluate(encoder, None, mined, covered, split, pools=pools)
-        tuned = service.evaluate(encoder, name, mined, covered, split, pools=pools)
-        metrics = {lang: {"base": base[lang].to_dict(), "adapter": tuned[lang].to_dict()} for lang in covered}
-        outcomes.append({"name": name, "languages": covered, "path": str(path), "metrics": {
-            split: {"base": {k: v["base"] for k, v in metrics.items()}, "adapter": {k: v["adapter"] for k, v in metrics.items()}}
-        }})  # fmt: skip
-    if not adapters:
-        base = service.evaluate(encoder, None, mined, languages, split, pools=pools)
-        outcomes.append({"name": "base", "languages": languages, "metrics": {
-            split: {"base": {k: v.to_dict() for k, v in base.items()}, "adapter": {k: v.to_dict() for k, v in base.items()}}
-        }})  # fmt: skip
+        outcome = AdapterOutcome(name=name, languages=covered)
+        table = outcome.validation if split == "validation" else outcome.test
+        table["base"] = evaluate_model(encoder, None, mined, covered, split, config=config, pools=pools, progress=True)
+        if path is None:  # no adapters: the base model alone
+            table["adapter"] = table["base"]
+        else:
+            encoder.load_adapter(name, path)
+            table["adapter"] = evaluate_model(encoder, name, mined, covered, split, config=config, pools=pools, progress=True)
+            compare_outcome(outcome, config)
+        sizes = {lang: counts for lang, counts in _split_sizes(mined, covered, split).items()}
+        outcome.split_sizes[split] = sizes
+        outcome.notes += [
+            f"{split} split: only {n['text2code']} text→code queries for {lang} (at least {config.min_split_queries} "
+            f"wanted), so its intervals are wide"
+            for lang, n in sizes.items()
+            if n["text2code"] < config.min_split_queries
+        ]
+        row = outcome.to_dict()
+        outcomes.append(
+            {
+                "name": name,
+                "languages": covered,
+                **({"path": str(path)} if path is not None else {}),
+                "metrics": {split: row["metrics"][split]},
+                "intervals": row["intervals"],
+                "split_sizes": row["split_sizes"],
+                "notes": row["notes"],
+            }
+        )
     data = {"repo": str(args.path), "commit": mined.commit, "split": split, "adapters": outcomes}
     _emit(args, data)
     return 0
+
+
+def _split_sizes(mined: Any, languages: list[str], split: str) -> dict[str, dict[str, int]]:
+    from embedding.evaluation import split_queries
+
+    return {lang: split_queries(mined.pairs_of(lang, split)) for lang in languages}

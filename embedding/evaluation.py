@@ -9,9 +9,14 @@ Recall@1/5/10 and nDCG@10 (one relevant item, so nDCG is 1/log2(1 + rank) within
 
 Candidates are embedded as their code without doc text, the same side the adapter was trained
 on; the pool vectors are computed once per encoder and reused for both tasks and calibration.
-Calibration pairs (clones and random non-clones) also carry the lexical similarity of their two
-codes (``embedding.lexical``), since the review's verdict applies its thresholds to the combined
-score of cosine and lexical similarity, not to the cosine alone.
+
+Calibration uses the pairs a review actually has to tell apart, never random pairs (random
+non-clones are far easier than the nearest neighbour a review compares against, and thresholds
+calibrated on them loosen reviews): ``labelled`` holds every code→code query (a copy of its
+function) and the query's nearest pool functions that are not copies of it, with the verdict's
+signals; ``new_functions`` holds, for every function of the split's files, its nearest non-copy
+neighbours in the repository: what a review of that function, were it genuinely new, would
+compare it with. A model's false alarms on genuinely new functions are counted on those.
 ``rank_metrics`` is pure numpy over vectors, tested on hand-made ones.
 
 Every evaluation keeps each query's reciprocal rank (``LanguageEvaluation.reciprocal_ranks``, keyed
@@ -39,7 +44,7 @@ Embed = Callable[[Sequence[str]], np.ndarray]  # texts → (N, D) L2-normalised 
 Normalized = Callable[[str], "NormalizedCode"]  # code → its normalised tokens (memoised by the caller)
 Lexical = Callable[[str, str], float]  # (code a, code b) → similarity in [0, 1]
 TASKS = ("text2code", "code2code")
-NON_CLONE_MAX_SIMILARITY = 0.5  # line similarity at or above which a random pair is not a negative
+NON_CLONE_MAX_SIMILARITY = 0.5  # line similarity at or above which a neighbour is a near-copy, not a negative
 BOOTSTRAP_RESAMPLES = 2000
 CONFIDENCE = 0.95
 MIN_SPLIT_QUERIES = 300  # text→code queries a held-out split should have for its interval to mean much
@@ -66,16 +71,12 @@ class LanguageEvaluation:
 
     language: str
     metrics: dict[str, Metrics] = field(default_factory=dict)
-    # (score, clone_type) of each code→code synthetic query against its own function
-    clone_scores: list[tuple[float, str]] = field(default_factory=list)
-    # scores of random pairs of distinct functions from the evaluated split's files
-    non_clone_scores: list[float] = field(default_factory=list)
     # copies (history, synthetic) and each one's nearest non-copy neighbours, with the verdict's
-    # signals, to fit a verdict on (empty when evaluated without ``normalized``)
+    # signals: what thresholds and the verdict are calibrated on (empty without ``normalized``)
     labelled: list[LabelledPair] = field(default_factory=list)
-    # lexical similarity of the same pairs, row for row (empty when evaluated without ``lexical``)
-    clone_lexical: list[float] = field(default_factory=list)
-    non_clone_lexical: list[float] = field(default_factory=list)
+    # every function of the split's files against its nearest non-copy neighbours (negatives, one
+    # unit per function): where false alarms on genuinely new functions are counted
+    new_functions: list[LabelledPair] = field(default_factory=list)
 
     # each task's queries: identity (``query_id``) → reciprocal rank of its relevant candidate
     reciprocal_ranks: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -158,6 +159,35 @@ class Pool:
         return sorted({row, *self.rows_by_hash.get(self.functions[row].body_hash, [])})
 
 
+def _neighbours(cosines: np.ndarray, pool: Pool, row: int, code: str, neighbours: int) -> list[int]:
+    """The ``neighbours`` best-scoring pool rows that are not copies of row ``row`` (itself, the same
+    body hash, or line similarity to ``code`` at or above ``NON_CLONE_MAX_SIMILARITY``)."""
+    original = pool.functions[row]
+    window = min(cosines.shape[0], 8 * neighbours + 1)
+    top = np.argpartition(-cosines, window - 1)[:window] if window < cosines.shape[0] else np.arange(cosines.shape[0])
+    out: list[int] = []
+    for other in top[np.argsort(-cosines[top], kind="stable")]:
+        candidate = pool.functions[int(other)]
+        if int(other) == row or candidate.body_hash == original.body_hash:
+            continue
+        if line_similarity(candidate.code, code) >= NON_CLONE_MAX_SIMILARITY:
+            continue  # a real near-copy in the repository: not a negative
+        out.append(int(other))
+        if len(out) >= neighbours:
+            break
+    return out
+
+
+def _same_body(language: str, code: str, digest: str) -> bool:
+    """Whether ``code`` has the body hash ``digest`` (code that does not parse: no)."""
+    from embedding.extract.tokens import body_hash
+
+    try:
+        return body_hash(language, code) == digest
+    except Exception:  # noqa: BLE001 - a snippet tree-sitter cannot take is simply not identical
+        return False
+
+
 def _labelled(
     pair: TrainingPair, query: np.ndarray, pool: Pool, vectors: np.ndarray, normalized: Normalized, neighbours: int
 ) -> list[LabelledPair]:
@@ -170,20 +200,38 @@ def _labelled(
     group = pair.source if pair.source == "history" else f"synthetic:{pair.clone_type or 'renamed'}"
     cosines = vectors @ query  # (N,)
     copy = signals_of(float(cosines[row]), mine, normalized(original.code), mine.name, original.qualified_name)
-    out = [LabelledPair(copy, True, group, identical=pair.body_hash == original.body_hash)]
-    taken = 0
-    for other in np.argsort(-cosines)[: 8 * neighbours + 1]:
-        candidate = pool.functions[int(other)]
-        if int(other) == row or candidate.body_hash == original.body_hash:
-            continue
-        if line_similarity(candidate.code, original.code) >= NON_CLONE_MAX_SIMILARITY:
-            continue  # a real near-copy in the repository: not a negative
-        theirs = normalized(candidate.code)
-        signals = signals_of(float(cosines[int(other)]), mine, theirs, mine.name, candidate.qualified_name)
-        out.append(LabelledPair(signals, False, "neighbour", unit=pair.function_key + "|" + text_hash(pair.query)))
-        taken += 1
-        if taken >= neighbours:
-            break
+    # ``pair.body_hash`` is the original function's; whether the copy is identical (same body once
+    # comments and layout are dropped) is a question about the copy's own code.
+    out = [LabelledPair(copy, True, group, identical=_same_body(pair.language, pair.query, original.body_hash))]
+    unit = pair.function_key + "|" + text_hash(pair.query)
+    for other in _neighbours(cosines, pool, row, original.code, neighbours):
+        candidate = pool.functions[other]
+        signals = signals_of(
+            float(cosines[other]), mine, normalized(candidate.code), mine.name, candidate.qualified_name
+        )
+        out.append(LabelledPair(signals, False, "neighbour", unit=unit))
+    return out
+
+
+def new_function_pairs(
+    pool: Pool, vectors: np.ndarray, rows: Sequence[int], normalized: Normalized, neighbours: int, *, chunk: int = 256
+) -> list[LabelledPair]:
+    """Each function of ``rows`` against its ``neighbours`` nearest non-copy pool functions: the
+    candidates a review of it, were it genuinely new, would weigh (negatives, one unit per function)."""
+    out: list[LabelledPair] = []
+    for start in range(0, len(rows), chunk):
+        block = list(rows[start : start + chunk])
+        scores = vectors[block] @ vectors.T  # (b, N)
+        for row, cosines in zip(block, scores, strict=True):
+            fn = pool.functions[row]
+            mine = normalized(fn.code)
+            unit = function_key(fn)
+            for other in _neighbours(cosines, pool, row, fn.code, neighbours):
+                candidate = pool.functions[other]
+                signals = signals_of(
+                    float(cosines[other]), mine, normalized(candidate.code), fn.qualified_name, candidate.qualified_name
+                )
+                out.append(LabelledPair(signals, False, "new_function", unit=unit))
     return out
 
 
@@ -193,23 +241,19 @@ def evaluate_language(
     pairs: Sequence[TrainingPair],
     functions: Sequence[CodeFunction],
     *,
-    negative_paths: set[str] | None = None,
-    negatives: int = 0,
-    seed: int = 0,
+    split_paths: set[str] | None = None,
     pool_vectors: np.ndarray | None = None,
-    lexical: Lexical | None = None,
     normalized: Normalized | None = None,
     neighbours: int = 2,
+    new_functions: bool = False,
 ) -> LanguageEvaluation:
     """Metrics of one encoder on ``pairs`` (one split) against every function of ``language``.
 
-    With ``negatives`` > 0, also that many scores of random pairs of distinct functions (different
-    body hashes, line similarity under ``NON_CLONE_MAX_SIMILARITY``) whose files are in
-    ``negative_paths``, for threshold calibration. With ``lexical``, each calibration pair's
-    lexical similarity too (``clone_lexical``, ``non_clone_lexical``). With ``normalized``, the
-    verdict's labelled pairs (``labelled``): every code→code query against its function (a copy) and
-    against its ``neighbours`` nearest pool functions that are not copies of it (different body
-    hash, line similarity under ``NON_CLONE_MAX_SIMILARITY``): the pairs a review has to tell apart.
+    With ``normalized`` (code → its normalised tokens), also the calibration pairs: ``labelled``,
+    every code→code query against its function (a copy) and against its ``neighbours`` nearest pool
+    functions that are not copies of it (different body hash, line similarity under
+    ``NON_CLONE_MAX_SIMILARITY``); and with ``new_functions`` too, every function whose file is in
+    ``split_paths`` (default: the files of ``pairs``) against its ``neighbours`` nearest non-copies.
     """
     pool = Pool.of([fn for fn in functions if fn.language == language])
     result = LanguageEvaluation(language=language)
@@ -231,32 +275,19 @@ def evaluate_language(
         rank = ranks(q, vectors, [rel for _, rel in chosen])
         result.metrics[task] = metrics_from_ranks(rank, len(pool.functions))
         result.reciprocal_ranks[task] = {query_id(p): 1.0 / float(r) for (p, _), r in zip(chosen, rank, strict=True)}
-        if task == "code2code":
+        if task == "code2code" and normalized is not None:
             for (p, _), qv in zip(chosen, q, strict=True):
-                if p.source == "synthetic":
-                    row = pool.rows_by_key[p.function_key]
-                    result.clone_scores.append((float(qv @ vectors[row]), p.clone_type or "renamed"))
-                    if lexical is not None:
-                        result.clone_lexical.append(float(lexical(p.query, pool.functions[row].code)))
-            if normalized is not None:
-                for (p, _), qv in zip(chosen, q, strict=True):
-                    result.labelled += _labelled(p, qv, pool, vectors, normalized, neighbours)
-    if negatives > 0:
-        rows = [i for i, fn in enumerate(pool.functions) if negative_paths is None or fn.path in negative_paths]
-        rng = np.random.default_rng(seed)
-        tries = 0
-        while len(result.non_clone_scores) < negatives and len(rows) > 1 and tries < negatives * 20:
-            tries += 1
-            a, b = rng.choice(rows, size=2, replace=False)
-            fa, fb = pool.functions[a], pool.functions[b]
-            # Distinct functions that are near-copies anyway (generated accessors, boilerplate) are
-            # not "non-clones": counting them would make precision unreachable at any threshold.
-            if fa.body_hash == fb.body_hash or line_similarity(fa.code, fb.code) >= NON_CLONE_MAX_SIMILARITY:
-                continue
-            result.non_clone_scores.append(float(vectors[a] @ vectors[b]))
-            if lexical is not None:
-                result.non_clone_lexical.append(float(lexical(fa.code, fb.code)))
+                result.labelled += _labelled(p, qv, pool, vectors, normalized, neighbours)
+    if normalized is not None and new_functions:
+        paths = split_paths if split_paths is not None else {p.path for p in pairs if p.language == language}
+        rows = [i for i, fn in enumerate(pool.functions) if fn.path in paths]
+        result.new_functions = new_function_pairs(pool, vectors, rows, normalized, neighbours)
     return result
+
+
+def split_queries(pairs: Sequence[TrainingPair]) -> dict[str, int]:
+    """How many queries of each task a split's pairs give (what the metrics are measured on)."""
+    return {task: sum(1 for p in pairs if p.kind == task and p.source in _TASK_SOURCES[task]) for task in TASKS}
 
 
 def query_id(pair: TrainingPair) -> str:
@@ -457,3 +488,49 @@ def compare_tasks(
             if b:
                 out.setdefault(language, {})[task] = paired_bootstrap(b, o, resamples=resamples, seed=seed)
     return out
+
+
+def sized_splits(
+    pairs: Sequence[TrainingPair],
+    *,
+    seed: int,
+    validation: float,
+    test: float,
+    min_queries: int = MIN_SPLIT_QUERIES,
+    max_fraction: float = 0.25,
+) -> list[TrainingPair]:
+    """Pairs re-tagged so that, per language, the test and the validation split each hold at least
+    ``min_queries`` text→code queries where the repository allows it.
+
+    The split stays by file and keeps its order: files are ranked by the same seeded hash as
+    ``embedding.training.pairs.split_for_path`` (the test split takes the lowest, validation the
+    next), and a split's share of a language's files grows from its configured fraction until it
+    holds ``min_queries`` text→code queries, at most to ``max_fraction`` of the files (the rest
+    stays for training). A repository with fewer documented functions keeps what it has; the
+    report then says how few (``split_queries``)."""
+    from dataclasses import replace
+
+    from embedding.training.pairs import stable_int
+
+    by_language: dict[str, dict[str, int]] = {}
+    for p in pairs:
+        files = by_language.setdefault(p.language, {})
+        files[p.path] = files.get(p.path, 0) + (1 if p.kind == "text2code" and p.source == "docstring" else 0)
+    split_of: dict[tuple[str, str], str] = {}
+    for language, files in by_language.items():
+        ranked = sorted(files, key=lambda path: stable_int(path, seed))
+        n = len(ranked)
+        start = 0
+        for name, fraction in (("test", test), ("validation", validation)):
+            least = max(1, round(fraction * n)) if fraction > 0 else 0
+            most = max(least, int(np.floor(max_fraction * n))) if fraction > 0 else 0
+            taken, queries = 0, 0
+            while start + taken < n and (taken < least or (queries < min_queries and taken < most)):
+                queries += files[ranked[start + taken]]
+                taken += 1
+            for path in ranked[start : start + taken]:
+                split_of[(language, path)] = name
+            start += taken
+        for path in ranked[start:]:
+            split_of[(language, path)] = "train"
+    return [replace(p, split=split_of[(p.language, p.path)]) for p in pairs]  # type: ignore[arg-type]

@@ -14,7 +14,9 @@ status (``candidate`` | ``promoted`` | ``rejected`` | ``retired``) and the gate'
 
 ``current.json`` is the one pointer: the set of adapters and the collection built with them,
 replaced atomically (write to a temporary file, fsync, ``os.replace``), so search never sees
-adapters of one training run with vectors of another. The promotion gate is a pure function.
+adapters of one training run with vectors of another. What a pointer means for search (its
+encoder, its collection, switching and dropping generations) is ``embedding.generation``'s. The promotion gate is a pure function over
+paired bootstrap intervals (``embedding.evaluation.paired_bootstrap``) and false-alarm counts.
 """
 
 from __future__ import annotations
@@ -28,10 +30,13 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.domain import RepoRef
 from core.errors import AdapterError
+
+if TYPE_CHECKING:
+    from embedding.evaluation import PairedBootstrap
 
 METADATA_FILE = "doppel.json"
 WEIGHTS_FILE = "adapter_model.safetensors"
@@ -46,18 +51,70 @@ class GateDecision:
     reason: str
 
 
-def promotion_gate(candidate: float, base: float, current: float | None, *, margin: float) -> GateDecision:
-    """Promote only when the candidate's validation MRR beats the base's and the current adapter's by ``margin``."""
-    if candidate < base + margin:
+@dataclass(frozen=True)
+class AlarmCheck:
+    """False alarms on genuinely new functions: the validation split's functions reviewed against
+    their nearest non-copy neighbours, by the candidate's verdict and by the base model's."""
+
+    candidate: int  # functions the candidate's verdict flags as duplicates
+    base: int  # the same with the base model's vectors and verdict
+    functions: int  # functions checked
+
+    @property
+    def raised(self) -> bool:
+        return self.candidate > self.base
+
+    def to_dict(self) -> dict[str, Any]:
+        share = lambda n: round(n / self.functions, 4) if self.functions else 0.0  # noqa: E731
+        return {
+            "candidate": self.candidate,
+            "base": self.base,
+            "functions": self.functions,
+            "candidate_rate": share(self.candidate),
+            "base_rate": share(self.base),
+        }
+
+
+def promotion_gate(
+    vs_base: PairedBootstrap,
+    vs_current: PairedBootstrap | None,
+    *,
+    margin: float,
+    alarms: AlarmCheck | None = None,
+) -> GateDecision:
+    """Promote only when the gain is more than noise and reviews get no looser.
+
+    ``vs_base`` (``vs_current``): the paired bootstrap of the candidate's validation MRR against
+    the base model's (the current adapter's); the lower end of its 95% interval must reach
+    ``margin``. ``alarms``: the candidate may not flag more genuinely new functions as duplicates
+    than the base model does."""
+    if vs_base.queries == 0:
+        return GateDecision(False, "no validation queries to compare the candidate with the base model on")
+    if not vs_base.clears(margin):
         return GateDecision(
-            False, f"validation MRR {candidate:.4f} does not beat the base model's {base:.4f} by {margin}"
+            False,
+            f"against the base model, {vs_base.describe()}: the interval's lower end does not reach the margin {margin}",
         )
-    if current is not None and candidate < current + margin:
+    if vs_current is not None and not vs_current.clears(margin):
         return GateDecision(
-            False, f"validation MRR {candidate:.4f} does not beat the current adapter's {current:.4f} by {margin}"
+            False,
+            f"against the current adapter, {vs_current.describe()}: the interval's lower end does not reach "
+            f"the margin {margin}",
         )
-    against = f"base {base:.4f}" + (f", current {current:.4f}" if current is not None else "")
-    return GateDecision(True, f"validation MRR {candidate:.4f} beats {against} by at least {margin}")
+    if alarms is not None and alarms.raised:
+        return GateDecision(
+            False,
+            f"its verdict flags {alarms.candidate} of {alarms.functions} genuinely new validation functions as "
+            f"duplicates, the base model {alarms.base}: reviews would get looser",
+        )
+    parts = [f"against the base model, {vs_base.describe()}"]
+    if vs_current is not None:
+        parts.append(f"against the current adapter, {vs_current.describe()}")
+    if alarms is not None:
+        parts.append(
+            f"false alarms on {alarms.functions} genuinely new functions {alarms.candidate} (base model {alarms.base})"
+        )
+    return GateDecision(True, "; ".join(parts) + f"; every interval's lower end reaches the margin {margin}")
 
 
 @dataclass(frozen=True)
@@ -212,13 +269,6 @@ class AdapterRegistry:
     def current(self, repo: RepoRef, language: str) -> AdapterRecord | None:
         version = self.pointer(repo).adapters.get(language)
         return self.record(repo, language, version) if version else None
-
-    def current_paths(self, repo: RepoRef) -> dict[str, Path]:
-        """Adapter name → directory of the versions search uses (for ``Encoder.load_adapter``)."""
-        return {
-            language: self.language_dir(repo, language) / version
-            for language, version in self.pointer(repo).adapters.items()
-        }
 
     def switch(self, repo: RepoRef, adapters: dict[str, str], collection: str | None) -> Pointer:
         """Point search at ``adapters`` (language → version) and ``collection`` in one atomic write.

@@ -104,9 +104,11 @@ def train_tiny_adapter(
     texts together (a cosine loss), so that its weights differ from zero and from other seeds'."""
     import torch
 
+    from embedding.training.config import LoraSpec
+
     pairs = pairs or [(TINY_CORPUS[i], TINY_CORPUS[(i + 1 + seed) % len(TINY_CORPUS)]) for i in range(4)]
     torch.manual_seed(seed)
-    params = encoder.create_adapter(name, rank=4, alpha=8)
+    params = encoder.create_adapter(name, LoraSpec(r=4, alpha=8))
     # LoRA starts with B = 0 (a no-op); random B makes the seeds diverge from the first step.
     with torch.no_grad():
         for param_name, param in encoder.model.named_parameters():

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 TRAINING_CONFIG_NAME = "training_config.json"
+_RETIRED_FIELDS = ("negatives_per_positive",)  # random non-clone pairs per clone: calibration uses neighbours now
 
 
 def _help(text: str, **kwargs: Any) -> Any:
@@ -57,7 +58,9 @@ class LoraSpec:
         return tuple(lora_target_modules(model))
 
     def to_peft(self, model: Any) -> Any:
-        """The equivalent ``peft.LoraConfig`` for ``model`` (feature extraction task)."""
+        """The ``peft.LoraConfig`` for ``model``: what ``Encoder.create_adapter`` adds (the only place
+        a LoRA shape is turned into peft's config). No task type: the encoder wraps the bare base
+        model and pools its hidden states itself."""
         from peft import LoraConfig
 
         return LoraConfig(
@@ -66,7 +69,6 @@ class LoraSpec:
             lora_dropout=self.dropout,
             target_modules=list(self.resolved_targets(model)),
             bias="none",
-            task_type="FEATURE_EXTRACTION",
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -149,14 +151,30 @@ class TrainConfig:
     bf16: bool = _help("Use bfloat16 autocast on CUDA (ignored on CPU).", default=True)
     # --- promotion and calibration ------------------------------------------------------------
     promotion_margin: float = _help(
-        "Validation MRR (mean of text→code and code→code) must beat the current adapter's and the base's by this.",
+        "The lower end of the 95% interval of the validation MRR gain (mean of text→code and code→code) over the "
+        "base model and over the current adapter must reach this.",
         default=0.01,
     )
     target_precision: float = _help(
         "Precision at which the 'duplicate' threshold of the combined score is calibrated.", default=0.95
     )
     related_precision: float = _help("Precision at which the lower 'related' threshold is calibrated.", default=0.7)
-    negatives_per_positive: int = _help("Random non-clone pairs per clone pair during calibration.", default=5)
+    calibration_neighbours: int = _help(
+        "Nearest non-copy neighbours per copy (and per held-out function) that calibration and the false-alarm "
+        "check weigh: the candidates a review compares against.",
+        default=2,
+    )
+    bootstrap_resamples: int = _help(
+        "Resamples of the paired bootstrap behind every MRR delta's 95% interval.", default=2000
+    )
+    min_split_queries: int = _help(
+        "Text→code queries the validation and the test split should each hold per language; their share of "
+        "files grows (up to max_split_fraction) until they do.",
+        default=300,
+    )
+    max_split_fraction: float = _help(
+        "Largest share of a language's files the validation or the test split may grow to.", default=0.25
+    )
     lexical_weight: float = _help(
         "Weight of lexical similarity in the combined score the thresholds are calibrated on (the review's "
         "DOPPEL_LEXICAL_WEIGHT; 0: cosine alone).",
@@ -179,13 +197,20 @@ class TrainConfig:
             "epochs",
             "max_length",
             "eval_batch_size",
-            "negatives_per_positive",
+            "calibration_neighbours",
+            "bootstrap_resamples",
         )
         for name in positive_ints:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"TrainConfig.{name} must be a positive integer, got {value!r}")
-        for name in ("synthetic_per_function", "history_commits", "max_history_pairs", "min_query_chars"):
+        for name in (
+            "synthetic_per_function",
+            "history_commits",
+            "max_history_pairs",
+            "min_query_chars",
+            "min_split_queries",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f"TrainConfig.{name} must be a non-negative integer, got {value!r}")
@@ -197,6 +222,8 @@ class TrainConfig:
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:
                 raise ValueError(f"TrainConfig.{name} must lie in [0, 1), got {value!r}")
+        if not 0.0 < self.max_split_fraction < 0.5:
+            raise ValueError(f"TrainConfig.max_split_fraction must lie in (0, 0.5), got {self.max_split_fraction!r}")
         if self.validation_fraction + self.test_fraction >= 1.0:
             raise ValueError("TrainConfig.validation_fraction + test_fraction must leave files for training (< 1)")
         if not self.temperature > 0:
@@ -247,26 +274,28 @@ class TrainConfig:
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> TrainConfig:
-        """The run the ``DOPPEL_TRAIN_*`` settings describe (plus model length, device and lexical
-        weight); ``overrides`` that are not ``None`` win (command-line flags)."""
+        """The run the settings describe: each ``DOPPEL_TRAIN_*`` setting that is set (``SETTINGS``
+        maps them to fields; unset, the field's own default applies: one source), plus the
+        model's length, device and lexical weight; ``overrides`` that are not ``None`` win
+        (command-line flags)."""
         values: dict[str, Any] = {
-            "temperature": settings.train_temperature,
-            "batch_size": settings.train_batch_size,
-            "max_steps": settings.train_max_steps,
-            "min_pairs_per_language": settings.train_min_pairs_per_language,
-            "promotion_margin": settings.train_promotion_margin,
-            "target_precision": settings.train_target_precision,
             "max_length": settings.max_length,
             "device": settings.device,
             "lexical_weight": settings.lexical_weight,
         }
+        values.update(
+            {name: getattr(settings, key) for key, name in SETTINGS.items() if getattr(settings, key) is not None}
+        )
         values.update({k: v for k, v in overrides.items() if v is not None})
-        default_related = next(f.default for f in fields(cls) if f.name == "related_precision")
-        values.setdefault("related_precision", min(default_related, values["target_precision"]))
+        if "target_precision" in values:
+            default_related = field_default(cls, "related_precision")
+            values.setdefault("related_precision", min(default_related, values["target_precision"]))
         return cls.from_dict(values)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        # Stored configs from before calibration used nearest neighbours carry this; it is gone.
+        data = {k: v for k, v in data.items() if k not in _RETIRED_FIELDS}
         return cls(**_known(cls, data))
 
     def replace(self, **changes: Any) -> TrainConfig:
@@ -276,6 +305,26 @@ class TrainConfig:
 def field_help(cls: type) -> dict[str, str]:
     """Help text per field of a config dataclass (for ``--help`` and the README table)."""
     return {f.name: f.metadata.get("help", "") for f in fields(cls)}
+
+
+def field_default(cls: type, name: str) -> Any:
+    """The default of one field of a config dataclass (``--help`` and ``Settings`` show it)."""
+    for f in fields(cls):
+        if f.name == name:
+            return f.default
+    raise KeyError(f"{cls.__name__} has no field {name!r}")
+
+
+# ``Settings`` field → ``TrainConfig`` field it sets when given (DOPPEL_TRAIN_*); unset, the
+# ``TrainConfig`` default applies, so every default has one source.
+SETTINGS: dict[str, str] = {
+    "train_temperature": "temperature",
+    "train_batch_size": "batch_size",
+    "train_max_steps": "max_steps",
+    "train_min_pairs_per_language": "min_pairs_per_language",
+    "train_promotion_margin": "promotion_margin",
+    "train_target_precision": "target_precision",
+}
 
 
 def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:

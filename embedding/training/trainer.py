@@ -7,6 +7,11 @@ bar showing the loss. Run under ``torchrun`` it shards the batches by rank and t
 embeddings so negatives are global; the caller wraps nothing (LoRA weights are tiny, gradients
 are all-reduced here by hand rather than through DDP).
 
+Hard negatives come from the pair's file, from its nearest neighbours under the model as training
+starts (``negatives.py``), or from both (``TrainConfig.hard_negative_mining``). Pairs the model
+already separates by ``TrainConfig.drop_margin`` leave the loss, and each epoch's report says how
+many pairs still carried a gradient (``TrainResult.epochs``, logged as ``training.epoch``).
+
 Everything random (LoRA initialisation, batch order, dropout) follows ``TrainConfig.seed``.
 """
 
@@ -45,6 +50,10 @@ class TrainResult:
     losses: list[float] = field(default_factory=list)
     trainable_parameters: int = 0  # the adapter's LoRA weights
     base_parameters: int = 0  # the frozen base model's
+    # Per epoch: pairs seen, pairs kept (not dropped by the margin), pairs carrying a gradient.
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+    hard_negatives: str = "none"  # where they came from: none | same_file | neighbours | both
+    neighbour_copies_excluded: int = 0  # nearest neighbours left out as copies of their function
 
     @property
     def trainable_share(self) -> float:
@@ -65,6 +74,9 @@ class TrainResult:
             "trainable_parameters": self.trainable_parameters,
             "base_parameters": self.base_parameters,
             "trainable_share": round(self.trainable_share, 6),
+            "epochs": self.epochs,
+            "hard_negatives": self.hard_negatives,
+            "neighbour_copies_excluded": self.neighbour_copies_excluded,
         }
 
 
@@ -119,6 +131,19 @@ def seed_everything(seed: int) -> None:
         pass
 
 
+def epoch_report(epoch: int, counts: Sequence[float], steps: int) -> dict[str, Any]:
+    """One epoch's line of ``TrainResult.epochs`` from summed (pairs, kept, carrying) counts."""
+    pairs, kept, carrying = (int(round(c)) for c in counts)
+    return {
+        "epoch": epoch,
+        "steps": steps,
+        "pairs": pairs,
+        "dropped": pairs - kept,
+        "carrying": carrying,
+        "carrying_fraction": round(carrying / pairs, 4) if pairs else 0.0,
+    }
+
+
 def plan_steps(n_batches: int, config: TrainConfig) -> int:
     """Optimiser steps the run will take."""
     per_epoch = math.ceil(n_batches / config.gradient_accumulation)
@@ -153,7 +178,8 @@ def train_adapter(
 ) -> TrainResult:
     """Add adapter ``name`` to ``encoder`` and train it on ``pairs`` (the training split).
 
-    ``functions`` (every function of the repository) feeds the optional same-file hard negatives.
+    ``functions`` (every function of the repository) feeds the hard negatives: same-file ones,
+    and nearest neighbours among the training pairs' files.
     """
     import torch
 
@@ -165,9 +191,7 @@ def train_adapter(
     lora = lora or LoraSpec()
     rank, size = world()
     seed_everything(config.seed)
-    params = encoder.create_adapter(
-        name, rank=lora.r, alpha=lora.alpha, dropout=lora.dropout, target_modules=lora.target_modules
-    )
+    params = encoder.create_adapter(name, lora)
     batch_size = min(config.batch_size, len(pairs))
     tokens = _TokenCache(encoder)
     tokens.add([text for pair in pairs for text in (pair.query, pair.code)])
@@ -175,9 +199,21 @@ def train_adapter(
         lambda texts: encoder.encode_token_ids(tokens.rows(texts), adapter=name),
         temperature=config.temperature,
         symmetric=config.symmetric,
+        drop_margin=config.drop_margin,
     )
     optimiser = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
-    by_path = functions_by_path(functions) if config.hard_negatives else {}
+    mode = config.hard_negative_mining if config.hard_negatives and functions else "none"
+    by_path = functions_by_path(functions) if mode in ("same_file", "both") else {}
+    neighbours = None
+    if mode in ("neighbours", "both"):
+        from embedding.training.negatives import mine_neighbours
+
+        neighbours = mine_neighbours(
+            lambda texts: encoder.embed_texts(list(texts), adapter=name),
+            pairs,
+            functions,
+            k=config.hard_negative_neighbours,
+        )
 
     epoch_batches = [
         make_batches(pairs, batch_size, seed=config.seed + epoch, group_by_length=config.group_by_length)
@@ -205,6 +241,8 @@ def train_adapter(
         seconds=0.0,
         trainable_parameters=sum(p.numel() for p in params),
         base_parameters=sum(p.numel() for n, p in encoder.model.named_parameters() if "lora_" not in n),
+        hard_negatives=mode,
+        neighbour_copies_excluded=neighbours.excluded_copies if neighbours is not None else 0,
     )
     log.info(
         "training.start adapter=%s lora_r=%d trainable=%d base=%d",
@@ -232,12 +270,32 @@ def train_adapter(
     _training_mode(encoder.model, base_dropout=config.base_dropout)
     step, micro = 0, 0
     running = None
+
+    def close_epoch(epoch: int, counts: Any, first_step: int) -> None:
+        if counts is None:
+            return
+        line = epoch_report(epoch, counts.tolist(), step - first_step)
+        result.epochs.append(line)
+        log.info(
+            "training.epoch adapter=%s epoch=%d pairs=%d dropped=%d carrying=%d carrying_fraction=%.3f",
+            name, epoch, line["pairs"], line["dropped"], line["carrying"], line["carrying_fraction"],
+        )  # fmt: skip
+
     try:
         for epoch, batches in enumerate(epoch_batches):
+            counts = None  # (pairs, kept, carrying) summed on the device, read once per epoch
+            first_step = step
             for index, batch in enumerate(batches):
-                hard = hard_negatives_for(batch, by_path, seed=config.seed + epoch * 100_003 + index) if by_path else []
+                seed = config.seed + epoch * 100_003 + index
+                hard = (
+                    hard_negatives_for(batch, by_path, seed=seed, neighbours=neighbours)
+                    if by_path or neighbours is not None
+                    else []
+                )
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
                     loss = loss_fn([p.query for p in batch], [p.code for p in batch], hard)
+                if loss_fn.last_counts is not None:
+                    counts = loss_fn.last_counts if counts is None else counts + loss_fn.last_counts
                 (loss / config.gradient_accumulation).backward()
                 part = loss.detach().float() / config.gradient_accumulation
                 running = part if running is None else running + part
@@ -258,6 +316,7 @@ def train_adapter(
                     flush()
                 if step >= total:
                     break
+            close_epoch(epoch, counts, first_step)
             if step >= total:
                 break
         flush()

@@ -17,6 +17,7 @@ import pytest
 
 from core.domain import RepoRef
 from core.settings import Settings
+from embedding.generation import collection_for
 from embedding.registry import AdapterRegistry
 from embedding.source import GitSource
 from tests.conftest_bot import TEST_REDIS_URL, real_redis  # noqa: F401  (the fixture)
@@ -24,7 +25,6 @@ from tests.factories import make_repo
 from tests.fakes.hash_encoder import HashEncoder
 from tests.fakes.memory_index import MemoryIndex
 from workers.services.indexing import IndexService
-from workers.services.retrain import collection_for
 
 COLLIDING = [("acme/foo.bar", "acme/foo_bar"), ("acme/.x", "acme/x"), ("acme/x.y", "acme/x_y.")]
 

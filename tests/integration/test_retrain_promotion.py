@@ -11,13 +11,13 @@ import pytest
 
 from core.domain import RepoRef
 from core.settings import Settings
+from embedding.generation import collection_for
 from embedding.registry import AdapterRecord, AdapterRegistry, GateDecision
 from embedding.source import GitSource
-from embedding.training.config import TrainConfig
 from tests.factories import make_repo
 from tests.fakes.memory_index import MemoryIndex
 from workers.services.indexing import IndexService
-from workers.services.retrain import AdapterOutcome, IndexReindexer, RetrainService, collection_for
+from workers.services.retrain import AdapterOutcome, IndexReindexer, Promoter
 from workers.services.wiring import build_services
 
 pytestmark = pytest.mark.integration
@@ -74,9 +74,8 @@ def _candidate(settings: Settings, registry: AdapterRegistry, seed: int) -> Adap
     return registry.register(REPO, "python", staged, {})
 
 
-def _service(settings: Settings, index: MemoryIndex, source: GitSource, registry: AdapterRegistry) -> RetrainService:
-    reindexer = IndexReindexer(settings, index, source, source.resolve("HEAD"))
-    return RetrainService(TrainConfig(), encoder_factory=lambda: None, registry=registry, reindexer=reindexer)  # type: ignore[arg-type,return-value]
+def _promoter(settings: Settings, index: MemoryIndex, source: GitSource, registry: AdapterRegistry) -> Promoter:
+    return Promoter(registry, reindexer=IndexReindexer(settings, index, source, source.resolve("HEAD")))
 
 
 def _outcome(record: AdapterRecord, promote: bool) -> AdapterOutcome:
@@ -90,7 +89,7 @@ def test_promotion_builds_a_new_collection_switches_and_drops_the_old(
     assert index.list_collections() == [REPO.collection_name]
     record = _candidate(settings, registry, seed=1)
 
-    pointer = _service(settings, index, source, registry)._promote(REPO, [_outcome(record, True)])
+    pointer = _promoter(settings, index, source, registry).promote(REPO, [_outcome(record, True)])
 
     expected = collection_for(REPO, {"python": record.version})
     assert pointer is not None and pointer.collection == expected
@@ -115,7 +114,7 @@ def test_promotion_builds_a_new_collection_switches_and_drops_the_old(
 
     # A second promotion replaces the first collection the same way.
     second = _candidate(settings, registry, seed=2)
-    pointer = _service(settings, index, source, registry)._promote(REPO, [_outcome(second, True)])
+    pointer = _promoter(settings, index, source, registry).promote(REPO, [_outcome(second, True)])
     assert pointer is not None and index.list_collections() == [pointer.collection] != [expected]
     assert registry.record(REPO, "python", record.version).status == "retired"
 
@@ -125,7 +124,7 @@ def test_a_rejected_adapter_changes_nothing(world: tuple[Settings, MemoryIndex, 
     record = _candidate(settings, registry, seed=3)
     before = (index.list_collections(), index.payloads(REPO.collection_name))
 
-    assert _service(settings, index, source, registry)._promote(REPO, [_outcome(record, False)]) is None
+    assert _promoter(settings, index, source, registry).promote(REPO, [_outcome(record, False)]) is None
 
     assert (index.list_collections(), index.payloads(REPO.collection_name)) == before
     assert registry.pointer(REPO).adapters == {} and registry.pointer(REPO).collection is None
@@ -138,14 +137,14 @@ def test_a_failed_reindex_leaves_the_pointer_and_drops_the_half_built_collection
 ) -> None:
     settings, index, source, registry = world
     record = _candidate(settings, registry, seed=4)
-    service = _service(settings, index, source, registry)
+    promoter = _promoter(settings, index, source, registry)
 
     def broken(adapters: object) -> object:
         raise RuntimeError("out of memory")
 
-    service.reindexer.encoder_factory = broken  # type: ignore[union-attr,assignment]
+    promoter.reindexer.encoder_factory = broken  # type: ignore[union-attr,assignment]
     with pytest.raises(RuntimeError):
-        service._promote(REPO, [_outcome(record, True)])
+        promoter.promote(REPO, [_outcome(record, True)])
     assert index.list_collections() == [REPO.collection_name]
     assert registry.pointer(REPO).adapters == {}
 

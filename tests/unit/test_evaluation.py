@@ -88,13 +88,13 @@ def test_evaluate_language_scores_both_tasks_against_the_pool() -> None:
             clone_type="renamed",
         ),
     ]
-    result = evaluate_language(KeywordEmbed(), "python", pairs, fns, negatives=3, seed=0)
+    result = evaluate_language(KeywordEmbed(), "python", pairs, fns)
     t2c, c2c = result.metrics["text2code"], result.metrics["code2code"]
     assert (t2c.queries, t2c.pool, t2c.mrr) == (1, 3, 1.0)  # identifier pairs are not evaluated
     assert (c2c.queries, c2c.mrr) == (1, 1.0)
-    assert len(result.clone_scores) == 1 and result.clone_scores[0][1] == "renamed"
-    assert len(result.non_clone_scores) == 3
     assert result.mean_mrr == 1.0
+    # Without a normaliser no calibration pairs are made (and never random ones).
+    assert result.labelled == [] and result.new_functions == []
 
 
 def test_the_verdicts_labelled_pairs_are_copies_and_their_nearest_non_copy_neighbours() -> None:
@@ -220,3 +220,76 @@ def test_compare_reproduces_the_gates_mean_mrr_from_per_query_ranks() -> None:
     per_task = compare_tasks(blurred, sharp, resamples=200)
     assert per_task["python"]["text2code"].adapter == pytest.approx(sharp["python"].metrics["text2code"].mrr)
     assert per_task["python"]["code2code"].queries == 1
+
+
+def test_new_functions_meet_their_nearest_non_copy_neighbours_not_random_ones() -> None:
+    """Calibration's negatives are what a review of a genuinely new function compares it with."""
+    from embedding.lexical import normalize
+
+    fns = [
+        make_function("def a(x):\n    y = sort(x)\n    return sum(y)\n", path="a.py"),
+        make_function("def b(x):\n    y = sort(x)\n    return sum(y)\n", path="b.py"),  # a copy of a
+        make_function("def c(s):\n    t = sort(parse(s))\n    return add(t, 1)\n", path="c.py"),
+        make_function("def d(p):\n    f = read(file(p))\n    return json(f)\n", path="d.py"),
+        make_function("def e(p):\n    g = read(file(p))\n    h = parse(json(g))\n    return g, h\n", path="e.py"),
+    ]
+    result = evaluate_language(
+        KeywordEmbed(), "python", [], fns, split_paths={"a.py", "d.py"},
+        normalized=lambda code: normalize("python", code), neighbours=1, new_functions=True,
+    )  # fmt: skip
+    by_unit = {p.unit: p for p in result.new_functions}
+    assert set(by_unit) == {function_key(fns[0]), function_key(fns[3])}
+    assert all(not p.positive and p.group == "new_function" for p in result.new_functions)
+    vectors = KeywordEmbed()([fn.code for fn in fns])
+    # a's nearest is b, a copy (same body): skipped; c is the nearest non-copy.
+    assert by_unit[function_key(fns[0])].signals.cosine == pytest.approx(float(vectors[0] @ vectors[2]), abs=1e-6)
+    assert by_unit[function_key(fns[3])].signals.cosine == pytest.approx(float(vectors[3] @ vectors[4]), abs=1e-6)
+
+
+def test_sized_splits_grow_held_out_splits_by_file_to_the_wanted_queries_and_no_further() -> None:
+    from embedding.evaluation import sized_splits, split_queries
+
+    def doc_pair(i: int) -> TrainingPair:
+        return TrainingPair(
+            "text2code", "docstring", "python", f"f{i}.py", f"f{i}.py::f", f"query {i}", "code", f"h{i}"
+        )
+
+    pairs = [doc_pair(i) for i in range(100) for _ in range(2)]  # 100 files, 2 documented functions each
+    sized = sized_splits(pairs, seed=0, validation=0.1, test=0.1, min_queries=30, max_fraction=0.25)
+    counts = {
+        split: split_queries([p for p in sized if p.split == split])["text2code"] for split in ("test", "validation")
+    }
+    assert counts == {"test": 30, "validation": 30}  # 15 files each instead of 10
+    for path in {p.path for p in sized}:
+        assert len({p.split for p in sized if p.path == path}) == 1  # still by file
+    # Not enough documented functions: each split stops at 25% of the files.
+    capped = sized_splits(pairs, seed=0, validation=0.1, test=0.1, min_queries=1000, max_fraction=0.25)
+    assert sum(1 for p in capped if p.split == "test") == 50 and sum(1 for p in capped if p.split == "train") == 100
+    # Enough already: the configured shares stand.
+    plain = sized_splits(pairs, seed=0, validation=0.1, test=0.1, min_queries=1, max_fraction=0.25)
+    assert sum(1 for p in plain if p.split == "test") == 20
+    # The test split's files are the lowest-ranked; growing it keeps them (a superset).
+    assert {p.path for p in plain if p.split == "test"} <= {p.path for p in sized if p.split == "test"}
+
+
+def test_a_renamed_clone_is_a_copy_to_learn_from_not_an_identical_body() -> None:
+    """The defect: every copy was marked identical (the pair's body hash is its original's), so the
+    verdict refit and the calibration dropped all of them and never had a positive."""
+    from embedding.extract.tokens import body_hash
+    from embedding.lexical import normalize
+
+    codes = [
+        "def a(x):\n    y = sort(x)\n    return sum(y)\n",
+        "def c(s):\n    t = sort(parse(s))\n    return add(t, 1)\n",
+    ]
+    fns = [make_function(code, path=f"{i}.py", body_hash=body_hash("python", code)) for i, code in enumerate(codes)]
+    renamed = "def z(v):\n    w = sort(v)\n    return sum(w)\n"
+    same = "def a(x):\n    # a comment\n    y = sort(x)\n\n    return sum(y)\n"
+    pairs = [
+        TrainingPair("code2code", "synthetic", "python", "0.py", function_key(fns[0]), query, fns[0].code,
+                     fns[0].body_hash, clone_type="renamed")
+        for query in (renamed, same)
+    ]  # fmt: skip
+    result = evaluate_language(KeywordEmbed(), "python", pairs, fns, normalized=lambda c: normalize("python", c))
+    copies = [p for p in result.labelled if p.positive]
+    assert [p.identical for p in copies] == [False, True]

@@ -11,9 +11,11 @@ import pytest
 
 from core.domain import RepoRef
 from core.errors import AdapterError
-from embedding.registry import POINTER_FILE, AdapterRegistry, GateDecision, promotion_gate
+from embedding.evaluation import paired_bootstrap
+from embedding.generation import Generations, collection_for
+from embedding.registry import POINTER_FILE, AdapterRegistry, AlarmCheck, GateDecision, promotion_gate
 from embedding.training.config import LoraSpec, TrainConfig, load_training_config
-from workers.services.retrain import AdapterOutcome, RetrainService, collection_for
+from workers.services.retrain import AdapterOutcome, Promoter, RetrainService
 
 REPO = RepoRef("acme/widgets")
 
@@ -26,11 +28,40 @@ def _staged(registry: AdapterRegistry, language: str, payload: bytes) -> Path:
     return staged
 
 
-def test_gate_rejects_a_worse_adapter_and_promotes_a_better_one() -> None:
-    assert not promotion_gate(0.50, base=0.45, current=0.52, margin=0.01).promote
-    assert not promotion_gate(0.455, base=0.45, current=None, margin=0.01).promote
-    decision = promotion_gate(0.60, base=0.45, current=0.52, margin=0.01)
-    assert decision.promote and "0.6000" in decision.reason
+def _gain(delta: float, spread: float, n: int = 400, seed: int = 0):  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(0.2, 0.8, size=n)
+    return paired_bootstrap(base, base + rng.normal(delta, spread, size=n), resamples=500, seed=seed)
+
+
+def test_gate_promotes_only_when_the_intervals_lower_end_reaches_the_margin() -> None:
+    clear = _gain(0.08, 0.05)
+    assert clear.ci_low > 0.01
+    decision = promotion_gate(clear, None, margin=0.01)
+    assert decision.promote and "95% CI" in decision.reason
+    # The same mean gain, but too noisy to tell from nothing: refused, naming the interval.
+    base = np.full(120, 0.45)
+    noisy = paired_bootstrap(base, base + np.tile([0.53, -0.37], 60), resamples=1000, seed=0)  # mean +0.08
+    assert noisy.delta > 0.01 > noisy.ci_low
+    refused = promotion_gate(noisy, None, margin=0.01)
+    assert not refused.promote and "lower end does not reach the margin 0.01" in refused.reason
+    # Against the current adapter too.
+    assert not promotion_gate(clear, _gain(0.0, 0.05), margin=0.01).promote
+    assert promotion_gate(clear, _gain(0.05, 0.02), margin=0.01).promote
+    # No validation queries: nothing to judge on.
+    empty = paired_bootstrap([], [])
+    assert not promotion_gate(empty, None, margin=0.0).promote
+
+
+def test_gate_refuses_an_adapter_that_flags_more_genuinely_new_functions_than_the_base() -> None:
+    clear = _gain(0.08, 0.05)
+    looser = promotion_gate(clear, None, margin=0.01, alarms=AlarmCheck(candidate=2, base=0, functions=30))
+    assert not looser.promote and "flags 2 of 30 genuinely new validation functions" in looser.reason
+    same = promotion_gate(clear, None, margin=0.01, alarms=AlarmCheck(candidate=1, base=1, functions=30))
+    assert same.promote and "false alarms on 30 genuinely new functions 1 (base model 1)" in same.reason
+    assert AlarmCheck(1, 0, 4).to_dict() == {
+        "candidate": 1, "base": 0, "functions": 4, "candidate_rate": 0.25, "base_rate": 0.0,
+    }  # fmt: skip
 
 
 def test_register_versions_and_switch_the_pointer(tmp_path: Path) -> None:
@@ -49,7 +80,9 @@ def test_register_versions_and_switch_the_pointer(tmp_path: Path) -> None:
     assert (pointer.adapters, pointer.collection) == ({"python": second.version}, "coll_b")
     assert registry.record(REPO, "python", first.version).status == "retired"
     assert registry.record(REPO, "python", second.version).status == "promoted"
-    assert registry.current_paths(REPO) == {"python": registry.language_dir(REPO, "python") / second.version}
+    generation = Generations(registry).current(REPO)
+    assert generation.paths == {"python": registry.language_dir(REPO, "python") / second.version}
+    assert generation.collection == "coll_b" and generation.collection_of(RepoRef("acme/other")) != "coll_b"
     assert [p.name for p in registry.repo_dir(REPO).iterdir() if p.name.startswith(f".{POINTER_FILE}")] == []
 
 
@@ -82,10 +115,9 @@ def test_promotion_reindexes_then_switches_then_drops_the_old_collection(tmp_pat
     registry.switch(REPO, {"python": old.version}, "old_collection")
     new = registry.register(REPO, "python", _staged(registry, "python", b"new"), {})
     reindexer = RecordingReindexer(registry)
-    service = RetrainService(TrainConfig(), encoder_factory=lambda: None, registry=registry, reindexer=reindexer)  # type: ignore[arg-type,return-value]
     winner = AdapterOutcome(name="python", languages=["python"], decision=GateDecision(True, "better"), record=new)
     loser = AdapterOutcome(name="shared", languages=["python"], decision=GateDecision(False, "worse"), record=None)
-    pointer = service._promote(REPO, [winner, loser])
+    pointer = Promoter(registry, reindexer=reindexer).promote(REPO, [winner, loser])
     expected = collection_for(REPO, {"python": new.version})
     assert pointer is not None and pointer.collection == expected
     assert reindexer.calls == [("reindex", expected), ("drop", "old_collection")]
@@ -158,7 +190,7 @@ def test_retrain_service_keeps_a_rejected_adapter_with_its_metrics(tmp_path: Pat
     reindexer = RecordingReindexer(registry)
     config = TrainConfig(
         min_pairs_per_language=1, max_steps=2, batch_size=4, min_code_chars=10, promotion_margin=1.0,
-        validation_fraction=0.3, test_fraction=0.3, seed=5, negatives_per_positive=2,
+        validation_fraction=0.3, test_fraction=0.3, seed=5, bootstrap_resamples=200,
     )  # fmt: skip
     service = RetrainService(
         config, lora=LoraSpec(r=4, alpha=8), encoder_factory=lambda: Encoder(str(tiny_model), device="cpu", max_length=32),
@@ -169,7 +201,7 @@ def test_retrain_service_keeps_a_rejected_adapter_with_its_metrics(tmp_path: Pat
     assert outcome.name == "python" and outcome.train is not None and outcome.train.steps == 2
     assert outcome.decision is not None and not outcome.decision.promote
     record = registry.record(REPO, "python", outcome.record.version)  # type: ignore[union-attr]
-    assert record.status == "rejected" and "does not beat" in record.metadata["gate"]
+    assert record.status == "rejected" and "does not reach the margin" in record.metadata["gate"]
     assert set(record.metadata["metrics"]["validation"]) >= {"base", "adapter", "base_mean_mrr", "adapter_mean_mrr"}
     assert record.metadata["data"]["train"] > 0
     # Too few copies in this tiny repository to refit a verdict: none is stored, so reviews keep the
@@ -179,4 +211,14 @@ def test_retrain_service_keeps_a_rejected_adapter_with_its_metrics(tmp_path: Pat
     assert set(outcome.calibration_table) == {"base", "adapter"}
     assert set(outcome.calibration_table["adapter"]) == {"cosine", "combined"}
     assert report.pointer is None and reindexer.calls == [] and registry.pointer(REPO).adapters == {}
-    assert json.dumps(report.to_dict())  # JSON-friendly for the task result
+    data = report.to_dict()
+    assert json.dumps(data)  # JSON-friendly for the task result
+    # Every MRR delta comes with its interval; small splits say how small they are.
+    (adapter,) = data["adapters"]
+    for split in ("validation", "test"):
+        interval = adapter["intervals"][split]["vs_base"]
+        assert interval["ci_low"] <= interval["delta"] <= interval["ci_high"] and interval["confidence"] == 0.95
+        assert set(adapter["intervals"][split]["by_language"]["python"]) <= {"text2code", "code2code"}
+    assert record.metadata["intervals"]["validation"]["vs_base"] == adapter["intervals"]["validation"]["vs_base"]
+    assert any("only" in note and "text→code queries for python" in note for note in adapter["notes"])
+    assert set(adapter["false_alarms"]) == {"validation", "test"}

@@ -72,6 +72,10 @@ def test_train_then_eval_write_reports(
     printed = capsys.readouterr().out
     assert "| python | python |" in printed and ("promoted" in printed or "rejected" in printed)
     assert "trainable parameters" in printed and "of the base model's" in printed
+    # Every MRR delta printed with its interval, and the small split said to be small.
+    assert "python validation, mean MRR against the base model: MRR" in printed and "95% CI [" in printed
+    assert "text→code queries for python (at least 300 wanted" in printed
+    assert "genuinely new functions flagged as duplicates" in printed
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     assert report["adapters"][0]["metrics"]["test"]["adapter"]["python"]
     assert (tmp_path / "r" / "report.png").stat().st_size > 0 and (tmp_path / "r" / "report.md").is_file()
@@ -82,7 +86,10 @@ def test_train_then_eval_write_reports(
     assert args.handler(args) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["adapters"][0]["name"] == "python"
-    assert set(data["adapters"][0]["metrics"]["test"]) == {"base", "adapter"}
+    assert set(data["adapters"][0]["metrics"]["test"]) >= {"base", "adapter"}
+    interval = data["adapters"][0]["intervals"]["test"]["vs_base"]
+    assert interval["ci_low"] <= interval["delta"] <= interval["ci_high"]
+    assert any("text→code queries for python" in note for note in data["adapters"][0]["notes"])
 
 
 def test_a_bad_lora_shape_is_refused_not_replaced_by_the_default() -> None:

@@ -86,3 +86,57 @@ def test_from_settings_takes_the_train_settings_and_flags_win() -> None:
     assert (config.promotion_margin, config.target_precision, config.lexical_weight) == (0.02, 0.6, 0.5)
     assert (config.max_length, config.device) == (64, "cpu")
     assert config.related_precision == 0.6  # never above the target
+
+
+def test_the_encoder_builds_its_adapter_from_the_lora_spec_alone(tmp_path: Path) -> None:
+    """One recipe: ``Encoder.create_adapter`` takes a ``LoraSpec`` (no defaults of its own)."""
+    from embedding.encoder import Encoder
+    from tests.tiny_models import build_tiny_roberta
+
+    encoder = Encoder(str(build_tiny_roberta(tmp_path / "m")), device="cpu", max_length=16)
+    encoder.create_adapter("python", LoraSpec(r=4, alpha=12, dropout=0.2))
+    made = encoder.model.peft_config["python"]
+    assert (made.r, made.lora_alpha, made.lora_dropout, set(made.target_modules)) == (4, 12, 0.2, {"query", "value"})
+    encoder.create_adapter("go")  # no spec: LoraSpec's defaults, the paper's rank 64
+    default = LoraSpec()
+    assert (encoder.model.peft_config["go"].r, encoder.model.peft_config["go"].lora_alpha) == (default.r, default.alpha)
+
+
+def test_unset_train_settings_take_the_train_configs_defaults() -> None:
+    """One source: ``Settings.train_*`` unset means the TrainConfig field's default."""
+    from core.settings import Settings
+    from embedding.training.config import SETTINGS, field_default
+
+    settings = Settings()
+    assert all(getattr(settings, key) is None for key in SETTINGS)
+    config = TrainConfig.from_settings(settings)
+    for name in SETTINGS.values():
+        assert getattr(config, name) == field_default(TrainConfig, name)
+    assert set(SETTINGS) == {name for name in Settings.model_fields if name.startswith("train_")}
+
+
+def test_cli_help_is_the_config_fields_help_and_defaults() -> None:
+    import argparse
+
+    from cli.train import register
+    from embedding.training.config import field_help
+
+    parser = argparse.ArgumentParser(prog="doppel")
+    register(parser.add_subparsers(dest="command"))
+    train = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["train"]
+    helps = {action.dest: action.help or "" for action in train._actions}
+    assert helps["lora_r"].startswith(field_help(LoraSpec)["r"]) and "LoraSpec.r = 64" in helps["lora_r"]
+    assert helps["learning_rate"].startswith(field_help(TrainConfig)["learning_rate"])
+    assert (
+        "DOPPEL_TRAIN_MIN_PAIRS_PER_LANGUAGE when set, else TrainConfig.min_pairs_per_language = 2000"
+        in helps["min_pairs"]
+    )
+    assert all(helps[dest] for dest in helps if dest != "help")  # every option has help text
+
+
+def test_retired_calibration_field_of_stored_configs_is_dropped() -> None:
+    stored = {**TrainConfig().to_dict(), "negatives_per_positive": 5}
+    stored.pop("calibration_neighbours")
+    assert TrainConfig.from_dict(stored) == TrainConfig()
+    with pytest.raises(ValueError, match="max_split_fraction"):
+        TrainConfig(max_split_fraction=0.6)

@@ -195,11 +195,12 @@ def test_pretokenised_encoding_matches_the_inference_path(tmp_path: Path) -> Non
 
 def test_base_dropout_is_off_unless_asked_for_and_lora_dropout_stays_on(tmp_path: Path) -> None:
     from embedding.encoder import Encoder
+    from embedding.training.config import LoraSpec
     from embedding.training.trainer import _training_mode
     from tests.tiny_models import build_tiny_roberta
 
     encoder = Encoder(str(build_tiny_roberta(tmp_path / "m")), device="cpu", max_length=16)
-    encoder.create_adapter("python", rank=4, alpha=8, dropout=0.1)
+    encoder.create_adapter("python", LoraSpec(r=4, alpha=8, dropout=0.1))
     _training_mode(encoder.model, base_dropout=False)
     modes = {name: module.training for name, module in encoder.model.named_modules()}
     lora_dropouts = [name for name in modes if name.endswith("lora_dropout.python")]

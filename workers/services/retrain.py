@@ -1,19 +1,27 @@
 """Retraining a repository's adapters: mine → train → evaluate → calibrate → gate → register/promote.
 
-Pure of Celery: a nightly task builds a ``RetrainService`` with its collaborators and calls
-``run``. The encoder comes from a factory (a fresh base model per run), the registry files
-versions, and re-indexing goes through a ``Reindexer`` so that the switch to new adapters is
-testable without a vector store: promoted adapters are indexed into a NEW collection, the
-registry's pointer then names adapters and collection together in one atomic write, and only then
-is the old collection dropped. Vectors of two adapter generations are never searched together.
+Three parts, so that each can be tested on its own:
 
-The gate compares validation MRR (mean of text→code and code→code) of the candidate with the
-base model's and with the current adapter's, all measured now on the same validation split.
+* **evaluation** (``evaluate_model``, ``evaluate_outcome``): the models (base, candidate, current
+  adapter) scored on the validation and test splits with one encoder: per-query reciprocal ranks,
+  the verdict's labelled pairs, genuinely new functions against their nearest neighbours;
+* **calibration and the gate**, pure over those evaluations (``compare_outcome``,
+  ``calibrate_outcome``, ``refit_verdict``, ``alarm_check``, ``decide``): paired bootstrap
+  intervals of every MRR delta, thresholds and the verdict refitted on copies against their
+  nearest non-copy neighbours (never random pairs), and the promotion gate: the interval's lower
+  end must reach the margin, and the candidate may not flag more of the validation split's
+  genuinely new functions as duplicates than the base model does;
+* **the promoter** (``Promoter``): files every candidate in the registry (``rejected`` or
+  ``candidate``) and switches the repository to a new adapter generation through
+  ``embedding.generation`` (build the new collection, switch the pointer, drop the old one).
+
+``RetrainService.run`` strings them together; a nightly task builds it with its collaborators.
+``ExtraPairs`` is the seam for labelled data from outside the code (reviews' feedback): training
+pairs join the training data, labelled pairs the calibration set the verdict is refitted on.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -22,15 +30,34 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from core.domain import RepoRef
-from embedding.calibration import Thresholds, calibrate, combined_scores, precision_recall, recall_by_type
-from embedding.evaluation import LanguageEvaluation, evaluate_language
-from embedding.registry import AdapterRecord, AdapterRegistry, GateDecision, Pointer, promotion_gate
+from embedding.calibration import Thresholds, apply_labelled, calibrate_labelled
+from embedding.evaluation import (
+    TASKS,
+    LanguageEvaluation,
+    PairedBootstrap,
+    compare,
+    compare_tasks,
+    evaluate_language,
+    sized_splits,
+    split_queries,
+)
+from embedding.generation import Generations, encoder_with_adapters
+from embedding.registry import AdapterRecord, AdapterRegistry, AlarmCheck, GateDecision, Pointer, promotion_gate
 from embedding.training.config import LoraSpec, TrainConfig
 from embedding.training.mining import MinedRepository, mine_repository
-from embedding.training.pairs import pair_statistics
+from embedding.training.pairs import TrainingPair, pair_statistics
 from embedding.training.trainer import TrainResult, save_trained_adapter, train_adapter
-from embedding.verdict import Verdict, stored_verdict
-from embedding.verdict_fit import FitOptions, NotEnoughPairsError, before_after, fit_verdict, judge
+from embedding.verdict import Verdict, default_verdict, stored_verdict
+from embedding.verdict_fit import (
+    FitOptions,
+    LabelledPair,
+    NotEnoughPairsError,
+    before_after,
+    cutoff_for_false_alarms,
+    fit_verdict,
+    judge,
+    unit_maxima,
+)
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -40,6 +67,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SHARED = "shared"
+SPLITS = ("validation", "test")
 
 
 class Reindexer(Protocol):
@@ -50,19 +78,47 @@ class Reindexer(Protocol):
     def drop(self, collection: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class ExtraPairs:
+    """Labelled data from outside the repository's code, e.g. reviews' feedback (👍/👎, resolved).
+
+    ``training``: pairs added to the training data of the adapters covering their language.
+    ``labelled``: language → pairs added to that language's calibration set (the validation
+    split's copies and neighbours the verdict is refitted on)."""
+
+    training: Sequence[TrainingPair] = ()
+    labelled: Mapping[str, Sequence[LabelledPair]] = field(default_factory=dict)
+
+    def training_for(self, languages: Sequence[str]) -> list[TrainingPair]:
+        return [p for p in self.training if p.language in languages]
+
+    def labelled_for(self, languages: Sequence[str]) -> list[LabelledPair]:
+        return [p for lang in languages for p in self.labelled.get(lang, ())]
+
+
 @dataclass
 class AdapterOutcome:
-    """One adapter's run: training, metrics of base and adapter per language and split, thresholds, verdict."""
+    """One adapter's run: training, metrics of base and adapter per language and split, intervals,
+    thresholds, verdict, the false-alarm check and the gate's decision."""
 
     name: str
     languages: list[str]
     train: TrainResult | None = None
     validation: dict[str, dict[str, LanguageEvaluation]] = field(default_factory=dict)  # model → language → eval
     test: dict[str, dict[str, LanguageEvaluation]] = field(default_factory=dict)
+    # split → "vs_base" | "vs_current" → paired bootstrap of the gate's figure (mean MRR over tasks)
+    intervals: dict[str, dict[str, PairedBootstrap]] = field(default_factory=dict)
+    # split → language → task → paired bootstrap of that task's MRR, adapter against base
+    task_intervals: dict[str, dict[str, dict[str, PairedBootstrap]]] = field(default_factory=dict)
+    # split → language → task → queries; and what the report should say about small splits
+    split_sizes: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
     thresholds: Thresholds | None = None
     test_calibration: dict[str, Any] = field(default_factory=dict)
     # model → "cosine" | "combined" → thresholds calibrated on validation, applied to the test split
     calibration_table: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    # false alarms on genuinely new functions: validation (the gate) and test (reported)
+    alarms: dict[str, AlarmCheck] = field(default_factory=dict)
     decision: GateDecision | None = None
     record: AdapterRecord | None = None
     skipped: str | None = None
@@ -89,6 +145,20 @@ class AdapterOutcome:
                 out[split][f"{model}_mean_mrr"] = round(value, 4) if value is not None else None
         return out
 
+    def intervals_dict(self) -> dict[str, Any]:
+        """split → {"vs_base", "vs_current", "by_language": {language: {task: interval}}} (JSON)."""
+        out: dict[str, Any] = {}
+        for split in SPLITS:
+            if split not in self.intervals and split not in self.task_intervals:
+                continue
+            row: dict[str, Any] = {name: b.to_dict() for name, b in self.intervals.get(split, {}).items()}
+            row["by_language"] = {
+                lang: {task: b.to_dict() for task, b in tasks.items()}
+                for lang, tasks in self.task_intervals.get(split, {}).items()
+            }
+            out[split] = row
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -96,8 +166,12 @@ class AdapterOutcome:
             "skipped": self.skipped,
             "train": self.train.to_dict() if self.train else None,
             "metrics": self.metrics_dict(),
+            "intervals": self.intervals_dict(),
+            "split_sizes": self.split_sizes,
+            "notes": list(self.notes),
             "thresholds": self.thresholds.to_dict() if self.thresholds else None,
             "test_calibration": self.test_calibration,
+            "false_alarms": {split: check.to_dict() for split, check in self.alarms.items()},
             "verdict": self.verdict.to_dict() if self.verdict else None,
             "verdict_test": self.verdict_test,
             "verdict_change": self.verdict_change,
@@ -127,23 +201,313 @@ class RetrainReport:
         }
 
 
-def _scores(evaluations: Sequence[LanguageEvaluation], weight: float) -> tuple[list[float], list[float]]:
-    """Clone and non-clone scores of ``evaluations`` at lexical ``weight`` (0: cosines alone)."""
-    positives: list[float] = []
-    negatives: list[float] = []
-    for ev in evaluations:
-        cosines = [score for score, _ in ev.clone_scores]
-        positives += combined_scores(cosines, ev.clone_lexical if weight else None, weight)
-        negatives += combined_scores(ev.non_clone_scores, ev.non_clone_lexical if weight else None, weight)
-    return positives, negatives
+# --- evaluation ----------------------------------------------------------------------------------
+def resize_splits(mined: MinedRepository, config: TrainConfig) -> MinedRepository:
+    """``mined`` with validation and test splits grown to ``config.min_split_queries`` text→code
+    queries per language where the repository allows (``embedding.evaluation.sized_splits``)."""
+    pairs = sized_splits(
+        mined.pairs,
+        seed=config.seed,
+        validation=config.validation_fraction,
+        test=config.test_fraction,
+        min_queries=config.min_split_queries,
+        max_fraction=config.max_split_fraction,
+    )
+    return MinedRepository(
+        root=mined.root, commit=mined.commit, functions=mined.functions, pairs=pairs, warnings=list(mined.warnings)
+    )
 
 
-def collection_for(repo: RepoRef, adapters: Mapping[str, str]) -> str:
-    """A collection name per adapter set: the repository's name plus a hash of its versions."""
-    key = ",".join(f"{k}={v}" for k, v in sorted(adapters.items()))
-    return repo.generation_collection(hashlib.sha256(key.encode()).hexdigest()[:8])
+def evaluate_model(
+    encoder: Encoder,
+    adapter: str | None,
+    mined: MinedRepository,
+    languages: Sequence[str],
+    split: str,
+    *,
+    config: TrainConfig,
+    pools: dict[tuple[str | None, str], Any] | None = None,
+    progress: bool = False,
+) -> dict[str, LanguageEvaluation]:
+    """Metrics and calibration pairs of one model (``adapter`` None: the base) per language on one
+    split. ``pools`` memoises pool vectors per (adapter, language) across splits."""
+    from embedding.lexical import normalize
+
+    embed = lambda texts: encoder.embed_texts(list(texts), adapter=adapter)  # noqa: E731
+    pools = {} if pools is None else pools
+    out: dict[str, LanguageEvaluation] = {}
+    for lang in languages:
+        memo: dict[str, Any] = {}
+
+        def normal(code: str, lang: str = lang, memo: dict[str, Any] = memo) -> Any:
+            if code not in memo:
+                memo[code] = normalize(lang, code)
+            return memo[code]
+
+        if (adapter, lang) not in pools:
+            # The pool is the long part of an evaluation (every function of the language): a bar.
+            pools[(adapter, lang)] = encoder.embed_texts(
+                [fn.code for fn in mined.functions if fn.language == lang], adapter=adapter, progress=progress
+            )
+        pairs = mined.pairs_of(lang, split)
+        out[lang] = evaluate_language(
+            embed,
+            lang,
+            pairs,
+            mined.functions,
+            split_paths={p.path for p in pairs},
+            pool_vectors=pools[(adapter, lang)],
+            normalized=normal,
+            neighbours=config.calibration_neighbours,
+            new_functions=True,
+        )
+    return out
 
 
+def evaluate_outcome(
+    encoder: Encoder,
+    mined: MinedRepository,
+    outcome: AdapterOutcome,
+    *,
+    config: TrainConfig,
+    current: str | None = None,
+    progress: bool = False,
+) -> AdapterOutcome:
+    """Score the base model, the trained adapter (``outcome.name``) and, when given, the loaded
+    ``current`` adapter on both held-out splits, and record the splits' sizes."""
+    models: dict[str, str | None] = {"base": None, "adapter": outcome.name}
+    if current is not None:
+        models["current"] = current
+    pools: dict[tuple[str | None, str], Any] = {}  # the pool is embedded once per model and language
+    for split in SPLITS:
+        table = outcome.validation if split == "validation" else outcome.test
+        for model, adapter in models.items():
+            table[model] = evaluate_model(
+                encoder, adapter, mined, outcome.languages, split, config=config, pools=pools, progress=progress
+            )
+        outcome.split_sizes[split] = {lang: split_queries(mined.pairs_of(lang, split)) for lang in outcome.languages}
+        for lang, counts in outcome.split_sizes[split].items():
+            if counts["text2code"] < config.min_split_queries:
+                outcome.notes.append(
+                    f"{split} split: only {counts['text2code']} text→code queries for {lang} (at least "
+                    f"{config.min_split_queries} wanted; the split took up to "
+                    f"{round(100 * config.max_split_fraction)}% of the files), so its intervals are wide"
+                )
+    return outcome
+
+
+# --- calibration and the gate (pure over evaluations) ---------------------------------------------
+def compare_outcome(outcome: AdapterOutcome, config: TrainConfig) -> AdapterOutcome:
+    """Paired bootstrap intervals: adapter against base (and against the current adapter) on the
+    gate's figure, and adapter against base per language and task, on both splits."""
+    for split in SPLITS:
+        table = outcome.validation if split == "validation" else outcome.test
+        if "adapter" not in table or "base" not in table:
+            continue
+        row = {
+            "vs_base": compare(table["base"], table["adapter"], resamples=config.bootstrap_resamples, seed=config.seed)
+        }
+        if "current" in table:
+            row["vs_current"] = compare(
+                table["current"], table["adapter"], resamples=config.bootstrap_resamples, seed=config.seed
+            )
+        outcome.intervals[split] = row
+        outcome.task_intervals[split] = {
+            lang: {task: b for task, b in tasks.items()}
+            for lang, tasks in compare_tasks(
+                table["base"], table["adapter"], resamples=config.bootstrap_resamples, seed=config.seed
+            ).items()
+        }
+    return outcome
+
+
+def _labelled(evaluations: Mapping[str, LanguageEvaluation]) -> list[LabelledPair]:
+    return [p for ev in evaluations.values() for p in ev.labelled]
+
+
+def _new_functions(evaluations: Mapping[str, LanguageEvaluation]) -> list[LabelledPair]:
+    return [p for ev in evaluations.values() for p in ev.new_functions]
+
+
+def calibrate_outcome(
+    outcome: AdapterOutcome, config: TrainConfig, extra: Sequence[LabelledPair] = ()
+) -> AdapterOutcome:
+    """Thresholds on the combined score (cosine blended with lexical similarity at
+    ``config.lexical_weight``) from the validation split's copies against their nearest non-copy
+    neighbours (plus ``extra`` labelled pairs), and their precision and recall on the test split.
+    ``calibration_table`` adds the same for the base model and for cosine alone, for the report."""
+    for model in ("base", "adapter"):
+        for scoring, weight in (("cosine", 0.0), ("combined", config.lexical_weight)):
+            pairs = _labelled(outcome.validation.get(model, {})) + list(extra if model == "adapter" else ())
+            fitted = calibrate_labelled(
+                pairs,
+                target_precision=config.target_precision,
+                related_precision=config.related_precision,
+                lexical_weight=weight,
+            )
+            if fitted is None:
+                continue
+            row = {
+                "thresholds": fitted.to_dict(),
+                "test": apply_labelled(_labelled(outcome.test.get(model, {})), fitted),
+            }
+            outcome.calibration_table.setdefault(model, {})[scoring] = row
+            if model == "adapter" and scoring == "combined":
+                outcome.thresholds = fitted
+                outcome.test_calibration = row["test"]
+    return outcome
+
+
+def refit_verdict(
+    outcome: AdapterOutcome,
+    config: TrainConfig,
+    *,
+    in_force: Verdict,
+    base_verdict: Verdict,
+    extra: Sequence[LabelledPair] = (),
+) -> AdapterOutcome:
+    """Fit the verdict for the adapter's vectors on the validation split's copies (history and
+    synthetic, plus ``extra``) and their nearest non-copy neighbours, never looser on them than the
+    base model's verdict is on the base model's neighbours; judge it on the test split, and compare
+    it with ``in_force`` (the verdict reviews use today) on the same calibration set."""
+    calibration = _labelled(outcome.validation.get("adapter", {})) + list(extra)
+    test = _labelled(outcome.test.get("adapter", {}))
+    try:
+        verdict = fit_verdict(
+            calibration,
+            FitOptions(duplicate_false_alarms=config.verdict_false_alarms),
+            source=f"adapter:{outcome.name}",
+            fitted={"on": "validation split: history + synthetic copies, nearest non-copy neighbours"},
+        )
+    except NotEnoughPairsError as exc:
+        log.info("retrain.verdict_kept adapter=%s reason=%s", outcome.name, exc)
+        return outcome
+    base_pairs = _labelled(outcome.validation.get("base", {}))
+    if base_pairs:
+        # The budget is the smaller of the configured share and what the base model flags.
+        allowed = min(config.verdict_false_alarms, judge(base_verdict, base_pairs).false_alarms)
+        negatives = [p for p in calibration if not p.positive and not p.identical]
+        if negatives and allowed < config.verdict_false_alarms:
+            tighter = cutoff_for_false_alarms(unit_maxima(verdict, negatives), allowed)
+            if tighter > verdict.duplicate:
+                verdict = verdict.with_cutoffs(duplicate=min(1.0, tighter), related=verdict.related)
+    outcome.verdict = verdict
+    if test:
+        outcome.verdict_test = judge(verdict, test).to_dict()
+    outcome.verdict_change = before_after(in_force, verdict, calibration)
+    log.info("retrain.verdict adapter=%s\n%s", outcome.name, outcome.verdict_change)
+    return outcome
+
+
+def alarm_check(
+    base: Mapping[str, LanguageEvaluation],
+    base_verdict: Verdict,
+    candidate: Mapping[str, LanguageEvaluation],
+    candidate_verdict: Verdict,
+) -> AlarmCheck:
+    """Genuinely new functions flagged as duplicates of their nearest non-copy neighbour, with the
+    base model's vectors and verdict against the candidate's, on the same functions."""
+    mine = judge(candidate_verdict, _new_functions(candidate))
+    theirs = judge(base_verdict, _new_functions(base))
+    functions = max(mine.negatives, theirs.negatives)
+    return AlarmCheck(
+        candidate=round(mine.false_alarms * mine.negatives),
+        base=round(theirs.false_alarms * theirs.negatives),
+        functions=functions,
+    )
+
+
+def candidate_verdict(outcome: AdapterOutcome, base_verdict: Verdict) -> Verdict:
+    """The verdict reviews would use with the candidate: its refitted one, else the default."""
+    return outcome.verdict if outcome.verdict is not None else base_verdict
+
+
+def decide(outcome: AdapterOutcome, config: TrainConfig, *, base_verdict: Verdict) -> GateDecision:
+    """The gate on the validation split (``registry.promotion_gate``); fills ``outcome.alarms``."""
+    verdict = candidate_verdict(outcome, base_verdict)
+    for split in SPLITS:
+        table = outcome.validation if split == "validation" else outcome.test
+        if "base" in table and "adapter" in table:
+            outcome.alarms[split] = alarm_check(table["base"], base_verdict, table["adapter"], verdict)
+    intervals = outcome.intervals.get("validation", {})
+    vs_base = intervals.get("vs_base") or compare({}, {})
+    return promotion_gate(
+        vs_base, intervals.get("vs_current"), margin=config.promotion_margin, alarms=outcome.alarms.get("validation")
+    )
+
+
+# --- the promoter --------------------------------------------------------------------------------
+class Promoter:
+    """Files candidates in the registry and switches a repository to a new adapter generation."""
+
+    def __init__(self, registry: AdapterRegistry, *, reindexer: Reindexer | None = None) -> None:
+        self.registry = registry
+        self.generations = Generations(registry)
+        self.reindexer = reindexer
+
+    def register(
+        self,
+        encoder: Encoder,
+        repo: RepoRef,
+        mined: MinedRepository,
+        outcome: AdapterOutcome,
+        *,
+        lora: LoraSpec,
+        config: TrainConfig,
+    ) -> AdapterRecord:
+        """Save the trained adapter with its metadata as the next version: ``candidate`` when the
+        gate promotes it, ``rejected`` (kept, with its metrics and the gate's reason) otherwise."""
+        assert outcome.decision is not None
+        staged = self.registry.staging_dir(repo, outcome.name)
+        metadata = {
+            "language": outcome.name,
+            "languages": outcome.languages,
+            "commit": mined.commit,
+            "data": pair_statistics(p for lang in outcome.languages for p in mined.pairs_of(lang)),
+            "metrics": outcome.metrics_dict(),
+            "intervals": outcome.intervals_dict(),
+            "false_alarms": {split: check.to_dict() for split, check in outcome.alarms.items()},
+            "train": outcome.train.to_dict() if outcome.train else None,
+            # The verdict reviews use for this adapter's vectors (embedding.verdict.verdict_for).
+            "verdict": outcome.verdict.to_dict() if outcome.verdict else None,
+            "calibration": {
+                "validation": outcome.thresholds.to_dict() if outcome.thresholds else None,
+                "test": outcome.test_calibration,
+            },
+        }
+        try:
+            save_trained_adapter(encoder, outcome.name, staged, lora, config, metadata)
+            record = self.registry.register(repo, outcome.name, staged, metadata)
+        except BaseException:
+            self.registry.discard_staging(staged)
+            raise
+        status = "candidate" if outcome.decision.promote else "rejected"
+        record = self.registry.set_status(repo, outcome.name, record.version, status, outcome.decision.reason)
+        log.info(
+            "retrain.gate adapter=%s version=%s promote=%s reason=%s",
+            outcome.name,
+            record.version,
+            outcome.decision.promote,
+            outcome.decision.reason,
+        )
+        return record
+
+    def promote(self, repo: RepoRef, outcomes: Sequence[AdapterOutcome]) -> Pointer | None:
+        """Switch ``repo`` to the generation with every promoted outcome's version (the others'
+        current versions kept): re-indexed into a new collection first when there is a reindexer."""
+        winners = {o.name: o.record.version for o in outcomes if o.decision and o.decision.promote and o.record}
+        if self.reindexer is None:
+            return self.generations.switch(repo, winners)
+        reindexer = self.reindexer
+        return self.generations.switch(
+            repo,
+            winners,
+            build=lambda paths, collection: reindexer.reindex(repo, paths, collection),
+            drop=reindexer.drop,
+        )
+
+
+# --- the loop ------------------------------------------------------------------------------------
 class RetrainService:
     """Runs the learning loop for one repository (see the module docstring)."""
 
@@ -156,15 +520,19 @@ class RetrainService:
         registry: AdapterRegistry | None = None,
         reindexer: Reindexer | None = None,
         progress: bool = False,
+        base_verdict: Verdict | None = None,
     ) -> None:
         self.config = config
         self.lora = lora or LoraSpec()
         self.encoder_factory = encoder_factory
-        self.registry = registry
-        self.reindexer = reindexer
+        self.promoter = Promoter(registry, reindexer=reindexer) if registry is not None else None
         self.progress = progress
+        self.base_verdict = base_verdict or default_verdict()
 
-    # --- the whole loop ----------------------------------------------------------------------
+    @property
+    def registry(self) -> AdapterRegistry | None:
+        return self.promoter.registry if self.promoter is not None else None
+
     def run(
         self,
         root: Path,
@@ -173,14 +541,20 @@ class RetrainService:
         languages: Sequence[str] | None = None,
         commit: str = "HEAD",
         mined: MinedRepository | None = None,
+        extra: ExtraPairs | None = None,
     ) -> RetrainReport:
-        started = time.perf_counter()
-        mined = mined or mine_repository(root, self.config, languages=languages, commit=commit)
-        encoder = self.encoder_factory()
-        outcomes = [self._one(encoder, mined, repo, name, langs) for name, langs in self.plan(mined)]
         from embedding.training.distributed import is_main_process
 
-        pointer = self._promote(repo, outcomes) if self.registry is not None and is_main_process() else None
+        started = time.perf_counter()
+        mined = resize_splits(
+            mined or mine_repository(root, self.config, languages=languages, commit=commit), self.config
+        )
+        extra = extra or ExtraPairs()
+        encoder = self.encoder_factory()
+        outcomes = [self._one(encoder, mined, repo, name, langs, extra) for name, langs in self.plan(mined)]
+        pointer = None
+        if self.promoter is not None and is_main_process():
+            pointer = self.promoter.promote(repo, outcomes)
         report = RetrainReport(
             repo=repo.slug,
             commit=mined.commit,
@@ -208,14 +582,19 @@ class RetrainService:
                 log.info("retrain.language_too_small language=%s train_pairs=%d", lang, n)
         return plan
 
-    # --- one adapter -------------------------------------------------------------------------
     def _one(
-        self, encoder: Encoder, mined: MinedRepository, repo: RepoRef, name: str, languages: list[str]
+        self,
+        encoder: Encoder,
+        mined: MinedRepository,
+        repo: RepoRef,
+        name: str,
+        languages: list[str],
+        extra: ExtraPairs,
     ) -> AdapterOutcome:
         from embedding.training.distributed import is_main_process, wait_for_all
 
         outcome = AdapterOutcome(name=name, languages=languages)
-        train_pairs = [p for lang in languages for p in mined.pairs_of(lang, "train")]
+        train_pairs = [p for lang in languages for p in mined.pairs_of(lang, "train")] + extra.training_for(languages)
         outcome.train = train_adapter(
             encoder, name, train_pairs, self.config, self.lora, functions=mined.functions, progress=self.progress
         )
@@ -223,228 +602,34 @@ class RetrainService:
             # Under torchrun the other processes only train; the first one evaluates and registers.
             wait_for_all()
             return outcome
-        outcome = self._evaluate_and_register(encoder, mined, repo, outcome)
+        current = self._load_current(encoder, repo, name)
+        evaluate_outcome(encoder, mined, outcome, config=self.config, current=current, progress=self.progress)
+        labelled = extra.labelled_for(languages)
+        compare_outcome(outcome, self.config)
+        calibrate_outcome(outcome, self.config, labelled)
+        in_force = self._verdict_in_force(encoder, current)
+        refit_verdict(outcome, self.config, in_force=in_force, base_verdict=self.base_verdict, extra=labelled)
+        outcome.decision = decide(outcome, self.config, base_verdict=self.base_verdict)
+        if self.promoter is not None:
+            outcome.record = self.promoter.register(encoder, repo, mined, outcome, lora=self.lora, config=self.config)
         wait_for_all()
         return outcome
 
-    def _evaluate_and_register(
-        self, encoder: Encoder, mined: MinedRepository, repo: RepoRef, outcome: AdapterOutcome
-    ) -> AdapterOutcome:
-        name, languages = outcome.name, outcome.languages
-        models: dict[str, str | None] = {"base": None, "adapter": name}
-        current = self.registry.current(repo, name) if self.registry is not None else None
-        if current is not None:
-            current_name = f"{name}-current"
-            encoder.load_adapter(current_name, current.path)
-            models["current"] = current_name
-        pools: dict[tuple[str | None, str], Any] = {}  # the pool is embedded once per model and language
-        for split in ("validation", "test"):
-            table = outcome.validation if split == "validation" else outcome.test
-            for model, adapter in models.items():
-                table[model] = self.evaluate(encoder, adapter, mined, languages, split, pools=pools)
-        self._calibrate(outcome)
-        self._refit_verdict(outcome, encoder, current_name if current is not None else None)
-        if self.registry is not None:
-            base = outcome.mean_mrr("validation", "base") or 0.0
-            candidate = outcome.mean_mrr("validation", "adapter") or 0.0
-            now_current = outcome.mean_mrr("validation", "current")
-            outcome.decision = promotion_gate(candidate, base, now_current, margin=self.config.promotion_margin)
-            outcome.record = self._register(encoder, repo, mined, outcome)
-        return outcome
-
-    def evaluate(
-        self,
-        encoder: Encoder,
-        adapter: str | None,
-        mined: MinedRepository,
-        languages: Sequence[str],
-        split: str,
-        *,
-        pools: dict[tuple[str | None, str], Any] | None = None,
-    ) -> dict[str, LanguageEvaluation]:
-        """Metrics of one model (``adapter`` None: the base) per language on one split.
-
-        ``pools`` memoises pool vectors per (adapter, language) across splits.
-        """
-        from embedding.lexical import normalize, similarity
-
-        embed = lambda texts: encoder.embed_texts(list(texts), adapter=adapter)  # noqa: E731
-        pools = {} if pools is None else pools
-        out: dict[str, LanguageEvaluation] = {}
-        for lang in languages:
-            normalized: dict[str, Any] = {}
-
-            def normal(code: str, lang: str = lang, memo: dict[str, Any] = normalized) -> Any:
-                if code not in memo:
-                    memo[code] = normalize(lang, code)
-                return memo[code]
-
-            def lexical(a: str, b: str) -> float:
-                return similarity(normal(a), normal(b))
-
-            if (adapter, lang) not in pools:
-                # The pool is the long part of an evaluation (every function of the language): a bar.
-                pools[(adapter, lang)] = encoder.embed_texts(
-                    [fn.code for fn in mined.functions if fn.language == lang], adapter=adapter, progress=self.progress
-                )
-            pairs = mined.pairs_of(lang, split)
-            paths = {p.path for p in pairs}
-            out[lang] = evaluate_language(
-                embed,
-                lang,
-                pairs,
-                mined.functions,
-                negative_paths=paths,
-                negatives=self.config.negatives_per_positive * sum(1 for p in pairs if p.source == "synthetic"),
-                seed=self.config.seed,
-                pool_vectors=pools[(adapter, lang)],
-                lexical=lexical,
-                normalized=normal,
-            )
-        return out
-
-    def _calibrate(self, outcome: AdapterOutcome) -> None:
-        """Thresholds on the combined score (cosine blended with lexical similarity at
-        ``config.lexical_weight``, as the review scores pairs) from the validation split's clones;
-        their precision and recall on the test split. ``calibration_table`` adds the same for the
-        base model and for cosine alone, for the report."""
-        for model in ("base", "adapter"):
-            for scoring, weight in (("cosine", 0.0), ("combined", self.config.lexical_weight)):
-                fitted = self._fit(outcome.validation.get(model, {}).values(), weight)
-                if fitted is None:
-                    continue
-                row = {
-                    "thresholds": fitted.to_dict(),
-                    "test": self._apply(outcome.test.get(model, {}).values(), fitted),
-                }
-                outcome.calibration_table.setdefault(model, {})[scoring] = row
-                if model == "adapter" and scoring == "combined":
-                    outcome.thresholds = fitted
-                    outcome.test_calibration = row["test"]
-
-    def _refit_verdict(self, outcome: AdapterOutcome, encoder: Encoder, current: str | None) -> None:
-        """Fit the verdict for the adapter's vectors on the validation split's copies (history and
-        synthetic) and their nearest non-copy neighbours, judge it on the test split, and compare it
-        with the verdict reviews use today on the same calibration set (logged and reported)."""
-        calibration = [p for ev in outcome.validation.get("adapter", {}).values() for p in ev.labelled]
-        test = [p for ev in outcome.test.get("adapter", {}).values() for p in ev.labelled]
-        try:
-            outcome.verdict = fit_verdict(
-                calibration,
-                FitOptions(duplicate_false_alarms=self.config.verdict_false_alarms),
-                source=f"adapter:{outcome.name}",
-                fitted={"on": "validation split: history + synthetic copies, nearest non-copy neighbours"},
-            )
-        except NotEnoughPairsError as exc:
-            log.info("retrain.verdict_kept adapter=%s reason=%s", outcome.name, exc)
-            return
-        if test:
-            outcome.verdict_test = judge(outcome.verdict, test).to_dict()
-        in_force = self._verdict_in_force(encoder, current)
-        outcome.verdict_change = before_after(in_force, outcome.verdict, calibration)
-        log.info("retrain.verdict adapter=%s\n%s", outcome.name, outcome.verdict_change)
+    def _load_current(self, encoder: Encoder, repo: RepoRef, name: str) -> str | None:
+        """Load the repository's current adapter of this name (to compare with), if any."""
+        generation = self.promoter.generations.current(repo) if self.promoter is not None else None
+        if generation is None or name not in generation.paths:
+            return None
+        current = f"{name}-current"
+        encoder.load_adapter(current, generation.paths[name])
+        return current
 
     def _verdict_in_force(self, encoder: Encoder, current: str | None) -> Verdict:
-        metadata = encoder.adapter_metadata(current) if current is not None else {}
-        return stored_verdict(current, metadata, legacy_lexical_weight=self.config.lexical_weight)
-
-    def _fit(self, evaluations: Any, weight: float) -> Thresholds | None:
-        evaluations = list(evaluations)
-        positives, negatives = _scores(evaluations, weight)
-        if not positives:
-            return None
-        return calibrate(
-            positives,
-            negatives,
-            target_precision=self.config.target_precision,
-            related_precision=self.config.related_precision,
-            lexical_weight=weight,
+        if current is None:
+            return self.base_verdict
+        return stored_verdict(
+            current, encoder.adapter_metadata(current), legacy_lexical_weight=self.config.lexical_weight
         )
-
-    @staticmethod
-    def _apply(evaluations: Any, thresholds: Thresholds) -> dict[str, Any]:
-        evaluations = list(evaluations)
-        positives, negatives = _scores(evaluations, thresholds.lexical_weight)
-        if not positives:
-            return {}
-        kinds = [kind for ev in evaluations for _, kind in ev.clone_scores]
-        precision, recall = precision_recall(positives, negatives, thresholds.duplicate)
-        return {
-            "precision": round(precision, 4),
-            "recall": round(recall, 4),
-            "recall_by_type": recall_by_type(zip(positives, kinds, strict=True), thresholds.duplicate),
-            "positives": len(positives),
-            "negatives": len(negatives),
-        }
-
-    def _register(
-        self, encoder: Encoder, repo: RepoRef, mined: MinedRepository, outcome: AdapterOutcome
-    ) -> AdapterRecord:
-        assert self.registry is not None and outcome.decision is not None
-        staged = self.registry.staging_dir(repo, outcome.name)
-        metadata = {
-            "language": outcome.name,
-            "languages": outcome.languages,
-            "commit": mined.commit,
-            "data": pair_statistics(p for lang in outcome.languages for p in mined.pairs_of(lang)),
-            "metrics": outcome.metrics_dict(),
-            "train": outcome.train.to_dict() if outcome.train else None,
-            # The verdict reviews use for this adapter's vectors (embedding.verdict.verdict_for).
-            "verdict": outcome.verdict.to_dict() if outcome.verdict else None,
-            "calibration": {
-                "validation": outcome.thresholds.to_dict() if outcome.thresholds else None,
-                "test": outcome.test_calibration,
-            },
-        }
-        try:
-            save_trained_adapter(encoder, outcome.name, staged, self.lora, self.config, metadata)
-            record = self.registry.register(repo, outcome.name, staged, metadata)
-        except BaseException:
-            self.registry.discard_staging(staged)
-            raise
-        if not outcome.decision.promote:
-            record = self.registry.set_status(repo, outcome.name, record.version, "rejected", outcome.decision.reason)
-        else:
-            record = self.registry.set_status(repo, outcome.name, record.version, "candidate", outcome.decision.reason)
-        log.info(
-            "retrain.gate adapter=%s version=%s promote=%s reason=%s",
-            outcome.name,
-            record.version,
-            outcome.decision.promote,
-            outcome.decision.reason,
-        )
-        return record
-
-    def _promote(self, repo: RepoRef, outcomes: Sequence[AdapterOutcome]) -> Pointer | None:
-        """Re-index with the promoted adapters into a new collection, switch the pointer, drop the old one.
-
-        The old collection is the pointer's, or ``repo.collection_name`` (built with the base model
-        or ``DOPPEL_ADAPTER_DIR``) before the first promotion. A failed re-index drops the half-built
-        collection and leaves the pointer as it was. Without a reindexer the pointer names no
-        collection: search falls back to ``repo.collection_name``, which the next index run rebuilds.
-        """
-        assert self.registry is not None
-        winners = {o.name: o.record.version for o in outcomes if o.decision and o.decision.promote and o.record}
-        if not winners:
-            return None
-        before = self.registry.pointer(repo)
-        adapters = {**before.adapters, **winners}
-        if self.reindexer is None:
-            return self.registry.switch(repo, adapters, None)
-        collection = collection_for(repo, adapters)
-        paths = {lang: self.registry.language_dir(repo, lang) / version for lang, version in adapters.items()}
-        try:
-            self.reindexer.reindex(repo, paths, collection)
-        except BaseException:
-            log.exception("retrain.reindex_failed repo=%s collection=%s", repo.slug, collection)
-            self.reindexer.drop(collection)
-            raise
-        pointer = self.registry.switch(repo, adapters, collection)
-        old = before.collection or repo.collection_name
-        if old != collection:
-            self.reindexer.drop(old)
-        log.info("retrain.switched repo=%s collection=%s adapters=%s", repo.slug, collection, adapters)
-        return pointer
 
 
 class IndexReindexer:
@@ -480,11 +665,22 @@ class IndexReindexer:
             self.index.drop_collection(collection)
 
 
-def encoder_with_adapters(settings: Settings, adapters: Mapping[str, Path]) -> Encoder:
-    """The settings' encoder carrying exactly ``adapters`` (name → directory), not ``DOPPEL_ADAPTER_DIR``'s."""
-    from embedding.encoder import Encoder
-
-    encoder = Encoder.from_settings(settings.model_copy(update={"adapter_dir": None}))
-    for name, path in sorted(adapters.items()):
-        encoder.load_adapter(name, path)
-    return encoder
+__all__ = [
+    "SHARED",
+    "TASKS",
+    "AdapterOutcome",
+    "ExtraPairs",
+    "IndexReindexer",
+    "Promoter",
+    "Reindexer",
+    "RetrainReport",
+    "RetrainService",
+    "alarm_check",
+    "calibrate_outcome",
+    "compare_outcome",
+    "decide",
+    "evaluate_model",
+    "evaluate_outcome",
+    "refit_verdict",
+    "resize_splits",
+]

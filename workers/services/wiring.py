@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,42 +62,25 @@ def build_services(
     with them. Both come from one read of the pointer, so they always match; a job passes the
     ``pointer`` its ``ReviewPlan`` holds, so that the plan and the services agree too.
     ``lock`` is the index writers' lock (default: the single-process ``LocalIndexLock``).
+    What a pointer means (which encoder, which collection) is decided by ``embedding.generation``.
     """
-    from embedding.encoder import Encoder
+    from embedding.generation import Generations, encoder_for
     from embedding.index import open_index
-    from embedding.registry import AdapterRegistry
     from workers.services.indexing import IndexService
     from workers.services.review import ReviewService
 
-    registry = AdapterRegistry(settings.adapter_registry_root)
-    if pointer is None and repo is not None:
-        pointer = registry.pointer(repo)
-    if repo is not None and pointer is not None and pointer.adapters:
-        from workers.services.retrain import encoder_with_adapters
-
-        paths = {name: registry.language_dir(repo, name) / version for name, version in pointer.adapters.items()}
-        encoder = encoder_with_adapters(settings, paths)
-    else:
-        encoder = Encoder.from_settings(settings)
+    generation = None
+    if repo is not None:
+        generations = Generations.from_settings(settings)
+        generation = generations.of(repo, pointer) if pointer is not None else generations.current(repo)
+        pointer = generation.pointer
+    encoder = encoder_for(settings, generation)
     owns_index = index is None
     index = open_index(settings) if index is None else index
-    indexer = IndexService(
-        settings, encoder, index, progress=progress, collection_of=pointer_collections(repo, pointer), lock=lock
-    )
+    collection_of = generation.collection_of if generation is not None else None
+    indexer = IndexService(settings, encoder, index, progress=progress, collection_of=collection_of, lock=lock)
     reviewer = ReviewService(settings, encoder, index, indexer)
     return EmbeddingServices(settings, encoder, index, indexer, reviewer, pointer=pointer, owns_index=owns_index)
-
-
-def pointer_collections(repo: RepoRef | None, pointer: Pointer | None) -> Callable[[RepoRef], str]:
-    """Collection resolver: ``pointer.collection`` for ``repo``, ``collection_name`` for any other."""
-    current = pointer.collection if repo is not None and pointer is not None and pointer.adapters else None
-
-    def collection_of(other: RepoRef) -> str:
-        if current and repo is not None and other.collection_name == repo.collection_name:
-            return current
-        return other.collection_name
-
-    return collection_of
 
 
 def local_repo_ref(path: Path, name: str | None = None) -> RepoRef:
