@@ -173,19 +173,39 @@ class Settings(BaseSettings):
     adapter_registry_dir: Path | None = Field(
         None, description="Versioned adapters and each repository's current.json pointer. Unset: DATA_DIR/adapters."
     )
-    train_temperature: float = Field(0.05, gt=0.0, le=1.0, description="InfoNCE softmax temperature.")
-    train_batch_size: int = Field(32, ge=2, le=4096, description="Pairs per training batch (in-batch negatives + 1).")
-    train_max_steps: int | None = Field(None, ge=1, description="Optimiser-step cap per adapter. Unset: epochs decide.")
-    train_min_pairs_per_language: int = Field(
-        2000, ge=1,
-        description="Training pairs a language needs for its own adapter; smaller languages only feed the shared one.",
+    # Unset, each train_* setting takes the training recipe's own default (TrainConfig's field, shown
+    # by `doppel train --help`): one source for every default.
+    train_temperature: float | None = Field(
+        None, gt=0.0, le=1.0, description="InfoNCE softmax temperature. Unset: TrainConfig.temperature."
     )
-    train_promotion_margin: float = Field(
-        0.01, ge=0.0, le=1.0,
-        description="Validation MRR a new adapter must gain over the base model and the current adapter to be promoted.",
+    train_batch_size: int | None = Field(
+        None,
+        ge=2,
+        le=4096,
+        description="Pairs per training batch (in-batch negatives + 1). Unset: TrainConfig.batch_size.",
     )
-    train_target_precision: float = Field(
-        0.95, gt=0.0, le=1.0, description="Precision at which an adapter's near-duplicate threshold is calibrated."
+    train_max_steps: int | None = Field(
+        None, ge=1, description="Optimiser-step cap per adapter. Unset: TrainConfig.max_steps (None: epochs decide)."
+    )
+    train_min_pairs_per_language: int | None = Field(
+        None,
+        ge=1,
+        description="Training pairs a language needs for its own adapter; smaller languages only feed the shared "
+        "one. Unset: TrainConfig.min_pairs_per_language.",
+    )
+    train_promotion_margin: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Validation MRR gain over the base model and the current adapter that the lower end of its "
+        "95% interval must reach for a new adapter to be promoted. Unset: TrainConfig.promotion_margin.",
+    )
+    train_target_precision: float | None = Field(
+        None,
+        gt=0.0,
+        le=1.0,
+        description="Precision at which an adapter's near-duplicate threshold is calibrated. "
+        "Unset: TrainConfig.target_precision.",
     )
 
     # --- GitHub bot: webhook receiver ----------------------------------------------------------------
