@@ -12,7 +12,9 @@ that ``actions/cache`` keeps between runs, so a cache hit embeds only what chang
   GitHub answers 403) it prints workflow-command annotations instead (``bot.annotations``);
 * it always writes a SARIF 2.1.0 file (``bot.sarif``) for ``github/codeql-action/upload-sarif``,
   a job summary (``bot.step_summary``) and the step outputs ``findings``, ``duplicates``,
-  ``related``, ``intra-pr`` and ``sarif``.
+  ``related``, ``intra-pr`` and ``sarif``;
+* with input ``report-html`` it writes the repository-wide duplication report of the head
+  (``workers.services.dup_report``, read-only on the index) for the artifact step (output ``report``).
 
 The run's ``ReviewPlan`` comes from the inputs (settings) and the ``.github/doppel.yml`` committed
 at the pull request's base (never its head, so a pull request cannot loosen its own review): its
@@ -209,6 +211,7 @@ class ActionRun:
                     # No usable index in the cache: build one at the base (this step is its one writer).
                     built = index_note(services.indexer.update(source, repo, pull.base_sha, plan=plan).to_dict())
                 result = services.reviewer.review(source, repo, pull.base_sha, pull.head_sha, plan=plan)
+                report = self._write_report(services, source, repo, pull.head_sha, plan)
 
         self._write_sarif(result.findings, result.head)
         delivery = self._deliver(result, pull, repo, plan.max_comments)
@@ -240,6 +243,7 @@ class ActionRun:
                     "related": counts[FindingKind.RELATED.value],
                     "sarif": inputs.sarif_path,
                     "delivery": delivery.mode,
+                    "report": report,
                 }
             ),
         )
@@ -321,9 +325,10 @@ class ActionRun:
             sha = source.resolve(commit)
             plan = resolve_plan(settings, config_at(source, sha, label=f"{repo.slug}@{sha[:12]}"))
             stats = services.indexer.ensure_indexed(source, repo, sha, plan=plan)
+            report = self._write_report(services, source, repo, sha, plan)
         note = index_note(stats.to_dict())
         self._append(self.inputs.step_summary, f"## doppel\n\n{note}\n")
-        self._append(self.inputs.output, output_lines({"findings": 0, "sarif": ""}))
+        self._append(self.inputs.output, output_lines({"findings": 0, "sarif": "", "report": report}))
         return 0
 
     # --- helpers ----------------------------------------------------------------------------------
@@ -342,6 +347,32 @@ class ActionRun:
                     f"the pull request's {label} commit {sha[:12]} is not in the checkout: check out with "
                     "actions/checkout and `fetch-depth: 0` before the doppel step"
                 ) from exc
+
+    def _write_report(self, services: Any, source: Any, repo: RepoRef, commit: str, plan: Any) -> str:
+        """With input ``report-html``: the repository-wide duplication report at ``commit`` (the pull
+        request's head) as ``report_dir/index.html``, for the upload-artifact step; returns the
+        directory, or "" when not asked for or when it failed (the review still counts)."""
+        if not self.inputs.report_html:
+            return ""
+        from workers.services.dup_report import build_report
+        from workers.services.dup_report_html import render_html
+
+        try:
+            report = build_report(services.reviewer, services.encoder, source, repo, commit, plan, progress=False)
+        except DoppelError as exc:
+            self._say("::warning title=doppel::" + escape_data(f"no duplication report: {exc}"))
+            return ""
+        directory = self.inputs.report_dir
+        directory.mkdir(parents=True, exist_ok=True)
+        data = report.to_dict()
+        (directory / "index.html").write_text(render_html(data), encoding="utf-8")
+        (directory / "report.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        totals = data["totals"]
+        self._say(
+            f"doppel: duplication report at {commit[:12]}: {totals['clusters']} clusters, "
+            f"{totals['duplicated_lines']} of {totals['lines']} function lines in {directory / 'index.html'}"
+        )
+        return str(directory)
 
     def _write_sarif(self, findings: list[Finding], head: str) -> None:
         path = self.inputs.sarif_path

@@ -26,6 +26,7 @@ from core.errors import ConfigError
 from embedding.verdict import STRICTNESS_OFFSETS
 
 DEFAULT_SARIF_NAME = "doppel.sarif"
+DEFAULT_REPORT_DIR = "doppel-report"  # under RUNNER_TEMP: the duplication report (input report-html)
 DEFAULT_BOT_LOGIN = "github-actions[bot]"
 _TRUE = {"true", "yes", "1", "on"}
 _FALSE = {"false", "no", "0", "off", ""}
@@ -106,6 +107,8 @@ class ActionInputs:
     qdrant_url: str | None = None
     fail_on_duplicates: bool = False
     sarif_path: Path = Path(DEFAULT_SARIF_NAME)
+    report_html: bool = False  # also write the repository-wide duplication report to report_dir
+    report_dir: Path = Path(DEFAULT_REPORT_DIR)
     data_dir: Path | None = None
     bot_login: str = DEFAULT_BOT_LOGIN
 
@@ -135,6 +138,7 @@ class ActionInputs:
         sarif = _input(environ, "sarif-path")
         temp = environ.get("RUNNER_TEMP")
         default_sarif = Path(temp) / DEFAULT_SARIF_NAME if temp else workspace / DEFAULT_SARIF_NAME
+        report_dir = Path(temp) / DEFAULT_REPORT_DIR if temp else workspace / DEFAULT_REPORT_DIR
         return cls(
             event_name=environ.get("GITHUB_EVENT_NAME", "pull_request"),
             event_path=Path(environ["GITHUB_EVENT_PATH"]),
@@ -154,6 +158,8 @@ class ActionInputs:
             qdrant_url=_input(environ, "qdrant-url"),
             fail_on_duplicates=parse_bool("fail-on-duplicates", _input(environ, "fail-on-duplicates")),
             sarif_path=_path(workspace, sarif) if sarif else default_sarif,
+            report_html=parse_bool("report-html", _input(environ, "report-html")),
+            report_dir=report_dir,
             data_dir=_path(workspace, data_dir) if data_dir else None,
             bot_login=_input(environ, "bot-login") or DEFAULT_BOT_LOGIN,
         )

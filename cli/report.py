@@ -4,7 +4,7 @@ Brings the repository's index up to the commit (the CLI is its one writer, as wi
 index``), then has ``workers.services.dup_report`` search every function's neighbours and join the
 duplicate pairs into clusters. Prints a summary (or the JSON form), and with ``--html DIR`` writes
 ``DIR/index.html``, one static page (``workers.services.dup_report_html``). Progress is counted in
-functions: a bar in a terminal, a log line every tenth of the work elsewhere.
+functions searched: a live line on a terminal, periodic log lines elsewhere (``core.progress``).
 """
 
 from __future__ import annotations
@@ -55,28 +55,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.set_defaults(handler=run_report)
 
 
-def progress_for(stream: Any, *, enabled: bool | None = None) -> Any:
-    """A progress callback counted in functions: a tqdm bar on a terminal, log lines elsewhere."""
-    from workers.services.dup_report import LogProgress
-
-    tty = stream.isatty() if enabled is None else enabled
-    if not tty:
-        return LogProgress(lambda line: print(f"doppel report: {line}", file=stream, flush=True))
-    from tqdm import tqdm
-
-    bar: dict[str, Any] = {}
-
-    def update(done: int, total: int) -> None:
-        if "bar" not in bar:
-            bar["bar"] = tqdm(total=total, desc="searching", unit="function", file=stream, leave=False)
-        b = bar["bar"]
-        b.update(done - b.n)
-        if done >= total:
-            b.close()
-
-    return update
-
-
 def run_report(args: argparse.Namespace) -> int:
     from cli.review import _open, _plan
     from workers.services.dup_report import build_report
@@ -106,7 +84,6 @@ def run_report(args: argparse.Namespace) -> int:
             commit,
             plan,
             name=args.repo or args.path.resolve().name,
-            progress=progress_for(sys.stderr),
         )
     data = report.to_dict()
     if args.html is not None:

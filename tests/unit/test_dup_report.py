@@ -7,7 +7,6 @@ import re
 
 from workers.services.dup_report import (
     DuplicationReport,
-    LogProgress,
     ReportFunction,
     ReportPair,
     cluster_pairs,
@@ -86,16 +85,6 @@ def test_totals_per_language_and_directory() -> None:
     assert by_directory["pkg"].duplicated_lines == 20 + 18 + 11
     assert by_directory["pkg/sub"].duplicated_lines == 0
     assert by_directory["lib"].clusters == 1
-
-
-def test_log_progress_says_a_line_per_tenth_and_one_at_the_end() -> None:
-    lines: list[str] = []
-    progress = LogProgress(lines.append)
-    for done in range(1, 38):
-        progress(done, 37)
-    assert lines[0] == "4/37 functions (11%)"
-    assert lines[-1] == "37/37 functions (100%)"
-    assert len(lines) == 10
 
 
 def test_side_by_side_pairs_edited_lines_and_marks_what_changed() -> None:

@@ -21,12 +21,13 @@ from __future__ import annotations
 import logging
 import posixpath
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from core.domain import CodeFunction, FindingKind, RepoRef
 from core.errors import DoppelError
+from core.progress import Progress
 from embedding.extract import extract_source, skip_reason
 from embedding.languages import language_for_path
 from workers.services.review import is_ignored, marker_lines
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from embedding.encoder import Encoder
     from embedding.source import GitSource
     from embedding.verdict import Verdict
+    from workers.services.overlay import BaseView
     from workers.services.plan import ReviewPlan
     from workers.services.review import ReviewService
 
@@ -43,8 +45,6 @@ logger = logging.getLogger(__name__)
 EMBED_CHUNK = 256  # functions embedded (mostly from the cache) and searched at a time
 MAX_CLUSTERS = 500  # clusters kept in a report, largest first; the totals count every one
 REPORT_VERSION = 1
-
-Progress = Callable[[int, int], None]  # (functions done, functions in all)
 
 
 # --- data ----------------------------------------------------------------------------------------
@@ -324,28 +324,6 @@ def totals_of(
     return overall, by_language, by_directory
 
 
-class LogProgress:
-    """Progress as log lines, for a log rather than a terminal: one line each ``step`` share of
-    the work (10% by default) and one at the end, so a long run in the Action's log is never silent."""
-
-    def __init__(self, log: Callable[[str], None], *, step: float = 0.1, what: str = "functions") -> None:
-        self._log = log
-        self._step = step
-        self._what = what
-        self._next = step
-
-    def __call__(self, done: int, total: int) -> None:
-        if total <= 0:
-            return
-        share = done / total
-        if share >= self._next or done == total:
-            self._log(f"{done}/{total} {self._what} ({100 * share:.0f}%)")
-            while self._next <= share:
-                self._next += self._step
-            if done == total:
-                self._next = float("inf")
-
-
 # --- the service ---------------------------------------------------------------------------------
 def extract_all(source: GitSource, commit: str, plan: ReviewPlan, stats: ReportStats) -> list[CodeFunction]:
     """Every function of ``commit`` the plan reads, but those marked ``doppel: ignore``."""
@@ -374,6 +352,50 @@ def extract_all(source: GitSource, commit: str, plan: ReviewPlan, stats: ReportS
     return out
 
 
+class _PairSearch:
+    """Searches one function's neighbours and keeps the pairs the verdict calls duplicates; each
+    pair is judged once, from whichever of its two functions finds the other first."""
+
+    def __init__(
+        self,
+        reviewer: ReviewService,
+        plan: ReviewPlan,
+        view: BaseView,
+        by_key: dict[tuple[str, str, int], ReportFunction],
+        stats: ReportStats,
+    ) -> None:
+        self._reviewer, self._plan, self._view, self._by_key, self._stats = reviewer, plan, view, by_key, stats
+        self.verdicts: dict[str, Verdict] = {}  # by adapter version
+        self.pairs: list[ReportPair] = []
+        self._judged: set[tuple[int, int]] = set()
+
+    def neighbours(self, fn: CodeFunction, me: ReportFunction, vector: Any, version: str) -> None:
+        verdict = self.verdicts.get(version) or self.verdicts.setdefault(
+            version, self._reviewer.verdict_for(fn.language, self._plan)
+        )
+        # One more than top_k: the function finds itself first.
+        matches = self._view.search(vector, adapter_version=version, limit=self._plan.top_k + 1, language=fn.language)
+        self._stats.searches += 1
+        for match in matches:
+            t = match.target
+            other = self._by_key.get((t.path, t.qualified_name, t.start_line))
+            if other is None or other.id == me.id:
+                continue  # itself, or something this commit does not hold (an ignored function)
+            key = (min(me.id, other.id), max(me.id, other.id))
+            if key in self._judged:
+                continue
+            self._judged.add(key)
+            identical = bool(me.body_hash) and me.body_hash == other.body_hash
+            if not identical and verdict.best_possible(match.score) < verdict.duplicate:
+                continue  # even identical tokens could not make it a duplicate
+            self._stats.pairs_judged += 1
+            signals = self._reviewer.signals(
+                fn.language, match.score, (me.qualified_name, me.code), (other.qualified_name, other.code)
+            )
+            if verdict.classify(signals, identical=identical) is FindingKind.DUPLICATE:
+                self.pairs.append(ReportPair(key[0], key[1], verdict.score(signals), match.score, identical))
+
+
 def build_report(
     reviewer: ReviewService,
     encoder: Encoder,
@@ -383,12 +405,13 @@ def build_report(
     plan: ReviewPlan,
     *,
     name: str | None = None,
-    progress: Progress | None = None,
+    progress: bool | None = None,
     max_clusters: int = MAX_CLUSTERS,
 ) -> DuplicationReport:
     """The duplication report of ``commit``: see the module docstring. Never writes the index.
 
-    ``name``: what the report calls the repository (default: its slug)."""
+    ``name``: what the report calls the repository (default: its slug). ``progress``: a live line
+    counted in functions (default: when stderr is a terminal); else INFO log lines (``core.progress``)."""
     started = time.perf_counter()
     sha = source.resolve(commit)
     stats = ReportStats()
@@ -398,42 +421,15 @@ def build_report(
     by_key = {(f.path, f.qualified_name, f.start_line): f for f in functions}
     view = reviewer.view(source, repo, sha, plan)
     stats.view = view.stats.to_dict()
-    verdicts: dict[str, Verdict] = {}
-    judged: set[tuple[int, int]] = set()
-    pairs: list[ReportPair] = []
-    done = 0
-    for start in range(0, len(extracted), EMBED_CHUNK):
-        chunk = extracted[start : start + EMBED_CHUNK]
-        vectors = encoder.embed_functions(chunk)  # (n, dim); the cache answers for indexed code
-        for offset, (fn, vector) in enumerate(zip(chunk, vectors, strict=True)):
-            me = functions[start + offset]
-            version = encoder.adapter_version(fn.language)
-            verdict = verdicts.get(version) or verdicts.setdefault(version, reviewer.verdict_for(fn.language, plan))
-            matches = view.search(vector, adapter_version=version, limit=plan.top_k + 1, language=fn.language)
-            stats.searches += 1
-            for match in matches:
-                t = match.target
-                other = by_key.get((t.path, t.qualified_name, t.start_line))
-                if other is None or other.id == me.id:
-                    continue  # itself, or something this commit does not hold (an ignored function)
-                key = (min(me.id, other.id), max(me.id, other.id))
-                if key in judged:
-                    continue
-                judged.add(key)
-                identical = bool(me.body_hash) and me.body_hash == other.body_hash
-                if not identical and verdict.best_possible(match.score) < verdict.duplicate:
-                    continue
-                stats.pairs_judged += 1
-                signals = reviewer.signals(
-                    fn.language, match.score, (me.qualified_name, me.code), (other.qualified_name, other.code)
-                )
-                if verdict.classify(signals, identical=identical) is FindingKind.DUPLICATE:
-                    pairs.append(ReportPair(key[0], key[1], verdict.score(signals), match.score, identical))
-            done += 1
-            if progress is not None:
-                progress(done, len(extracted))
-    if progress is not None and not extracted:
-        progress(0, 0)
+    search = _PairSearch(reviewer, plan, view, by_key, stats)
+    with Progress(f"searching {name or repo.slug}", total=len(extracted), terminal=progress) as shown:
+        for start in range(0, len(extracted), EMBED_CHUNK):
+            chunk = extracted[start : start + EMBED_CHUNK]
+            vectors = encoder.embed_functions(chunk)  # (n, dim); the cache answers for indexed code
+            for offset, (fn, vector) in enumerate(zip(chunk, vectors, strict=True)):
+                search.neighbours(fn, functions[start + offset], vector, encoder.adapter_version(fn.language))
+                shown.advance()
+    pairs, verdicts = search.pairs, search.verdicts
     stats.duplicate_pairs = len(pairs)
     kept, stats.folded_pairs = fold_nested_pairs(functions, pairs)
     clusters = cluster_pairs(functions, kept)
