@@ -483,10 +483,9 @@ class IndexService:
         progress = Progress(f"indexing {repo.slug}", terminal=self._progress)
 
         def counted() -> None:
-            progress.update(
-                stats.embedded + stats.cache_hits,
-                detail=f"{stats.embedded} embedded, {stats.cache_hits} from cache · files {stats.files_seen}/{len(paths)}",
-            )
+            # Functions written so far; within a chunk the encoder's batches move the count on.
+            cached = f" · {stats.cache_hits} from the embedding cache" if stats.cache_hits else ""
+            progress.update(stats.functions, detail=f"files {stats.files_seen}/{len(paths)}{cached}")
 
         def flush() -> None:
             run.lease.renew()
