@@ -134,6 +134,8 @@ def index_note(stats: Mapping[str, Any] | None) -> str | None:
             f"{stats.get('embedded', 0)} embedded, {stats.get('cache_hits', 0)} from the embedding cache, "
             f"{stats.get('seconds', 0)} s"
         )
+    if mode == "noop" and stats.get("held") is not None:  # nothing to do: say what the index holds
+        return f"index already at this commit: it holds {stats['held']} functions, nothing embedded"
     what = {"noop": "index already at the base", "update": "index updated", "full": "index built"}.get(mode, mode)
     return (
         f"{what}: {stats.get('functions', 0)} functions, {stats.get('embedded', 0)} embedded, "
