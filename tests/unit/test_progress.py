@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-from pathlib import Path
 
 import pytest
 
@@ -67,11 +66,25 @@ def test_closing_twice_shows_the_end_once() -> None:
     assert stream.getvalue().count("\n") == 1
 
 
-def test_encoder_tells_a_progress_callable_each_batch(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def encoder(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - an Encoder, imported lazily
     from embedding.encoder import Encoder
 
-    encoder = Encoder(str(build_tiny_roberta(tmp_path / "tiny")), batch_size=3, device="cpu")
+    return Encoder(str(build_tiny_roberta(tmp_path_factory.mktemp("tiny") / "m")), batch_size=3, device="cpu")
+
+
+TEXTS = [f"def f{i}(x):\n    return x + {i}\n" for i in range(8)]
+
+
+def test_encoder_tells_a_progress_callable_each_batch(encoder) -> None:  # noqa: ANN001
     seen: list[int] = []
-    texts = [f"def f{i}(x):\n    return x + {i}\n" for i in range(8)]
-    encoder.embed_texts(texts, progress=seen.append)
+    encoder.embed_texts(TEXTS, progress=seen.append)
     assert sum(seen) == 8 and max(seen) <= 3 and len(seen) == 3
+
+
+def test_encoder_progress_true_counts_texts_embedded(encoder, caplog: pytest.LogCaptureFixture) -> None:  # noqa: ANN001
+    """What ``doppel eval`` shows while it embeds a pool (a log line here: pytest's stderr is no TTY)."""
+    with caplog.at_level(logging.INFO, logger="core.progress"):
+        encoder.embed_texts([t + "# again\n" for t in TEXTS], progress=True)
+    lines = [r.getMessage() for r in caplog.records if r.name == "core.progress"]
+    assert lines and lines[-1].startswith("embedding: 8/8 texts (100%) · ")
