@@ -1,7 +1,9 @@
 """The encoder: a Hugging Face base model plus named LoRA adapters, one vector per function.
 
 Several adapters live on one base at once (peft multi-adapter) and each text is embedded with
-the adapter of its language, else the ``shared`` adapter, else the bare base model. Vectors are
+the adapter of its language, else the ``shared`` adapter, else the general ``code`` adapter
+shipped with doppel (``embedding/data/code_adapter``, default base only, ``DOPPEL_SHIPPED_ADAPTER``),
+else the bare base model. Vectors are
 the mean of the non-padding token states, L2-normalised, float32. Texts are batched by token
 length so little compute goes to padding, and vectors are looked up in an ``EmbeddingCache``
 first so unchanged functions are never embedded twice.
