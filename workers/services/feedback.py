@@ -120,6 +120,20 @@ def remember_published(store: FeedbackStore, result: Any, pull: int, fingerprint
     return added
 
 
+def remember_publication(settings: Settings, result: Any, pull: int, fingerprints: Collection[str]) -> int:
+    """``remember_published`` into the repository's own store (``result.repo``'s); a store that
+    cannot be opened is logged, never raised: publishing is done by then."""
+    try:
+        store = open_repo_store(settings, result.repo)
+    except (OSError, sqlite3.Error) as exc:
+        log.warning("feedback.store_unavailable repo=%s: %s", result.repo.slug, exc)
+        return 0
+    try:
+        return remember_published(store, result, pull, fingerprints)
+    finally:
+        store.close()
+
+
 # --- 2. collecting ------------------------------------------------------------------------------
 class FeedbackClient(Protocol):
     """The GitHub calls collection makes (``github_adapter.client.GitHubClient`` provides them)."""
@@ -444,18 +458,22 @@ def open_repo_store(settings: Settings, repo: RepoRef) -> FeedbackStore:
     return open_store(settings.data_dir, repo, store_limits(settings))
 
 
-def feedback_counts(settings: Settings, repo: RepoRef) -> FeedbackCounts:
-    """How many labelled pairs the repository has (for ``/similar config``); zeros when it has
-    no store yet (none is created for asking)."""
+def feedback_counts(settings: Settings, repo: RepoRef) -> FeedbackCounts | None:
+    """How many labelled pairs the repository has (for ``/similar config``): zeros when it has no
+    store yet (none is created for asking), ``None`` when its store cannot be read."""
     from workers.services.feedback_store import store_path
 
     if not store_path(settings.data_dir, repo).exists():
         return FeedbackCounts()
-    store = open_repo_store(settings, repo)
     try:
-        return store.counts()
-    finally:
-        store.close()
+        store = open_repo_store(settings, repo)
+        try:
+            return store.counts()
+        finally:
+            store.close()
+    except (OSError, sqlite3.Error, FeedbackInputError) as exc:
+        log.warning("feedback.store_unreadable repo=%s: %s", repo.slug, exc)
+        return None
 
 
 def prepare_feedback(
@@ -514,14 +532,3 @@ def record_thread_feedback(rt: FeedbackRuntime, job: ThreadFeedbackJob) -> str:
         store.close()
     log.info("feedback.thread_%s repo=%s pr=%s resolved=%s", outcome, job.repo, job.pr_number, job.resolved)
     return outcome
-
-
-def config_line(counts: FeedbackCounts) -> str:
-    """The ``/similar config`` line about the repository's labelled pairs."""
-    if not counts.published:
-        return "Feedback: no labelled pairs yet (👍 or 👎 on doppel's inline comments, or resolving them, adds some)."
-    return (
-        f"Feedback: {counts.labelled} labelled pair{'s' if counts.labelled != 1 else ''} "
-        f"({counts.positives} confirmed, {counts.negatives} rejected) from {counts.published} "
-        f"commented finding{'s' if counts.published != 1 else ''}; the nightly training uses them."
-    )

@@ -21,6 +21,7 @@ from core.errors import ConfigError, DoppelError, ReviewError
 from workers.jobs import CommandJob, DropJob, IndexJob, RetrainJob, ReviewJob
 from workers.services.access import command_permitted
 from workers.services.coalesce import PullKey
+from workers.services.feedback import feedback_counts
 from workers.services.ports import GitHubPort, Runtime
 from workers.services.repo_config import render_config
 
@@ -103,7 +104,8 @@ def reply_command(rt: Runtime, job: CommandJob) -> str:
         rt.registry.ignore(ref, pr_number)
         body = "doppel will not review this pull request again."
     elif parsed.kind is CommandKind.CONFIG:
-        body = render_config(rt.plan(ref))  # the plan a review would use now, problems included
+        # The plan a review would use now, problems included, and what reviewers taught it.
+        body = render_config(rt.plan(ref), feedback=feedback_counts(rt.settings, ref))
     elif parsed.kind is CommandKind.INVALID:
         body = f"I could not read that command: {parsed.error}.\n\n{HELP_TEXT}"
     else:

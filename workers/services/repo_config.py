@@ -38,6 +38,7 @@ from embedding.verdict import STRICTNESS_OFFSETS, verdict_for
 from github_adapter.publish import DEFAULT_MAX_COMMENTS
 
 if TYPE_CHECKING:
+    from workers.services.feedback_store import FeedbackCounts
     from workers.services.plan import ReviewPlan
 
 log = logging.getLogger(__name__)
@@ -381,12 +382,24 @@ def load_repo_config(
     return config
 
 
-def render_config(config: RepoConfig | ReviewPlan, settings: Settings | None = None) -> str:
+def _feedback_cell(counts: FeedbackCounts) -> str:
+    if not counts.labelled:
+        return f"none yet ({counts.published} commented finding(s); 👍/👎 or resolving a comment labels one)"
+    return (
+        f"{counts.labelled} ({counts.positives} confirmed, {counts.negatives} rejected, of {counts.published} "
+        "commented findings); the nightly training learns from them"
+    )
+
+
+def render_config(
+    config: RepoConfig | ReviewPlan, settings: Settings | None = None, *, feedback: FeedbackCounts | None = None
+) -> str:
     """Markdown for ``/similar config``: the plan a review of this repository runs under now.
 
     Given a ``ReviewPlan`` (what the bot's jobs resolve), it shows exactly that plan; given a
     ``RepoConfig`` and the process ``settings``, the plan they make. A file that could not be used
-    is named with what is wrong, above the defaults that are in force instead.
+    is named with what is wrong, above the defaults that are in force instead. ``feedback``: the
+    repository's labelled pairs from reviews (``workers.services.feedback.feedback_counts``).
     """
     from workers.services.plan import ReviewPlan, plan_from_config
 
@@ -414,6 +427,8 @@ def render_config(config: RepoConfig | ReviewPlan, settings: Settings | None = N
         ("Runs on", ", ".join(plan.events) or "no events"),
         ("Adapters", adapters or "none (the base model)"),
     ]
+    if feedback is not None:
+        rows.append(("Labelled pairs from reviews", _feedback_cell(feedback)))
     lines = ["### doppel configuration", ""]
     if plan.problem:
         problem = " ".join(plan.problem.replace("`", "'").split())

@@ -56,6 +56,7 @@ class GitHubAdapter:
 
         self.client = client
         self.installation_id = installation_id
+        self.settings = settings
         self.publisher = PublishService(client, bot_login=settings.bot_login, max_comments=settings.max_inline_comments)
 
     def pull(self, repo: str, number: int) -> PullInfo:
@@ -80,6 +81,10 @@ class GitHubAdapter:
         pull = PullRef(RepoRef(repo, self.installation_id), number, result.head, result.base)
         outcome = publisher.publish(result, pull)
         log.info("review.published repo=%s pr=%d status=%s", repo, number, outcome.status)
+        if outcome.status == "published":  # the pairs behind the inline comments, for 👍/👎 later
+            from workers.services.feedback import remember_publication
+
+            remember_publication(self.settings, result, number, [*outcome.posted, *outcome.kept])
 
     def config_file(self, repo: str) -> tuple[str | None, str]:
         """``.github/doppel.yml`` on the default branch (never the pull request's) and where it was read."""
@@ -251,6 +256,9 @@ class ProductionRuntime:
             self._repo_services.pop(repo.collection_name, None)
         shutil.rmtree(self.settings.adapter_registry_root / repo.collection_name, ignore_errors=True)
         shutil.rmtree(self.clones.path_for(repo.slug, repo.installation_id), ignore_errors=True)
+        from workers.services.feedback_store import drop_store
+
+        drop_store(self.settings.data_dir, repo)  # its reviewers' feedback goes with it
 
     def retrain(self, repo: RepoRef) -> dict[str, Any]:
         from embedding.encoder import Encoder
