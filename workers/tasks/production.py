@@ -148,11 +148,11 @@ class ProductionRuntime:
         """The services for ``repo``: its own adapters and collection when the registry's pointer
         (the job plan's, when given) names some (never another repository's), else the shared
         ones. Rebuilt when the pointer switches; they share the one index this process holds."""
-        from embedding.registry import AdapterRegistry
+        from embedding.generation import Generations
         from workers.services.wiring import build_services
 
         if pointer is None:
-            pointer = AdapterRegistry(self.settings.adapter_registry_root).pointer(repo)
+            pointer = Generations.from_settings(self.settings).current(repo).pointer
         if not pointer.adapters:
             return self.services
         shared = self.services
@@ -250,11 +250,13 @@ class ProductionRuntime:
         return result
 
     def drop(self, repo: RepoRef) -> None:
-        dropped = self.services.index.drop_repository(repo)
+        from embedding.generation import Generations
+
+        # Every collection it owns (base and adapter generations) and its adapters.
+        dropped = Generations.from_settings(self.settings).drop_repository(repo, self.services.index)
         log.info("repository.collections_dropped repo=%s collections=%s", repo.slug, ",".join(dropped))
         with self._lock:
             self._repo_services.pop(repo.collection_name, None)
-        shutil.rmtree(self.settings.adapter_registry_root / repo.collection_name, ignore_errors=True)
         shutil.rmtree(self.clones.path_for(repo.slug, repo.installation_id), ignore_errors=True)
         from workers.services.feedback_store import drop_store
 
