@@ -12,14 +12,18 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from embedding.training.pairs import TrainingPair, function_key
+
+if TYPE_CHECKING:
+    from embedding.training.negatives import NeighbourNegatives
 
 
 @dataclass(frozen=True)
 class Batch:
     pairs: tuple[TrainingPair, ...]
-    hard_negatives: tuple[str, ...] = ()  # code of other functions of the same files
+    hard_negatives: tuple[str, ...] = ()  # code of other functions: same file or nearest neighbours
 
 
 _GROUP_WINDOW = 64  # batches' worth of shuffled pairs sorted together when grouping by length
@@ -84,11 +88,17 @@ def make_batches(
 
 
 def hard_negatives_for(
-    batch: Sequence[TrainingPair], by_path: dict[str, list[tuple[str, str, str]]], *, seed: int = 0
+    batch: Sequence[TrainingPair],
+    by_path: dict[str, list[tuple[str, str, str]]],
+    *,
+    seed: int = 0,
+    neighbours: NeighbourNegatives | None = None,
 ) -> list[str]:
-    """One function from the same file per pair (not any function or body hash of the batch).
+    """One hard negative per pair that is no function and no body hash of the batch.
 
-    ``by_path`` maps a path to (function key, body hash, code) of its functions.
+    It comes from the pair's file (``by_path`` maps a path to (function key, body hash, code) of
+    its functions) and from its nearest neighbours (``neighbours``, see ``negatives.py``): one of
+    them at random when both are given.
     """
     keys = {p.function_key for p in batch}
     hashes = {p.body_hash for p in batch}
@@ -96,6 +106,12 @@ def hard_negatives_for(
     picked: list[str] = []
     for pair in batch:
         options = [(k, h, code) for k, h, code in by_path.get(pair.path, ()) if k not in keys and h not in hashes]
+        if neighbours is not None:
+            options += [
+                (c.key, c.body_hash, c.code)
+                for c in neighbours.of(pair.function_key)
+                if c.key not in keys and c.body_hash not in hashes
+            ]
         if options:
             key, body, code = rng.choice(options)
             keys.add(key)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +40,9 @@ class MinedRepository:
     functions: list[CodeFunction]
     pairs: list[TrainingPair]
     warnings: list[str] = field(default_factory=list)
+    # What mining saw: commits scanned, history and synthetic pairs found (before the caps), and
+    # why there are no history pairs when there are none.
+    statistics: dict[str, object] = field(default_factory=dict)
 
     def languages(self) -> list[str]:
         return sorted({fn.language for fn in self.functions})
@@ -119,8 +122,13 @@ def history_pairs(
     max_pairs: int,
     languages: Sequence[str] | None = None,
     options: object | None = None,
+    seen: dict[str, int] | None = None,
 ) -> list[TrainingPair]:
-    """(old → new) pairs of functions that changed modestly in the last ``max_commits`` commits."""
+    """(old → new) pairs of functions that changed modestly in the last ``max_commits`` commits.
+
+    ``seen`` (when given) is told how many commits were read and how many had a parent to compare
+    with: a repository of one commit has none, so it gives no pairs.
+    """
     if max_commits <= 0 or max_pairs <= 0 or not is_git_repository(root):
         return []
     import git
@@ -136,6 +144,9 @@ def history_pairs(
         raise GitError(f"cannot read the history of {root} at {head}: {exc}") from exc
     per_language: dict[str, int] = defaultdict(int)
     pairs: list[TrainingPair] = []
+    if seen is not None:
+        seen["commits"] = len(commits)
+        seen["commits_with_parent"] = sum(1 for c in commits if c.parents)
     for commit in commits:
         if not commit.parents:
             continue
@@ -167,16 +178,40 @@ def mine_repository(
     root = Path(root)
     functions, sha = collect_functions(root, commit=commit, languages=languages, options=options)
     pairs = text_pairs(functions, identifiers=config.identifier_pairs, min_query_chars=config.min_query_chars)
-    pairs += synthetic_pairs(functions, per_function=config.synthetic_per_function, seed=config.seed)
+    synthetic = synthetic_pairs(functions, per_function=config.synthetic_per_function, seed=config.seed)
+    pairs += synthetic
+    seen: dict[str, int] = {}
+    history: list[TrainingPair] = []
     if sha is not None:
-        pairs += history_pairs(
+        history = history_pairs(
             root,
             sha,
             max_commits=config.history_commits,
             max_pairs=config.max_history_pairs,
             languages=languages,
             options=options,
+            seen=seen,
         )
+        pairs += history
+    statistics: dict[str, object] = {
+        "history_commits_scanned": seen.get("commits", 0),
+        "history_pairs_found": len(history),
+        "synthetic_pairs_found": len(synthetic),
+        "synthetic_kinds": dict(sorted(Counter(p.clone_type or "" for p in synthetic).items())),
+    }
+    warnings: list[str] = []
+    if not history:
+        if sha is None:
+            reason = "not a git repository: no history pairs; code→code pairs are synthetic edits only"
+        elif config.history_commits <= 0:
+            reason = "history_commits is 0: no history pairs; code→code pairs are synthetic edits only"
+        elif seen.get("commits_with_parent", 0) == 0:
+            reason = "one commit: no history pairs; code→code pairs are synthetic edits only"
+        else:
+            reason = "no function changed modestly in the history scanned: code→code pairs are synthetic only"
+        statistics["history_note"] = reason
+        warnings.append(reason)
+        log.info("training.no_history root=%s reason=%s", root, reason)
     pairs = filter_pairs(
         pairs,
         min_code_chars=config.min_code_chars,
@@ -191,4 +226,6 @@ def mine_repository(
             [p for p in pairs if p.language == language], config.max_pairs_per_language, seed=config.seed
         )
     log.info("training.mined root=%s functions=%d pairs=%d", root, len(functions), len(capped))
-    return MinedRepository(root=root, commit=sha, functions=functions, pairs=capped)
+    return MinedRepository(
+        root=root, commit=sha, functions=functions, pairs=capped, warnings=warnings, statistics=statistics
+    )

@@ -234,3 +234,54 @@ def test_bf16_training_on_cuda_lowers_the_loss_and_saves_a_loadable_adapter(tmp_
     assert np.allclose(reloaded.embed_texts(texts, adapter="python"), trained, atol=2e-2)
     base = reloaded.embed_texts(texts)
     assert not np.allclose(base, trained, atol=2e-2)
+
+
+def test_pairs_separated_by_the_margin_leave_the_loss_and_are_counted() -> None:
+    torch.manual_seed(3)
+    q = _unit(torch.randn(6, 16))
+    c = q.clone()
+    c[:3] = _unit(q[:3] + 1.5 * torch.randn(3, 16))  # three pairs the model does not separate yet
+    loss_fn = SymmetricInfoNCE(lambda texts: torch.zeros(len(texts), 4), temperature=0.05, drop_margin=0.3)
+    kept_loss = loss_fn.compute_loss_from_embeddings(q, c)
+    pairs, kept, carrying = loss_fn.last_counts.tolist()
+    assert pairs == 6 and 3 <= kept < 6 and carrying <= kept
+    everything = _loss().compute_loss_from_embeddings(q, c)
+    assert kept_loss > everything  # the mean over the pairs that teach, not diluted by the easy ones
+    easy = SymmetricInfoNCE(lambda texts: torch.zeros(len(texts), 4), drop_margin=0.3)
+    assert easy.compute_loss_from_embeddings(q, q) == 0.0 and easy.last_counts.tolist() == [6, 0, 0]
+
+
+def test_without_a_margin_the_loss_is_the_plain_mean() -> None:
+    torch.manual_seed(4)
+    q, c = _unit(torch.randn(5, 8)), _unit(torch.randn(5, 8))
+    t = 0.1
+    labels = torch.arange(5)
+    by_hand = (
+        torch.nn.functional.cross_entropy(q @ c.T / t, labels) + torch.nn.functional.cross_entropy(c @ q.T / t, labels)
+    ) / 2
+    loss_fn = SymmetricInfoNCE(lambda texts: torch.zeros(len(texts), 4), temperature=t)
+    assert torch.isclose(loss_fn.compute_loss_from_embeddings(q, c), by_hand)
+    assert loss_fn.last_counts.tolist()[:2] == [5, 5]
+
+
+def test_training_reports_the_share_of_each_epoch_that_carries_a_gradient(tmp_path: Path) -> None:
+    from embedding.encoder import Encoder
+    from embedding.training.config import LoraSpec, TrainConfig
+    from embedding.training.trainer import train_adapter
+    from tests.factories import make_function
+    from tests.tiny_models import build_tiny_roberta
+
+    model_dir = build_tiny_roberta(tmp_path / "m")
+    pairs = _toy_pairs()
+    functions = [make_function(p.code, path=p.path, qualified_name=p.function_key.split("::")[1]) for p in pairs]
+    config = TrainConfig(
+        batch_size=4, epochs=3, learning_rate=2e-2, warmup_ratio=0.0, temperature=0.1, drop_margin=0.05,
+        hard_negative_mining="both", hard_negative_neighbours=2,
+    )  # fmt: skip
+    encoder = Encoder(str(model_dir), device="cpu", max_length=16)
+    result = train_adapter(encoder, "python", pairs, config, LoraSpec(r=4, alpha=8, dropout=0.0), functions=functions)
+    assert [e["epoch"] for e in result.epochs] == [0, 1, 2]
+    for epoch in result.epochs:
+        assert epoch["pairs"] == 8 and epoch["carrying"] <= epoch["pairs"] - epoch["dropped"]
+        assert epoch["carrying_fraction"] == round(epoch["carrying"] / 8, 4)
+    assert result.to_dict()["epochs"] == result.epochs and result.hard_negatives == "both"

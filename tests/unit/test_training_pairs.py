@@ -194,3 +194,24 @@ def test_balance_caps_code_pairs_per_language_keeping_history_and_held_out_pairs
     assert balance_kinds(pairs, 1.0, seed=0) == kept  # deterministic
     assert balance_kinds(pairs, None) == pairs
     assert len([p for p in balance_kinds(pairs, 0.5) if p.language == "python" and p.kind == "code2code"]) == 2 + 5
+
+
+def test_a_one_commit_repository_mines_no_history_pairs_and_says_so(tmp_path: Path) -> None:
+    code = 'def f(x):\n    """Add numbers to x in turn."""\n' + "\n".join(f"    v{i} = x + {i}" for i in range(8))
+    repo = make_repo(tmp_path, {"pkg/a.py": code + "\n    if v7 > 3:\n        return v7\n    return v7 * 2\n"})
+    mined = mine_repository(Path(repo.working_tree_dir or ""), TrainConfig(min_code_chars=10))
+    assert mined.commit == repo.head.commit.hexsha
+    assert not [p for p in mined.pairs if p.source == "history"]
+    assert mined.statistics["history_commits_scanned"] == 1
+    assert mined.statistics["history_pairs_found"] == 0
+    assert "one commit" in str(mined.statistics["history_note"]) and mined.warnings
+    assert [p for p in mined.pairs if p.source == "synthetic"]  # synthetic edits stand in
+    assert mined.statistics["synthetic_pairs_found"] == sum(mined.statistics["synthetic_kinds"].values())  # type: ignore[union-attr]
+
+
+def test_history_mining_has_no_note_when_it_finds_pairs(tmp_path: Path) -> None:
+    body = "\n".join(f"    v{i} = x + {i}" for i in range(8))
+    repo = make_repo(tmp_path, {"pkg/a.py": f"def f(x):\n{body}\n    return v7\n"})
+    commit(repo, {"pkg/a.py": f"def f(x):\n{body}\n    v8 = v7 * 2\n    return v8\n"})
+    mined = mine_repository(Path(repo.working_tree_dir or ""), TrainConfig(min_code_chars=10))
+    assert mined.statistics["history_pairs_found"] == 1 and "history_note" not in mined.statistics

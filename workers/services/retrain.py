@@ -558,7 +558,11 @@ class RetrainService:
         report = RetrainReport(
             repo=repo.slug,
             commit=mined.commit,
-            statistics={"functions": len(mined.functions), "pairs": pair_statistics(mined.pairs)},
+            statistics={
+                "functions": len(mined.functions),
+                "pairs": pair_statistics(mined.pairs),
+                "mining": mined.statistics,
+            },
             outcomes=outcomes,
             pointer=pointer,
             seconds=time.perf_counter() - started,
