@@ -36,7 +36,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.domain import CodeFunction  # noqa: E402
-from embedding.clones import CloneKind, make_clone  # noqa: E402
+from embedding.clones import COPY_KINDS, CloneKind, make_clone  # noqa: E402
 from embedding.extract import ExtractOptions, extract_source  # noqa: E402
 from embedding.lexical import NormalizedCode, normalize, similarity  # noqa: E402
 from embedding.verdict import combined_score  # noqa: E402
@@ -113,7 +113,7 @@ def build_pairs(args: argparse.Namespace) -> tuple[list[Pair], dict[str, float]]
     originals = rng.sample(range(len(pool)), min(args.originals, len(pool)))
     clones: list[tuple[int, CloneKind, str]] = []
     for i in originals:
-        for kind in CloneKind:
+        for kind in COPY_KINDS:
             clone = make_clone("python", pool[i].code, kind, seed=rng.randrange(2**31))
             clones.append((i, kind, clone.code))
     timings["extract + clone"] = time.perf_counter() - started
@@ -211,7 +211,7 @@ class Calibration:
 def by_type(pairs: Sequence[Pair]) -> dict[str, Scored]:
     """Per clone type: its clones plus every negative (hard and random) of the same pairs."""
     negatives = [p for p in pairs if not p.positive]
-    return {kind.value: Scored([p for p in pairs if p.kind == kind.value] + negatives) for kind in CloneKind}
+    return {kind.value: Scored([p for p in pairs if p.kind == kind.value] + negatives) for kind in COPY_KINDS}
 
 
 def calibrate(pairs: Sequence[Pair], args: argparse.Namespace) -> Calibration:
@@ -250,7 +250,7 @@ def report(pairs: list[Pair], args: argparse.Namespace, timings: dict[str, float
     random_test = Scored([p for p in test if p.kind == "random"])
 
     means = ["| pair kind | n | cosine (mean ± sd) | lexical (mean ± sd) |", "|---|---:|---:|---:|"]
-    for kind in [k.value for k in CloneKind] + ["hard", "random"]:
+    for kind in [k.value for k in COPY_KINDS] + ["hard", "random"]:
         cos = [p.cosine for p in pairs if p.kind == kind]
         lex = [p.lexical for p in pairs if p.kind == kind]
         means.append(
@@ -262,7 +262,7 @@ def report(pairs: list[Pair], args: argparse.Namespace, timings: dict[str, float
         "| at the defaults: recall | at the defaults: precision |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    for kind in CloneKind:
+    for kind in COPY_KINDS:
         c, t = calib_sets[kind.value], test_sets[kind.value]
         cos_recall, _ = t.evaluate(0.0, lowest_threshold([c], 0.0, p95))
         comb_recall, _ = t.evaluate(chosen.weight, lowest_threshold([c], chosen.weight, p95))
