@@ -34,7 +34,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from core.domain import Finding, FindingKind, RepoRef
+from core.domain import CodeFunction, Finding, FindingKind, RepoRef
 from workers.services.access import WRITE_PERMISSIONS
 from workers.services.feedback_store import (
     MAX_CODE_CHARS,
@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from embedding.verdict_fit import LabelledPair
     from github_adapter.client import Reaction, ReviewComment
     from workers.jobs import ThreadFeedbackJob
+    from workers.services.retrain import ExtraPairs
 
 log = logging.getLogger(__name__)
 
@@ -416,6 +417,34 @@ def training_feedback(labelled: Sequence[FeedbackPair]) -> TrainingFeedback:
                 )  # fmt: skip
             )
     return TrainingFeedback(tuple(positives), tuple(negatives), tuple(kept))
+
+
+def negative_functions(feedback: TrainingFeedback) -> list[CodeFunction]:
+    """Each 👎'd pair's changed function, placed in its match's file: hard-negative candidates for
+    the match's training pairs (same-file and nearest-neighbour mining both offer it there)."""
+    out: list[CodeFunction] = []
+    seen: set[tuple[str, str]] = set()
+    for n in feedback.negatives:
+        path = n.code_key.split("::", 1)[0]
+        name = n.query_key.split("::", 1)[-1]
+        if (path, n.query_hash) in seen:
+            continue
+        seen.add((path, n.query_hash))
+        lines = n.query.count("\n") + 1
+        out.append(CodeFunction(n.language, path, f"feedback.{name}", 1, lines, "", n.query, None, n.query_hash))
+    return out
+
+
+def extra_pairs(feedback: TrainingFeedback) -> ExtraPairs:
+    """The retrain's ``ExtraPairs`` from reviewers' labels: 👍/resolved pairs as training pairs,
+    👎'd functions as hard negatives, and every labelled pair scored with the fitted adapter's
+    vectors for the verdict refit."""
+    from workers.services.retrain import ExtraPairs
+
+    def score(embed: Callable[[Sequence[str]], np.ndarray], languages: Sequence[str]) -> list[LabelledPair]:
+        return verdict_pairs(feedback, embed, languages=languages)
+
+    return ExtraPairs(training=feedback.positives, negatives=negative_functions(feedback), score=score)
 
 
 def verdict_pairs(

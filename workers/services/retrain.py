@@ -60,6 +60,7 @@ from embedding.verdict_fit import (
 )
 
 if TYPE_CHECKING:
+    from core.domain import CodeFunction
     from core.settings import Settings
     from embedding.encoder import Encoder
     from embedding.index.base import VectorIndex
@@ -84,16 +85,29 @@ class ExtraPairs:
 
     ``training``: pairs added to the training data of the adapters covering their language.
     ``labelled``: language → pairs added to that language's calibration set (the validation
-    split's copies and neighbours the verdict is refitted on)."""
+    split's copies and neighbours the verdict is refitted on).
+    ``negatives``: functions known NOT to be copies of a function of the file they are placed in
+    (a 👎'd finding's changed function, at its match's path): they join the training's hard
+    negative candidates, so the match's pairs are pushed away from them.
+    ``score``: labelled pairs scored with the vectors of the adapter being fitted (``embed``, the
+    languages), added to the calibration set like ``labelled``."""
 
     training: Sequence[TrainingPair] = ()
     labelled: Mapping[str, Sequence[LabelledPair]] = field(default_factory=dict)
+    negatives: Sequence[CodeFunction] = ()
+    score: Callable[[Callable[[Sequence[str]], Any], Sequence[str]], Sequence[LabelledPair]] | None = None
 
     def training_for(self, languages: Sequence[str]) -> list[TrainingPair]:
         return [p for p in self.training if p.language in languages]
 
-    def labelled_for(self, languages: Sequence[str]) -> list[LabelledPair]:
-        return [p for lang in languages for p in self.labelled.get(lang, ())]
+    def negatives_for(self, languages: Sequence[str]) -> list[CodeFunction]:
+        return [fn for fn in self.negatives if fn.language in languages]
+
+    def labelled_for(
+        self, languages: Sequence[str], embed: Callable[[Sequence[str]], Any] | None = None
+    ) -> list[LabelledPair]:
+        fixed = [p for lang in languages for p in self.labelled.get(lang, ())]
+        return fixed + list(self.score(embed, languages)) if self.score is not None and embed is not None else fixed
 
 
 @dataclass
@@ -599,8 +613,9 @@ class RetrainService:
 
         outcome = AdapterOutcome(name=name, languages=languages)
         train_pairs = [p for lang in languages for p in mined.pairs_of(lang, "train")] + extra.training_for(languages)
+        functions = [*mined.functions, *extra.negatives_for(languages)]
         outcome.train = train_adapter(
-            encoder, name, train_pairs, self.config, self.lora, functions=mined.functions, progress=self.progress
+            encoder, name, train_pairs, self.config, self.lora, functions=functions, progress=self.progress
         )
         if not is_main_process():
             # Under torchrun the other processes only train; the first one evaluates and registers.
@@ -608,7 +623,7 @@ class RetrainService:
             return outcome
         current = self._load_current(encoder, repo, name)
         evaluate_outcome(encoder, mined, outcome, config=self.config, current=current, progress=self.progress)
-        labelled = extra.labelled_for(languages)
+        labelled = extra.labelled_for(languages, lambda texts: encoder.embed_texts(list(texts), adapter=name))
         compare_outcome(outcome, self.config)
         calibrate_outcome(outcome, self.config, labelled)
         in_force = self._verdict_in_force(encoder, current)

@@ -280,7 +280,11 @@ class ProductionRuntime:
             reindexer=IndexReindexer(self.settings, self.services.index, source, commit),
         )
         root = self.clones.path_for(repo.slug, repo.installation_id)
-        report = service.run(root, repo, commit=commit)
+        from workers.services.feedback import extra_pairs, prepare_feedback
+
+        # The collection step: reviewers' 👍/👎 polled now, their labels in this run's data.
+        feedback = prepare_feedback(self.settings, repo, self.access.client(repo.installation_id))
+        report = service.run(root, repo, commit=commit, extra=extra_pairs(feedback))
         result: dict[str, Any] = report.to_dict()
         return result
 
