@@ -281,6 +281,7 @@ def run_train(args: argparse.Namespace) -> int:
         )
     data = report.to_dict()
     data["losses"] = {o.name: o.train.losses if o.train else [] for o in report.outcomes}
+    _add_scores(data, {o.name: (o.test, o.verdict) for o in report.outcomes}, "test")
     if args.export and report.pointer is not None:
         from embedding.generation import Generations
 
@@ -348,10 +349,12 @@ def run_eval(args: argparse.Namespace) -> int:
     split = args.split
     outcomes = []
     languages = mined.languages()
+    tables: dict[str, Any] = {}  # adapter name → (model → language → evaluation, its verdict)
     for name, path in sorted(adapters.items()) or [("base", None)]:
         covered = [name] if name in languages else languages
         outcome = AdapterOutcome(name=name, languages=covered)
         table = outcome.validation if split == "validation" else outcome.test
+        tables[name] = (table, None)
         table["base"] = evaluate_model(encoder, None, mined, covered, split, config=config, pools=pools, progress=True)
         if path is None:  # no adapters: the base model alone
             table["adapter"] = table["base"]
@@ -377,11 +380,39 @@ def run_eval(args: argparse.Namespace) -> int:
                 "intervals": row["intervals"],
                 "split_sizes": row["split_sizes"],
                 "notes": row["notes"],
+                **({} if path is not None else {"base_only": True}),
             }
         )
-    data = {"repo": str(args.path), "commit": mined.commit, "split": split, "adapters": outcomes}
+    data = {
+        "kind": "eval",  # the report's own template (embedding.training.report.render_eval_markdown)
+        "repo": args.repo or args.path.resolve().name,
+        "path": str(args.path.resolve()),
+        "commit": mined.commit,
+        "split": split,
+        "base_model": settings.base_model,
+        "adapters": outcomes,
+    }
+    _add_scores(data, tables, split, settings=settings, encoder=encoder)
     _emit(args, data)
     return 0
+
+
+def _add_scores(
+    data: dict[str, Any], tables: dict[str, Any], split: str, *, settings: Any = None, encoder: Any = None
+) -> None:
+    """Each adapter's calibration plot data: the verdict's scores of the split's copies and of their
+    nearest non-copies (``score_distributions``), under the adapter's refitted verdict, else the
+    one reviews apply to its vectors now."""
+    from embedding.training.report import score_distributions
+    from embedding.verdict import default_verdict, verdict_for
+
+    for adapter in data["adapters"]:
+        evaluations, verdict = tables.get(adapter["name"], ({}, None))
+        if verdict is None and settings is not None and encoder is not None and not adapter.get("base_only"):
+            verdict = verdict_for(settings, adapter["name"], encoder.adapter_metadata(adapter["name"]))
+        elif verdict is None:
+            verdict = verdict_for(settings) if settings is not None else default_verdict()
+        adapter["scores"] = score_distributions(evaluations, verdict, split=split)
 
 
 def _split_sizes(mined: Any, languages: list[str], split: str) -> dict[str, dict[str, int]]:
