@@ -383,7 +383,8 @@ def _thumbs(rollup: object) -> tuple[int, int] | None:
 
 
 def _reaction(r: dict[str, Any]) -> Reaction:
-    user = r.get("user") if isinstance(r.get("user"), dict) else {}
+    raw = r.get("user")
+    user: dict[str, Any] = raw if isinstance(raw, dict) else {}  # null for a deleted account
     return Reaction(
         id=_count(r.get("id")),
         content=str(r.get("content") or "")[:20],
