@@ -221,3 +221,16 @@ def test_the_fake_thread_webhook_has_githubs_shape() -> None:
     assert missing == set()
     assert set(example["thread"]["comments"][0]["reactions"]) == set(ours["reactions"])
     assert set(example["pull_request"]) <= set(payload["pull_request"])
+
+
+def test_a_copied_marker_on_someone_elses_comment_labels_nothing(fake: FakeGitHubServer, client: GitHubClient) -> None:
+    store = MemoryFeedbackStore()
+    publish(client, store)
+    state = fake.state
+    forged = state.add_review_comment(
+        sc.SLUG, sc.NUMBER, login="mallory", body=f"not doppel <!-- doppel:fp={sc.DUP_APPLY.fingerprint} -->",
+        path="app/billing.py", line=3, commit_id=sc.HEAD, in_reply_to=None, review_id=None,
+    )  # fmt: skip
+    state.react(forged["id"], "alice", "-1")
+    stats = FeedbackCollector(client, store, bot_login=BOT).collect(sc.SLUG)
+    assert labels(store) == {} and stats.reaction_reads == 0 and stats.comments == len(sc.INLINE_FINDINGS)
