@@ -88,25 +88,25 @@ def promotion_gate(
     the base model's (the current adapter's); the lower end of its 95% interval must reach
     ``margin``. ``alarms``: the candidate may not flag more genuinely new functions as duplicates
     than the base model does."""
+    refusals: list[str] = []
     if vs_base.queries == 0:
-        return GateDecision(False, "no validation queries to compare the candidate with the base model on")
-    if not vs_base.clears(margin):
-        return GateDecision(
-            False,
-            f"against the base model, {vs_base.describe()}: the interval's lower end does not reach the margin {margin}",
+        refusals.append("no validation queries to compare the candidate with the base model on")
+    elif not vs_base.clears(margin):
+        refusals.append(
+            f"against the base model, {vs_base.describe()}: the interval's lower end does not reach the margin {margin}"
         )
     if vs_current is not None and not vs_current.clears(margin):
-        return GateDecision(
-            False,
+        refusals.append(
             f"against the current adapter, {vs_current.describe()}: the interval's lower end does not reach "
-            f"the margin {margin}",
+            f"the margin {margin}"
         )
     if alarms is not None and alarms.raised:
-        return GateDecision(
-            False,
+        refusals.append(
             f"its verdict flags {alarms.candidate} of {alarms.functions} genuinely new validation functions as "
-            f"duplicates, the base model {alarms.base}: reviews would get looser",
+            f"duplicates, the base model {alarms.base}: reviews would get looser"
         )
+    if refusals:  # every reason, so a report shows all that stands in the way
+        return GateDecision(False, "; ".join(refusals))
     parts = [f"against the base model, {vs_base.describe()}"]
     if vs_current is not None:
         parts.append(f"against the current adapter, {vs_current.describe()}")
