@@ -98,6 +98,13 @@ class Settings(BaseSettings):
     batch_size: int = Field(32, ge=1, le=4096, description="Functions per forward pass.")
     device: str = Field("auto", description="'auto' (CUDA when present, else CPU), 'cpu', 'cuda' or 'cuda:N'.")
     embedding_cache: bool = Field(True, description="Cache vectors by (base model, adapter version, text hash).")
+    inference_precision: Literal["auto", "fp32", "bf16", "int8"] = Field(
+        "fp32",
+        description="CPU embedding precision: 'fp32'; 'bf16' (CPUs with avx512_bf16/AMX) or 'int8' (dynamic "
+        "quantization) embed with a merged copy of base and adapter, in a vector space of their own; "
+        "'auto' is fp32 (no fast path met 2.5x at equal findings, benchmarks/results/fast_cpu.md). "
+        "Ignored on CUDA.",
+    )
 
     # --- vector index ------------------------------------------------------------------------
     index_backend: Literal["edge", "server"] = Field(

@@ -45,6 +45,7 @@ from embedding.adapters import (
 )
 from embedding.cache import EmbeddingCache
 from embedding.pooling import l2_normalise, length_batches, mean_pool
+from embedding.precision import FP32, FastModels, precision_tag, resolve_precision
 
 if TYPE_CHECKING:
     import torch
@@ -176,6 +177,7 @@ class Encoder:
         cache: EmbeddingCache | None = None,
         length_bucketing: bool = True,
         dtype: str = "auto",
+        precision: str = FP32,
     ) -> None:
 
         if max_length < 8:
@@ -200,6 +202,9 @@ class Encoder:
         self.length_bucketing = length_bucketing
         self.stats = EncoderStats()
         self._adapters: dict[str, _Adapter] = {}
+        # CPU fast path (embedding/precision.py): merged bf16/int8 copies, never used while training.
+        self.precision = resolve_precision(precision, self.device)
+        self._fast = FastModels(self.precision) if self.precision != FP32 else None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Encoder:
@@ -211,6 +216,7 @@ class Encoder:
             batch_size=settings.batch_size,
             device=settings.device,
             cache=cache,
+            precision=settings.inference_precision,
         )
         if settings.adapter_dir is not None:
             if settings.adapter_dir.is_dir():
@@ -249,6 +255,7 @@ class Encoder:
         version = adapter_file_version(path, metadata)
         if name in self._adapters:
             self._remove_adapter(name)
+        self._forget_fast(name)
         try:
             if isinstance(self.model, PeftModel):
                 self.model.load_adapter(str(path), adapter_name=name, is_trainable=False)
@@ -319,6 +326,7 @@ class Encoder:
         check_adapter_name(name)
         if name in self._adapters:
             self._remove_adapter(name)
+        self._forget_fast(name)
         base = self.model.get_base_model() if isinstance(self.model, PeftModel) else self.model
         config = (spec or LoraSpec()).to_peft(base)
         if isinstance(self.model, PeftModel):
@@ -479,15 +487,16 @@ class Encoder:
             from core.progress import Progress
 
             meter = Progress("embedding", unit="texts", total=len(texts))
+        fast = self._fast_model(adapter)
         was_training = self.model.training
         self.model.eval()
         try:
-            with torch.inference_mode(), self._active(adapter):
+            with torch.inference_mode(), nullcontext() if fast is not None else self._active(adapter):
                 for rows in batches:
                     features = {"input_ids": [ids[i] for i in rows], "attention_mask": [masks[i] for i in rows]}
                     features.update({key: [values[i] for i in rows] for key, values in extra.items()})
                     batch = self.tokenizer.pad(features, return_tensors="pt")
-                    out[rows] = self._pooled(batch).cpu().numpy()
+                    out[rows] = self._pooled(batch, fast).cpu().numpy()
                     self.stats.batches += 1
                     if tick is not None:
                         tick(len(rows))
@@ -499,14 +508,14 @@ class Encoder:
                 meter.close()
         return out
 
-    def _pooled(self, batch: Any) -> torch.Tensor:
+    def _pooled(self, batch: Any, model: Any = None) -> torch.Tensor:
         if self.device.startswith("cuda"):
             # Pinned memory and a non-blocking copy: the host does not wait for the GPU to drain,
             # so tokenising the next batch overlaps this one's compute.
             batch = {key: value.pin_memory().to(self.device, non_blocking=True) for key, value in batch.items()}
         else:
             batch = {key: value.to(self.device) for key, value in batch.items()}
-        hidden = self.model(**batch).last_hidden_state  # (B, T, H)
+        hidden = (model or self.model)(**batch).last_hidden_state  # (B, T, H)
         return l2_normalise(mean_pool(hidden, batch["attention_mask"]))  # (B, H) float32
 
     @contextmanager
@@ -531,13 +540,30 @@ class Encoder:
             raise AdapterError(f"adapter {name!r} is not loaded (loaded: {loaded})") from None
 
     def _version_of(self, adapter: str | None) -> str:
+        tag = precision_tag(self.precision) if self._fast_on() else ""
         if adapter is None:
-            return f"{self.base_short_id}:base"
-        return f"{self.base_short_id}:{adapter}@{self._require_adapter(adapter).version}"
+            return f"{self.base_short_id}:base{tag}"
+        return f"{self.base_short_id}:{adapter}@{self._require_adapter(adapter).version}{tag}"
+
+    def _fast_on(self) -> bool:
+        """The fast path is used unless an adapter trains: then everything is fp32 (weights move)."""
+        return self._fast is not None and not any(record.trainable for record in self._adapters.values())
+
+    def _fast_model(self, adapter: str | None) -> Any:
+        """The merged bf16/int8 copy for ``adapter`` (built on first use), or ``None`` for fp32."""
+        if self._fast is None or not self._fast_on():
+            return None
+        version = "base" if adapter is None else self._require_adapter(adapter).version
+        return self._fast.get(self.model, self.base_model_id, adapter, version)
+
+    def _forget_fast(self, name: str) -> None:
+        if self._fast is not None:
+            self._fast.forget(name)
 
     def _remove_adapter(self, name: str) -> None:
         """Take adapter ``name`` off the base; the last one unwraps the model back to the base."""
         del self._adapters[name]
+        self._forget_fast(name)
         if self._adapters:
             self.model.delete_adapter(name)
         else:
