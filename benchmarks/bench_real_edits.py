@@ -85,8 +85,18 @@ def doppel_command() -> list[str]:
     return [sys.executable, "-m", "cli.main"]
 
 
+PRECISION: str | None = None  # --precision: DOPPEL_INFERENCE_PRECISION for the reviews
+
+
+def data_root(cache: Path) -> Path:
+    """Data directories (index, embedding cache) per library; a --precision other than fp32 gets its own."""
+    return cache / "data" if PRECISION in (None, "fp32") else cache / f"data-{PRECISION}"
+
+
 def review_env(data_dir: Path) -> dict[str, str]:
     env = dict(os.environ)
+    if PRECISION is not None:
+        env["DOPPEL_INFERENCE_PRECISION"] = PRECISION
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
     env["DOPPEL_DATA_DIR"] = str(data_dir)
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -114,7 +124,7 @@ def run_review(lib: Library, repo: Path, cache: Path, explain: bool, mode: str =
     if explain:
         command.append("--explain")
     done = subprocess.run(
-        command, cwd=ROOT, env=review_env(cache / "data" / lib.name), capture_output=True, text=True,
+        command, cwd=ROOT, env=review_env(data_root(cache) / lib.name), capture_output=True, text=True,
         timeout=REVIEW_TIMEOUT,
     )  # fmt: skip
     if done.returncode != 0:
@@ -378,11 +388,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="synthetic mode: clones keep their original's docstring or doc comment (default), or drop it",
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--precision", choices=("auto", "fp32", "bf16", "int8"), default=None,
+        help="DOPPEL_INFERENCE_PRECISION for the reviews (default: the environment's, else the setting's default)",
+    )  # fmt: skip
     parser.add_argument("--rebuild", action="store_true", help="rebuild the repositories even when cached")
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     args.cache = (args.cache or default_cache()).expanduser().resolve()
     args.modes = MODES if args.mode == "both" else (args.mode,)
+    global PRECISION
+    PRECISION = args.precision
     for name in ("jobs", "pair_cap", "negative_cap", "base_cap", "originals_cap", "min_lines"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
