@@ -1,0 +1,758 @@
+"""Build the code adapter shipped with doppel (``embedding/data/code_adapter``), reproducibly.
+
+LoRACode's recipe on public code: a LoRA adapter on the default base (all-MiniLM-L6-v2) trained
+on documentation→code pairs (a function's doc text → its code) and code→code pairs (a synthetic
+clone → its original), mined from the packages of ``packages.json`` fetched by name from PyPI,
+npm and Debian (``benchmarks/realedit/fetch.py`` downloads and unpacks them). Packages tagged
+``heldout`` are never trained on: the evaluation ranks their doc queries against every function
+of their language in the held-out projects (text→code) and their synthetic clones likewise
+(code→code), for the bare base and the adapter, with a paired bootstrap 95% interval per
+language. No language runtime's standard library and no library of the copy-recall benchmark
+(``benchmarks/realedit/libraries.json``) is among the packages; ``fetch`` checks the latter.
+
+Steps (each reuses what the previous one left under ``--work``)::
+
+    python benchmarks/code_adapter/build_code_adapter.py fetch      # download and unpack
+    python benchmarks/code_adapter/build_code_adapter.py mine       # functions + pairs, manifest.json
+    python benchmarks/code_adapter/build_code_adapter.py probe      # seconds per training step
+    python benchmarks/code_adapter/build_code_adapter.py train      # the adapter (CPU or CUDA)
+    python benchmarks/code_adapter/build_code_adapter.py evaluate   # base vs adapter, held-out projects
+    python benchmarks/code_adapter/build_code_adapter.py write      # verdict fit, copy into embedding/data
+
+``all`` runs them in order. Nothing under ``--work`` is committed; ``manifest.json`` (what was
+trained and evaluated on, with counts) and the adapter are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.realedit import fetch as registry  # noqa: E402
+from benchmarks.realedit.manifest import load_manifest  # noqa: E402
+from core.domain import CodeFunction  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+PACKAGES = HERE / "packages.json"
+MANIFEST = HERE / "manifest.json"
+SHIPPED = ROOT / "embedding" / "data" / "code_adapter"
+ADAPTER_NAME = "code"
+SPLITS = ("train", "heldout")
+MAX_FILES_PER_PACKAGE = 500  # a seeded subset of larger packages, so none dominates its language
+EVAL_LANGUAGES = ("python", "java", "go", "javascript", "ruby", "php")
+log = logging.getLogger("code_adapter")
+
+
+@dataclass(frozen=True)
+class Package:
+    """One release fetched by name; ``languages`` are the doppel languages read from it.
+
+    Duck-types ``benchmarks.realedit.manifest.Library`` for ``fetch.download`` (name, registry,
+    registry_name, root). ``pypi-sdist`` is PyPI's source distribution (wheels of C extensions
+    carry no C source)."""
+
+    name: str
+    registry: str
+    version: str
+    languages: tuple[str, ...]
+    split: str
+    package: str = ""
+    root: str = ""
+
+    def __post_init__(self) -> None:
+        from embedding.languages import LANGUAGES
+
+        object.__setattr__(self, "languages", tuple(self.languages))
+        if self.registry not in ("pypi", "pypi-sdist", "npm", "debian"):
+            raise ValueError(f"package {self.name!r}: unknown registry {self.registry!r}")
+        if self.split not in SPLITS:
+            raise ValueError(f"package {self.name!r}: split must be one of {SPLITS}, got {self.split!r}")
+        unknown = [lang for lang in self.languages if lang not in LANGUAGES]
+        if unknown:
+            raise ValueError(f"package {self.name!r}: unknown languages {unknown}")
+
+    @property
+    def registry_name(self) -> str:
+        return self.package or self.name
+
+    @property
+    def key(self) -> str:
+        """A path-safe identity: the prefix of every path mined from the package."""
+        return f"{self.registry}-{self.name}".replace("@", "").replace("/", "+")
+
+
+def load_packages(path: Path = PACKAGES) -> list[Package]:
+    """The packages of ``packages.json``, refusing any library of the copy-recall benchmark."""
+    packages = [Package(**entry) for entry in json.loads(path.read_text(encoding="utf-8"))["packages"]]
+    benchmark = {lib.registry_name.lower() for lib in load_manifest()} | {lib.name.lower() for lib in load_manifest()}
+    clash = sorted(p.name for p in packages if p.registry_name.lower() in benchmark or p.name.lower() in benchmark)
+    if clash:
+        raise SystemExit(f"{path}: {clash} are copy-recall benchmark libraries; they may not be trained on")
+    keys = Counter(p.key for p in packages)
+    if max(keys.values()) > 1:
+        raise SystemExit(f"{path}: repeated packages {sorted(k for k, n in keys.items() if n > 1)}")
+    return packages
+
+
+# --- fetch -------------------------------------------------------------------------------------
+def _download_sdist(pkg: Package, cache: Path) -> Path:
+    """PyPI's source distribution, downloaded once (``pip download --no-binary :all:``)."""
+    dest = cache / "downloads" / "pypi-sdist" / f"{pkg.name}-{pkg.version}"
+    done = dest / ".done"
+    if done.exists():
+        return dest / done.read_text(encoding="utf-8").strip()
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--disable-pip-version-check"]
+    registry._run([*pip, "--no-binary", ":all:", f"{pkg.name}=={pkg.version}", "-d", str(dest)], dest, pkg.key)
+    found = sorted(dest.glob("*.tar.gz")) or sorted(dest.glob("*.zip"))
+    if not found:
+        raise registry.FetchError(f"{pkg.key}: pip left no sdist in {dest}")
+    done.write_text(found[0].name + "\n", encoding="utf-8")
+    return found[0]
+
+
+def package_tree(pkg: Package, cache: Path) -> Path:
+    """The folder holding the package's source (unpacked once under ``cache/src``)."""
+    archive = (
+        _download_sdist(pkg, cache) if pkg.registry == "pypi-sdist" else registry.download(pkg, pkg.version, cache)
+    )  # type: ignore[arg-type]
+    dest = cache / "src" / pkg.key / pkg.version
+    if not (dest / ".done").exists():
+        shutil.rmtree(dest, ignore_errors=True)
+        (dest / "tree").mkdir(parents=True)
+        registry._unpack(archive, dest / "tree")
+        (dest / ".done").write_text("ok\n", encoding="utf-8")
+    root = pkg.root or ("package" if pkg.registry == "npm" else "*" if pkg.registry == "pypi-sdist" else "")
+    return registry.source_root(dest / "tree", root)
+
+
+def package_files(pkg: Package, cache: Path) -> tuple[dict[str, bytes], int]:
+    """Source files of the package's languages (tests, docs, vendored code left out, as the
+    copy-recall benchmark does), at most ``MAX_FILES_PER_PACKAGE`` (a seeded subset); and how
+    many there were before the cap."""
+    from embedding.extract import ExtractOptions, skip_reason
+    from embedding.languages import language_for_path
+    from embedding.training.pairs import stable_int
+
+    root = package_tree(pkg, cache)
+    options = ExtractOptions()
+    found: list[tuple[str, Path]] = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+        rel = path.relative_to(root).as_posix()
+        language = language_for_path(rel)
+        if language is None or language.name not in pkg.languages:
+            continue
+        if not registry.is_source_path(rel) or skip_reason(rel, options) is not None:
+            continue
+        if path.stat().st_size > registry.MAX_FILE_BYTES:
+            continue
+        found.append((rel, path))
+    total = len(found)
+    if total > MAX_FILES_PER_PACKAGE:
+        found = sorted(found, key=lambda item: stable_int(item[0], 0))[:MAX_FILES_PER_PACKAGE]
+    return {rel: path.read_bytes() for rel, path in sorted(found)}, total
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    failed = []
+    for pkg in load_packages():
+        started = time.perf_counter()
+        try:
+            files, total = package_files(pkg, args.cache)
+        except (registry.FetchError, OSError) as exc:
+            failed.append(pkg.key)
+            print(f"FAILED {pkg.key}: {exc}", flush=True)
+            continue
+        print(f"{pkg.key:48s} {len(files):4d}/{total:4d} files  {time.perf_counter() - started:5.1f}s", flush=True)
+    print(f"{len(failed)} failed: {', '.join(failed)}" if failed else "all fetched")
+    return 0
+
+
+# --- mine --------------------------------------------------------------------------------------
+def mine_package(pkg: Package, cache: Path, config: Any) -> dict[str, Any]:
+    """The package's functions and filtered pairs (paths prefixed with the package key)."""
+    from embedding.extract import ExtractOptions, extract_source
+    from embedding.training.pairs import filter_pairs, synthetic_pairs, text_pairs
+
+    files, total = package_files(pkg, cache)
+    options = ExtractOptions()
+    functions: list[CodeFunction] = []
+    for rel, data in files.items():
+        functions.extend(extract_source(f"{pkg.key}/{rel}", data, options).functions)
+    pairs = text_pairs(functions, identifiers=False, min_query_chars=config.min_query_chars)
+    pairs += synthetic_pairs(functions, per_function=1, seed=config.seed)
+    pairs = filter_pairs(
+        pairs,
+        min_code_chars=config.min_code_chars,
+        max_code_chars=config.max_code_chars,
+        min_query_chars=config.min_query_chars,
+    )
+    split = "train" if pkg.split == "train" else "test"
+    pairs = [replace(p, split=split) for p in pairs]
+    return {"files": len(files), "files_found": total, "functions": functions, "pairs": pairs}
+
+
+def _mined_path(work: Path, pkg: Package) -> Path:
+    return work / "mined" / f"{pkg.key}.json"
+
+
+def load_mined(work: Path, pkg: Package) -> tuple[list[CodeFunction], list[Any], dict[str, Any]]:
+    from embedding.training.pairs import TrainingPair
+
+    data = json.loads(_mined_path(work, pkg).read_text(encoding="utf-8"))
+    functions = [CodeFunction(**fn) for fn in data["functions"]]
+    pairs = [TrainingPair(**p) for p in data["pairs"]]
+    return functions, pairs, data["counts"]
+
+
+def cmd_mine(args: argparse.Namespace) -> int:
+    from embedding.training.config import TrainConfig
+
+    config = TrainConfig()
+    (args.work / "mined").mkdir(parents=True, exist_ok=True)
+    for pkg in load_packages():
+        out = _mined_path(args.work, pkg)
+        if out.exists() and not args.rebuild:
+            continue
+        if args.fetched_only and not (args.cache / "src" / pkg.key / pkg.version / ".done").exists():
+            continue
+        started = time.perf_counter()
+        try:
+            mined = mine_package(pkg, args.cache, config)
+        except (registry.FetchError, OSError) as exc:
+            print(f"SKIPPED {pkg.key}: {exc}", flush=True)
+            continue
+        counts = {
+            "files": mined["files"],
+            "files_found": mined["files_found"],
+            "functions": len(mined["functions"]),
+            "text2code": sum(p.kind == "text2code" for p in mined["pairs"]),
+            "code2code": sum(p.kind == "code2code" for p in mined["pairs"]),
+            "by_language": dict(Counter(fn.language for fn in mined["functions"])),
+        }
+        payload = {
+            "counts": counts,
+            "functions": [asdict(fn) for fn in mined["functions"]],
+            "pairs": [asdict(p) for p in mined["pairs"]],
+        }
+        out.write_text(json.dumps(payload), encoding="utf-8")
+        print(f"{pkg.key:48s} {json.dumps(counts)}  {time.perf_counter() - started:.1f}s", flush=True)
+    return 0
+
+
+def gather(work: Path, split: str) -> tuple[list[CodeFunction], list[Any], list[tuple[Package, dict[str, Any]]]]:
+    """Functions and pairs of every mined package of ``split``, and each package's counts."""
+    functions: list[CodeFunction] = []
+    pairs: list[Any] = []
+    counted: list[tuple[Package, dict[str, Any]]] = []
+    for pkg in load_packages():
+        if pkg.split != split or not _mined_path(work, pkg).exists():
+            continue
+        fns, prs, counts = load_mined(work, pkg)
+        functions += fns
+        pairs += prs
+        counted.append((pkg, counts))
+    return functions, pairs, counted
+
+
+def training_pairs(pairs: list[Any], per_language: int, seed: int = 0) -> list[Any]:
+    """The training set: per language at most ``per_language`` doc→code pairs and as many
+    code→code ones (a seeded subset, each package contributing at most half of its language's
+    share), so that every language is represented as evenly as the data allows."""
+    from embedding.training.pairs import cap_pairs
+
+    out: list[Any] = []
+    by_lang: dict[str, list[Any]] = defaultdict(list)
+    for p in pairs:
+        by_lang[p.language].append(p)
+    for language in sorted(by_lang):
+        for kind in ("text2code", "code2code"):
+            chosen = [p for p in by_lang[language] if p.kind == kind]
+            per_package: dict[str, list[Any]] = defaultdict(list)
+            for p in chosen:
+                per_package[p.path.split("/", 1)[0]].append(p)
+            limited = [
+                q for group in per_package.values() for q in cap_pairs(group, max(per_language // 2, 1), seed=seed)
+            ]
+            kept = cap_pairs(limited, per_language, seed=seed)
+            if kind == "code2code":  # no more clone pairs than doc pairs (TrainConfig.synthetic_ratio 1)
+                docs = sum(1 for q in out if q.language == language and q.kind == "text2code")
+                kept = cap_pairs(kept, max(docs, min(len(kept), per_language // 4)), seed=seed)
+            out += kept
+    return out
+
+
+def write_manifest(work: Path, per_language: int) -> dict[str, Any]:
+    rows = []
+    trained = training_pairs(gather(work, "train")[1], per_language)
+    used = Counter((p.path.split("/", 1)[0], p.kind) for p in trained)
+    for split in SPLITS:
+        for pkg, counts in gather(work, split)[2]:
+            rows.append(
+                {
+                    "package": pkg.registry_name,
+                    "name": pkg.name,
+                    "version": pkg.version,
+                    "registry": pkg.registry,
+                    "languages": list(pkg.languages),
+                    "split": pkg.split,
+                    **counts,
+                    "trained_text2code": used.get((pkg.key, "text2code"), 0) if split == "train" else 0,
+                    "trained_code2code": used.get((pkg.key, "code2code"), 0) if split == "train" else 0,
+                }
+            )
+    by_language: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for p in trained:
+        by_language[p.language][p.kind] += 1
+    manifest = {
+        "about": "Data of the shipped code adapter (embedding/data/code_adapter), made by "
+        "benchmarks/code_adapter/build_code_adapter.py from packages.json. Counts: files read (after the "
+        f"per-package cap of {MAX_FILES_PER_PACKAGE}), functions extracted, pairs mined, pairs trained on.",
+        "pairs_per_language_cap": per_language,
+        "trained_pairs_by_language": {k: dict(v) for k, v in sorted(by_language.items())},
+        "packages": rows,
+    }
+    MANIFEST.write_text(json.dumps(manifest, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+    return manifest
+
+
+# --- train -------------------------------------------------------------------------------------
+def _config(args: argparse.Namespace, **overrides: Any) -> Any:
+    from embedding.training.config import TrainConfig
+
+    return TrainConfig(
+        max_length=args.train_max_length, device=args.device, bf16=args.device != "cpu", seed=0, **overrides
+    )
+
+
+def _encoder(args: argparse.Namespace, max_length: int) -> Any:
+    from embedding.cache import EmbeddingCache
+    from embedding.encoder import Encoder
+
+    dtype = "float32" if args.device == "cpu" else "auto"
+    cache = EmbeddingCache(args.work / "embeddings.sqlite")  # saved adapters' and the base's vectors, reused
+    return Encoder("default", max_length=max_length, batch_size=64, device=args.device, dtype=dtype, cache=cache)
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    import torch
+
+    from embedding.training.config import LoraSpec
+    from embedding.training.trainer import train_adapter
+
+    torch.set_num_threads(args.threads)
+    functions, pairs, _ = gather(args.work, "train")
+    chosen = training_pairs(pairs, args.pairs_per_language)
+    config = _config(args, max_steps=args.probe_steps)
+    result = train_adapter(
+        _encoder(args, args.train_max_length), ADAPTER_NAME, chosen, config, LoraSpec(), functions=functions
+    )
+    per_step = result.seconds / max(result.steps, 1)
+    print(f"probe: {result.steps} steps in {result.seconds:.1f}s = {per_step:.2f} s/step (batch {config.batch_size}); "
+          f"{len(chosen)} pairs x 2 epochs = {2 * len(chosen) // config.batch_size} steps "
+          f"= {2 * len(chosen) // config.batch_size * per_step / 60:.0f} min", flush=True)  # fmt: skip
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from embedding.training.config import LoraSpec
+    from embedding.training.trainer import save_trained_adapter, train_adapter
+
+    torch.set_num_threads(args.threads)
+    functions, pairs, _ = gather(args.work, "train")
+    chosen = training_pairs(pairs, args.pairs_per_language)
+    write_manifest(args.work, args.pairs_per_language)
+    print(f"training on {len(chosen)} pairs: {dict(Counter((p.language, p.kind) for p in chosen))}", flush=True)
+    config = _config(args, max_steps=args.max_steps)
+    lora = LoraSpec()
+    encoder = _encoder(args, args.train_max_length)
+    result = train_adapter(encoder, ADAPTER_NAME, chosen, config, lora, functions=functions, progress=args.progress)
+    print(f"trained: {json.dumps(result.to_dict())}", flush=True)
+    metadata = {
+        "language": ADAPTER_NAME,
+        "languages": sorted({p.language for p in chosen}),
+        "train": result.to_dict(),
+        "data": dict(Counter(f"{p.language}/{p.kind}" for p in chosen)),
+        "made_by": "benchmarks/code_adapter/build_code_adapter.py (packages.json, manifest.json)",
+    }
+    out = args.work / "adapter"
+    shutil.rmtree(out, ignore_errors=True)
+    save_trained_adapter(encoder, ADAPTER_NAME, out, lora, config, metadata)
+    (args.work / "losses.json").write_text(json.dumps(result.losses), encoding="utf-8")
+    print(f"adapter written to {out}")
+    return 0
+
+
+# --- evaluate ----------------------------------------------------------------------------------
+def _reciprocal_ranks(embed: Any, queries: list[Any], pool: list[CodeFunction], vectors: Any) -> Any:
+    import numpy as np
+
+    from embedding.evaluation import Pool, ranks
+
+    index = Pool.of(pool)
+    chosen = [(p, rel) for p in queries for rel in [index.relevant(p)] if rel is not None]
+    if not chosen:
+        return np.empty(0), []
+    q = embed([p.query for p, _ in chosen])
+    return 1.0 / ranks(q, vectors, [rel for _, rel in chosen]), [p for p, _ in chosen]
+
+
+def _pool_sample(pool: list[CodeFunction], cap: int) -> list[CodeFunction]:
+    """At most ``cap`` functions of a pool (a seeded subset, in a stable order)."""
+    from embedding.training.pairs import function_key, stable_int
+
+    return pool if len(pool) <= cap else sorted(pool, key=lambda fn: stable_int(function_key(fn), 3))[:cap]
+
+
+def evaluate_split(encoder: Any, adapter_path: Path, work: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Per language: text→code and code→code reciprocal ranks of base and adapter on the held-out
+    packages (pool: held-out functions of the language, at most ``--max-pool``), with a paired
+    bootstrap; and the verdict's labelled pairs (each clone against its function and its nearest
+    non-copies, in the adapter's space) for ``write``."""
+    import torch
+
+    from embedding.evaluation import evaluate_language, paired_bootstrap
+    from embedding.lexical import normalize
+    from embedding.training.pairs import cap_pairs
+
+    torch.set_num_threads(args.threads)
+    models: tuple[tuple[str, str | None], ...] = (("base", None),)
+    if not args.base_only:
+        encoder.load_adapter(ADAPTER_NAME, adapter_path)
+        models = (("base", None), ("adapter", ADAPTER_NAME))
+    functions, pairs, counted = gather(work, "heldout")
+    languages = [lang for lang in args.languages.split(",") if lang] or sorted({fn.language for fn in functions})
+    results: dict[str, Any] = {}
+    labelled: list[dict[str, Any]] = []
+    for language in languages:
+        everything = [fn for fn in functions if fn.language == language]
+        if not everything:
+            continue
+        pool = _pool_sample(everything, args.max_pool)
+        row: dict[str, Any] = {
+            "pool": len(pool),
+            "functions": len(everything),
+            "projects": sorted({pkg.registry_name for pkg, c in counted if c["by_language"].get(language)}),
+        }
+        vectors = {m: encoder.embed_texts([fn.code for fn in pool], adapter=a) for m, a in models}
+        in_pool = {f"{fn.path}::{fn.qualified_name}" for fn in pool}
+        for task, sources, cap in (
+            ("text2code", ("docstring",), args.max_queries),
+            ("code2code", ("synthetic",), args.max_queries // 2),
+        ):
+            queries = [
+                p
+                for p in pairs
+                if p.language == language and p.kind == task and p.source in sources and p.function_key in in_pool
+            ]
+            queries = cap_pairs(queries, cap, seed=1)
+            scores = {}
+            for model, adapter in models:
+                embed = lambda texts, a=adapter: encoder.embed_texts(list(texts), adapter=a)  # noqa: E731
+                scores[model], _ = _reciprocal_ranks(embed, queries, pool, vectors[model])
+            if len(scores["base"]) == 0 or args.base_only:
+                continue
+            boot = paired_bootstrap(scores["base"], scores["adapter"], seed=0)
+            row[task] = boot.to_dict()
+            print(f"{language:11s} {task:9s} {boot.describe()}", flush=True)
+            if task == "code2code":
+                memo: dict[str, Any] = {}
+
+                def normal(code: str, lang: str = language, memo: dict[str, Any] = memo) -> Any:
+                    if code not in memo:
+                        memo[code] = normalize(lang, code)
+                    return memo[code]
+
+                embed = lambda texts: encoder.embed_texts(list(texts), adapter=ADAPTER_NAME)  # noqa: E731
+                ev = evaluate_language(
+                    embed, language, queries, pool, pool_vectors=vectors["adapter"], normalized=normal
+                )
+                labelled += [asdict(item) for item in ev.labelled]
+        results[language] = row
+    (work / "labelled.json").write_text(json.dumps(labelled), encoding="utf-8")
+    return results
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    encoder = _encoder(args, args.eval_max_length)
+    adapter = args.adapter or args.work / "adapter"
+    results = evaluate_split(encoder, adapter, args.work, args)
+    document = {
+        "adapter": str(adapter), "max_length": args.eval_max_length, "max_queries": args.max_queries,
+        "max_pool": args.max_pool, "languages": results,
+    }  # fmt: skip
+    (args.work / "evaluation.json").write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+# --- write -------------------------------------------------------------------------------------
+def fit_code_verdict(work: Path) -> tuple[Any, dict[str, Any]]:
+    """The verdict for the adapter's vectors, fitted as ``RetrainService`` fits a repository
+    adapter's: synthetic copies of the held-out packages' functions and each copy's nearest
+    non-copy neighbours (``evaluate`` saved them), fitted on half of the copies and judged on the
+    other half."""
+    from embedding.training.pairs import split_for_path
+    from embedding.verdict import Signals
+    from embedding.verdict_fit import FitOptions, LabelledPair, fit_verdict, judge
+
+    rows = json.loads((work / "labelled.json").read_text(encoding="utf-8"))
+    pairs = [LabelledPair(**{**row, "signals": Signals(**row["signals"])}) for row in rows]
+    unit = lambda p: p.unit or f"{p.group}:{p.signals}"  # noqa: E731
+    fit = [p for p in pairs if split_for_path(unit(p), validation=0.5, test=0.0) == "train"]
+    check = [p for p in pairs if split_for_path(unit(p), validation=0.5, test=0.0) != "train"]
+    verdict = fit_verdict(
+        fit,
+        FitOptions(),
+        source=f"adapter:{ADAPTER_NAME}",
+        fitted={"on": "held-out packages' synthetic copies and their nearest non-copy neighbours (half the units)"},
+    )
+    return verdict, judge(verdict, check).to_dict()
+
+
+def cmd_write(args: argparse.Namespace) -> int:
+    adapter = args.work / "adapter"
+    verdict, check = fit_code_verdict(args.work)
+    metadata = json.loads((adapter / "doppel.json").read_text(encoding="utf-8"))
+    metadata["verdict"] = verdict.to_dict()
+    metadata["verdict_check"] = check
+    evaluation = args.work / "evaluation.json"
+    if evaluation.exists():
+        metadata["heldout"] = json.loads(evaluation.read_text(encoding="utf-8"))["languages"]
+    SHIPPED.mkdir(parents=True, exist_ok=True)
+    for name in ("adapter_model.safetensors", "adapter_config.json", "training_config.json"):
+        shutil.copy2(adapter / name, SHIPPED / name)
+    (SHIPPED / "doppel.json").write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"verdict check on the other half: {json.dumps(check)}")
+    print(f"shipped adapter written to {SHIPPED}")
+    return 0
+
+
+# --- repository training on top of the shipped adapter -----------------------------------------
+def _repo_data(args: argparse.Namespace, language: str, config: Any) -> tuple[list[CodeFunction], list[Any], str]:
+    """Functions and split pairs of the repository to train: a plain directory (``--repo-dir``,
+    mined as ``doppel train`` mines) or a mined held-out package (``--repo-package``)."""
+    from embedding.training.mining import mine_repository
+    from embedding.training.pairs import assign_splits, balance_kinds
+
+    if args.repo_dir:
+        mined = mine_repository(args.repo_dir, config, languages=[language])
+        return mined.functions, mined.pairs, str(args.repo_dir)
+    pkg = next((p for p in load_packages() if p.key == args.repo_package), None)
+    if pkg is None or pkg.split != "heldout":
+        raise SystemExit(f"--repo-package must name a held-out package key, got {args.repo_package!r}")
+    functions, pairs, _ = load_mined(work=args.work, pkg=pkg)
+    pairs = assign_splits(pairs, seed=0, validation=config.validation_fraction, test=config.test_fraction)
+    return functions, balance_kinds(pairs, config.synthetic_ratio), pkg.registry_name
+
+
+def cmd_repo(args: argparse.Namespace) -> int:
+    """Train a repository adapter on top of the shipped one (as ``doppel train`` does once it is
+    shipped) and compare text→code MRR on the repository's held-out files: bare base, shipped
+    adapter, repository adapter."""
+    import torch
+
+    from embedding.evaluation import paired_bootstrap
+    from embedding.training.config import LoraSpec
+    from embedding.training.trainer import train_adapter
+
+    torch.set_num_threads(args.threads)
+    language = args.repo_language
+    config = _config(args, validation_fraction=0.0, test_fraction=0.3, max_steps=args.max_steps)
+    functions, pairs, name = _repo_data(args, language, config)
+    functions = [fn for fn in functions if fn.language == language]
+    train = [p for p in pairs if p.split == "train" and p.language == language]
+    test = [p for p in pairs if p.split == "test" and p.language == language and p.source == "docstring"]
+    encoder = _encoder(args, args.train_max_length)
+    encoder.load_adapter(ADAPTER_NAME, args.adapter or SHIPPED)
+    result = train_adapter(encoder, language, train, config, LoraSpec(), functions=functions)
+    started_from = encoder._adapters[language].started_from  # noqa: SLF001 - the report says what it started from
+    print(
+        f"{name}: trained {result.steps} steps on {len(train)} pairs in {result.seconds:.0f}s, started from {started_from}"
+    )
+    encoder.model.eval()
+    scores = {}
+    for model, adapter in (("base", None), ("shipped", ADAPTER_NAME), ("repository", language)):
+        embed = lambda texts, a=adapter: encoder.embed_texts(list(texts), adapter=a)  # noqa: E731
+        vectors = embed([fn.code for fn in functions])
+        scores[model], _ = _reciprocal_ranks(embed, test, functions, vectors)
+    out = {"repository": name, "language": language, "pool": len(functions), "train_pairs": len(train),
+           "steps": result.steps, "started_from": started_from, "max_length": args.train_max_length}  # fmt: skip
+    for model in ("shipped", "repository"):
+        boot = paired_bootstrap(scores["base"], scores[model], seed=0)
+        out[f"{model}_vs_base"] = boot.to_dict()
+        print(f"{name} {language} text2code {model} vs bare base: {boot.describe()}", flush=True)
+    boot = paired_bootstrap(scores["shipped"], scores["repository"], seed=0)
+    out["repository_vs_shipped"] = boot.to_dict()
+    print(f"{name} {language} text2code repository vs shipped: {boot.describe()}", flush=True)
+    target = args.work / f"repo-{language}.json"
+    target.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+def _pct(value: float | None) -> str:
+    return f"{100 * value:+.1f}%" if value is not None else "n/a"
+
+
+def render_report(evaluation: dict[str, Any], manifest: dict[str, Any], extra: str = "") -> str:
+    """The results page: per language, base vs adapter MRR on the held-out projects with the
+    paired bootstrap interval, and which packages were trained on and which held out."""
+    lines = [
+        "# Shipped code adapter: held-out projects",
+        "",
+        "Made by `benchmarks/code_adapter/build_code_adapter.py` (data: `benchmarks/code_adapter/manifest.json`). "
+        "Queries: the held-out packages' doc texts (text→code) and synthetic clones of their functions "
+        "(code→code), each ranked against every held-out function of its language (the pool). MRR of the bare "
+        f"base (all-MiniLM-L6-v2) and of the shipped adapter, max length {evaluation['max_length']} tokens, at most "
+        f"{evaluation['max_queries']} queries per language and task; Δ with a paired bootstrap 95% interval "
+        "(`embedding.evaluation.paired_bootstrap`, 10,000 resamples).",
+        "",
+        "| language | held-out projects | pool | task | queries | base MRR | adapter MRR | Δ (relative) | 95% CI of Δ |",
+        "|---|---|---:|---|---:|---:|---:|---:|---|",
+    ]
+    for language, row in sorted(evaluation["languages"].items()):
+        for task in ("text2code", "code2code"):
+            if task not in row:
+                continue
+            b = row[task]
+            lines.append(
+                f"| {language} | {', '.join(row['projects'])} | {row['pool']} | {task} | {b['queries']} | "
+                f"{b['base_mrr']:.4f} | {b['adapter_mrr']:.4f} | {b['delta']:+.4f} ({_pct(b['relative'])}) | "
+                f"[{b['ci_low']:+.4f}, {b['ci_high']:+.4f}] |"
+            )
+    target = [
+        lang
+        for lang in EVAL_LANGUAGES
+        if (evaluation["languages"].get(lang, {}).get("text2code", {}).get("relative") or 0) >= 0.20
+    ]
+    lines += [
+        "",
+        f"Target (issue 11): ≥ +20% relative text→code MRR in at least 4 of {', '.join(EVAL_LANGUAGES)}: "
+        f"reached in {len(target)} ({', '.join(target) or 'none'}).",
+        "",
+        "## Packages",
+        "",
+        "| split | registry | package | version | languages | files | functions | doc→code pairs | trained pairs |",
+        "|---|---|---|---|---|---:|---:|---:|---:|",
+    ]
+    for row in manifest["packages"]:
+        trained = row.get("trained_text2code", 0) + row.get("trained_code2code", 0)
+        lines.append(
+            f"| {row['split']} | {row['registry']} | {row['package']} | {row['version']} | "
+            f"{', '.join(row['languages'])} | {row['files']} | {row['functions']} | {row['text2code']} | {trained} |"
+        )
+    return "\n".join(lines) + "\n" + (f"\n{extra}\n" if extra else "")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    evaluation = json.loads((args.work / "evaluation.json").read_text(encoding="utf-8"))
+    manifest = json.loads(MANIFEST.read_text(encoding="utf-8"))
+    extra = args.notes.read_text(encoding="utf-8") if args.notes else ""
+    out = ROOT / "benchmarks" / "results" / "code_adapter.md"
+    out.write_text(render_report(evaluation, manifest, extra), encoding="utf-8")
+    print(f"wrote {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "step",
+        choices=("fetch", "mine", "manifest", "probe", "train", "evaluate", "write", "report", "repo", "all"),
+        help="what to do",
+    )
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=Path.home() / ".cache" / "doppel-code-adapter",
+        help="downloads and unpacked packages",
+    )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path.home() / ".cache" / "doppel-code-adapter" / "work",
+        help="mined pairs, the trained adapter, evaluation",
+    )
+    parser.add_argument("--device", default="cpu", help="'cpu' or 'cuda[:N]'")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument(
+        "--pairs-per-language",
+        type=int,
+        default=1200,
+        help="doc→code training pairs per language (and as many code→code)",
+    )
+    parser.add_argument(
+        "--max-steps", type=int, default=None, help="optimiser-step cap (default: TrainConfig's 2 epochs decide)"
+    )
+    parser.add_argument("--probe-steps", type=int, default=20, help="steps the probe times")
+    parser.add_argument("--train-max-length", type=int, default=128, help="token limit per text in training")
+    parser.add_argument(
+        "--eval-max-length", type=int, default=256, help="token limit per text in evaluation (doppel's default)"
+    )
+    parser.add_argument(
+        "--max-queries",
+        type=int,
+        default=300,
+        help="text→code queries per language (half as many code→code; seeded subset) in evaluation (seeded subset)",
+    )
+    parser.add_argument("--base-only", action="store_true", help="evaluate: only embed with the base (fills the cache)")
+    parser.add_argument(
+        "--max-pool", type=int, default=1000, help="held-out functions per language in a pool (seeded subset)"
+    )
+    parser.add_argument(
+        "--languages", default=",".join(EVAL_LANGUAGES), help="languages evaluated (comma-separated; empty: all)"
+    )
+    parser.add_argument(
+        "--adapter", type=Path, default=None, help="evaluate this adapter directory instead of WORK/adapter"
+    )
+    parser.add_argument("--rebuild", action="store_true", help="mine packages again even when mined")
+    parser.add_argument(
+        "--repo-dir", type=Path, default=None, help="repo: a plain directory to train a repository adapter on"
+    )
+    parser.add_argument(
+        "--repo-package", default=None, help="repo: or a held-out package key (e.g. debian-ruby-net-ssh)"
+    )
+    parser.add_argument("--repo-language", default="python", help="repo: the language trained and evaluated")
+    parser.add_argument("--notes", type=Path, default=None, help="report: a Markdown file appended to the results page")
+    parser.add_argument(
+        "--fetched-only", action="store_true", help="mine only packages already fetched (while fetch runs)"
+    )
+    parser.add_argument("--progress", action="store_true", help="progress bar while training")
+    args = parser.parse_args(argv)  # fmt: skip
+    logging.basicConfig(level=logging.WARNING)
+    steps = {
+        "fetch": cmd_fetch,
+        "mine": cmd_mine,
+        "probe": cmd_probe,
+        "train": cmd_train,
+        "evaluate": cmd_evaluate,
+        "write": cmd_write,
+        "report": cmd_report,
+        "repo": cmd_repo,
+    }
+    if args.step == "manifest":
+        write_manifest(args.work, args.pairs_per_language)
+        return 0
+    if args.step == "all":
+        for name in ("fetch", "mine", "train", "evaluate", "write", "report"):
+            if steps[name](args):
+                return 1
+        return 0
+    return steps[args.step](args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
