@@ -412,7 +412,8 @@ def _add_scores(
             verdict = verdict_for(settings, adapter["name"], encoder.adapter_metadata(adapter["name"]))
         elif verdict is None:
             verdict = verdict_for(settings) if settings is not None else default_verdict()
-        adapter["scores"] = score_distributions(evaluations, verdict, split=split)
+        base = verdict_for(settings) if settings is not None else default_verdict()
+        adapter["scores"] = score_distributions(evaluations, verdict, split=split, base_verdict=base)
 
 
 def _split_sizes(mined: Any, languages: list[str], split: str) -> dict[str, dict[str, int]]:

@@ -129,24 +129,31 @@ def _sample(values: Sequence[float]) -> list[float]:
     return [round(v, 4) for v in ordered]
 
 
+def _cuts(verdict: Verdict) -> dict[str, Any]:
+    return {"source": verdict.source, "duplicate": verdict.duplicate, "related": verdict.related}
+
+
 def score_distributions(
-    evaluations: Mapping[str, Mapping[str, LanguageEvaluation]], verdict: Verdict, *, split: str
+    evaluations: Mapping[str, Mapping[str, LanguageEvaluation]],
+    verdict: Verdict,
+    *,
+    split: str,
+    base_verdict: Verdict | None = None,
 ) -> dict[str, Any]:
     """The verdict's scores of the split's copies and of their nearest non-copy neighbours, per
     model (``evaluations``: model → language → evaluation), with the verdict's cut-offs: what the
-    calibration plot draws. Empty sides when the evaluation had no labelled pairs."""
-    out: dict[str, Any] = {
-        "split": split,
-        "verdict": {"source": verdict.source, "duplicate": verdict.duplicate, "related": verdict.related},
-        "models": {},
-    }
+    calibration plot draws. ``verdict`` is the adapter's; the base model's vectors are scored by
+    ``base_verdict`` when given (a verdict belongs to the vectors it was fitted for). Empty sides
+    when the evaluation had no labelled pairs."""
+    out: dict[str, Any] = {"split": split, "verdict": _cuts(verdict), "models": {}}
     for model, by_language in evaluations.items():
+        judge = base_verdict if model == "base" and base_verdict is not None else verdict
         copies, others = [], []
         for evaluation in by_language.values():
             for pair in evaluation.labelled:
-                score = 1.0 if pair.identical else verdict.score(pair.signals)
+                score = 1.0 if pair.identical else judge.score(pair.signals)
                 (copies if pair.positive else others).append(score)
-        out["models"][model] = {"copies": _sample(copies), "non_copies": _sample(others)}
+        out["models"][model] = {"copies": _sample(copies), "non_copies": _sample(others), "verdict": _cuts(judge)}
     return out
 
 
@@ -232,10 +239,9 @@ def calibration_lines(data: Mapping[str, Any]) -> list[str]:
         verdict = scores.get("verdict")
         if not verdict:
             continue
-        cut = verdict["duplicate"]
         out.append(
             f"- **{adapter['name']}**, {scores.get('split')} split, verdict `{verdict['source']}` (duplicate at "
-            f"{cut:.3f}, related at {verdict['related']:.3f}):"
+            f"{verdict['duplicate']:.3f}, related at {verdict['related']:.3f}):"
         )
         for model, sides in sorted((scores.get("models") or {}).items()):
             if model == "adapter" and not has_adapter(adapter):
@@ -244,9 +250,11 @@ def calibration_lines(data: Mapping[str, Any]) -> list[str]:
             if not copies and not others:
                 out.append(f"  - {model}: no labelled pairs in this split")
                 continue
-            caught, alarms = _share_at_or_above(copies, cut), _share_at_or_above(others, cut)
+            own = sides.get("verdict") or verdict
+            caught, alarms = _share_at_or_above(copies, own["duplicate"]), _share_at_or_above(others, own["duplicate"])
+            by = f" (verdict `{own['source']}`, duplicate at {own['duplicate']:.3f})" if own != verdict else ""
             out.append(
-                f"  - {model}: {len(copies)} copies, {_pct(caught)} at or above duplicate; "
+                f"  - {model}{by}: {len(copies)} copies, {_pct(caught)} at or above duplicate; "
                 f"{len(others)} nearest non-copies, {_pct(alarms)} at or above duplicate"
             )
     return out
@@ -454,7 +462,7 @@ def _calibration_panel(ax: Any, adapter: Mapping[str, Any]) -> None:
         ax.hist(others, bins=bins, alpha=0.6, color="tab:gray", label=f"nearest non-copies ({len(others)})")
     if copies:
         ax.hist(copies, bins=bins, alpha=0.6, color="tab:purple", label=f"copies ({len(copies)})")
-    verdict = scores["verdict"]
+    verdict = sides.get("verdict") or scores["verdict"]
     ax.axvline(verdict["duplicate"], color="tab:red", linestyle="--", label=f"duplicate ≥ {verdict['duplicate']:.2f}")
     ax.axvline(verdict["related"], color="tab:orange", linestyle=":", label=f"related ≥ {verdict['related']:.2f}")
     ax.set_xlim(0, 1)
