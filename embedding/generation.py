@@ -43,9 +43,10 @@ Build = Callable[[Mapping[str, Path], str], None]  # (adapter name → directory
 Drop = Callable[[str], None]  # collection → dropped
 
 
-def collection_for(repo: RepoRef, adapters: Mapping[str, str]) -> str:
-    """The collection of one generation: the repository's name plus a hash of its versions."""
-    key = ",".join(f"{k}={v}" for k, v in sorted(adapters.items()))
+def collection_for(repo: RepoRef, adapters: Mapping[str, str], precision: str = "fp32") -> str:
+    """The collection of one generation: the repository's name plus a hash of its versions (and
+    of the inference precision when it is not fp32: a bf16/int8 vector space is another one)."""
+    key = ",".join(f"{k}={v}" for k, v in sorted(adapters.items())) + ("" if precision == "fp32" else f";{precision}")
     return repo.generation_collection(hashlib.sha256(key.encode()).hexdigest()[:8])
 
 
@@ -100,7 +101,13 @@ class Generations:
 
     # --- switching -----------------------------------------------------------------------------
     def switch(
-        self, repo: RepoRef, winners: Mapping[str, str], *, build: Build | None = None, drop: Drop | None = None
+        self,
+        repo: RepoRef,
+        winners: Mapping[str, str],
+        *,
+        build: Build | None = None,
+        drop: Drop | None = None,
+        precision: str = "fp32",
     ) -> Pointer | None:
         """Make ``winners`` (adapter name → version, merged over the current generation's) the
         generation ``repo``'s search uses; ``None`` when there are no winners.
@@ -117,7 +124,7 @@ class Generations:
         adapters = {**before.adapters, **winners}
         if build is None:
             return self.registry.switch(repo, adapters, None)
-        collection = collection_for(repo, adapters)
+        collection = collection_for(repo, adapters, precision)
         paths = self.of(repo, Pointer(adapters=adapters)).paths
         try:
             build(paths, collection)

@@ -152,3 +152,13 @@ class FastModels:
 
     def keys(self) -> list[FastKey]:
         return list(self._models)
+
+
+def settings_precision(asked: str, device: str) -> str:
+    """``resolve_precision`` for a settings' ``device`` (``auto``: CUDA when torch sees one); what a
+    generation's collection name records, so collections of two precisions are never one."""
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return resolve_precision(asked, device)

@@ -192,3 +192,12 @@ def test_an_encoder_that_trains_embeds_in_fp32(tiny_model: Path) -> None:
     assert not encoder.adapter_version(None).endswith("+int8")
     reference = Encoder(str(tiny_model), device="cpu").embed_texts([SAMPLE])
     np.testing.assert_allclose(encoder.embed_texts([SAMPLE]), reference, atol=1e-6)
+
+
+def test_a_generation_of_another_precision_gets_another_collection() -> None:
+    from embedding.generation import collection_for
+
+    repo, adapters = RepoRef("acme/widgets"), {"python": "v1-0123abcd"}
+    assert collection_for(repo, adapters) == collection_for(repo, adapters, FP32)  # today's names stay
+    names = {collection_for(repo, adapters, p) for p in (FP32, BF16, INT8)}
+    assert len(names) == 3 and all(repo.owns_collection(name) for name in names)

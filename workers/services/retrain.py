@@ -42,6 +42,7 @@ from embedding.evaluation import (
     split_queries,
 )
 from embedding.generation import Generations, encoder_with_adapters
+from embedding.precision import settings_precision
 from embedding.registry import AdapterRecord, AdapterRegistry, AlarmCheck, GateDecision, Pointer, promotion_gate
 from embedding.training.config import LoraSpec, TrainConfig
 from embedding.training.mining import MinedRepository, mine_repository
@@ -518,6 +519,7 @@ class Promoter:
             winners,
             build=lambda paths, collection: reindexer.reindex(repo, paths, collection),
             drop=reindexer.drop,
+            precision=getattr(reindexer, "precision", "fp32"),  # the precision its encoder embeds with
         )
 
 
@@ -665,6 +667,7 @@ class IndexReindexer:
         encoder_factory: Callable[[Mapping[str, Path]], Encoder] | None = None,
     ) -> None:
         self.settings = settings
+        self.precision = settings_precision(settings.inference_precision, settings.device)  # names the collection
         self.index = index
         self.source = source
         self.commit = commit
