@@ -118,6 +118,20 @@ def _training_mode(model: Any, *, base_dropout: bool) -> None:
             module.train()
 
 
+def _checkpointing(model: Any, on: bool) -> bool:
+    """Switch the base model's gradient checkpointing (activations recomputed in the backward pass,
+    not kept: training memory then barely grows with batch and length); ``False`` when the model
+    cannot."""
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    if not getattr(inner, "supports_gradient_checkpointing", False):
+        return False
+    if on:
+        inner.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        inner.gradient_checkpointing_disable()
+    return True
+
+
 def seed_everything(seed: int) -> None:
     import torch
 
@@ -267,6 +281,7 @@ def train_adapter(
             bar.set_postfix(loss=f"{values[-1]:.4f}")
 
     started = time.perf_counter()
+    checkpointed = config.gradient_checkpointing and _checkpointing(encoder.model, True)
     _training_mode(encoder.model, base_dropout=config.base_dropout)
     step, micro = 0, 0
     running = None
@@ -323,6 +338,8 @@ def train_adapter(
     finally:
         if bar is not None:
             bar.close()
+        if checkpointed:
+            _checkpointing(encoder.model, False)
         encoder.model.eval()
     result.steps = step
     result.seconds = time.perf_counter() - started

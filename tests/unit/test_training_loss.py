@@ -285,3 +285,20 @@ def test_training_reports_the_share_of_each_epoch_that_carries_a_gradient(tmp_pa
         assert epoch["pairs"] == 8 and epoch["carrying"] <= epoch["pairs"] - epoch["dropped"]
         assert epoch["carrying_fraction"] == round(epoch["carrying"] / 8, 4)
     assert result.to_dict()["epochs"] == result.epochs and result.hard_negatives == "both"
+
+
+def test_gradient_checkpointing_gives_the_same_steps_and_is_switched_off_after(tmp_path: Path) -> None:
+    from embedding.encoder import Encoder
+    from embedding.training.config import LoraSpec, TrainConfig
+    from embedding.training.trainer import train_adapter
+    from tests.tiny_models import build_tiny_roberta
+
+    model_dir = build_tiny_roberta(tmp_path / "m")
+    lora = LoraSpec(r=4, alpha=8, dropout=0.0)
+    runs = {}
+    for on in (True, False):
+        config = TrainConfig(batch_size=8, epochs=4, learning_rate=2e-2, warmup_ratio=0.0, gradient_checkpointing=on)
+        encoder = Encoder(str(model_dir), device="cpu", max_length=16)
+        runs[on] = train_adapter(encoder, "python", _toy_pairs(), config, lora).losses
+        assert not encoder.model.get_base_model().is_gradient_checkpointing
+    assert runs[True] == pytest.approx(runs[False], rel=1e-4)
