@@ -143,27 +143,37 @@ class Settings(BaseSettings):
         "normal", description="strict flags more, lenient fewer (moves both cut-offs of the verdict)."
     )
     duplicate_threshold: float | None = Field(
-        None, ge=0.0, le=1.0,
+        None,
+        ge=0.0,
+        le=1.0,
         description="Verdict score at or above which a match is a near-duplicate. Unset: the verdict's own.",
     )
     related_threshold: float | None = Field(
-        None, ge=0.0, le=1.0,
+        None,
+        ge=0.0,
+        le=1.0,
         description="Verdict score at or above which a match is related. Unset: the verdict's own.",
     )
     verdict_path: Path | None = Field(
         None, description="A verdict JSON to use instead of the shipped default (for the base model's vectors)."
     )
     lexical_weight: float = Field(
-        0.9, ge=0.0, le=1.0,
+        0.9,
+        ge=0.0,
+        le=1.0,
         description="Legacy: the lexical weight of the linear blend, for adapters calibrated before the verdict model.",
     )
     top_k: int = Field(5, ge=1, le=100, description="Matches looked up per changed function.")
     review_max_functions: int = Field(
-        500, ge=1, le=100_000,
+        500,
+        ge=1,
+        le=100_000,
         description="Changed functions one review embeds and searches at most; the rest are counted in the summary.",
     )
     review_max_overlay_files: int = Field(
-        2000, ge=0, le=1_000_000,
+        2000,
+        ge=0,
+        le=1_000_000,
         description="Files that differ between the indexed commit and a pull request's base, read from the base "
         "and searched in memory, at most; beyond it the indexed version stands in (the summary says so).",
     )
