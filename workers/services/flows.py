@@ -76,11 +76,10 @@ def similar_command(rt: Runtime, job: CommandJob) -> str:
     function on that line) is answered with it. ``job.author`` and ``job.access``: who asked, and
     whether GitHub must first say that they may (``workers.services.access``)."""
     parsed, ref, repo, pr_number, comment_id = job.command, job.ref, job.repo, job.pr_number, job.comment_id
-    github = rt.github(job.installation_id)
-    on_diff = _on_diff(github, repo, pr_number, comment_id, job.review_comment)
-    if not command_permitted(rt, github, ref, pr_number, comment_id, parsed, job.author, job.access, on_diff=on_diff):
+    admitted = _admit(rt, job)
+    if admitted is None:
         return _outcome("command.refused", repo, pr_number, "")
-    github.react(repo, comment_id, "eyes", review_comment=on_diff)
+    github, on_diff = admitted
     pull = github.pull(repo, pr_number)
     plan = rt.plan(ref)
     try:
@@ -95,11 +94,10 @@ def similar_command(rt: Runtime, job: CommandJob) -> str:
 def reply_command(rt: Runtime, job: CommandJob) -> str:
     """Answer ``help``, ``config``, ``ignore`` and commands that did not parse (for those who may)."""
     parsed, ref, repo, pr_number, comment_id = job.command, job.ref, job.repo, job.pr_number, job.comment_id
-    github = rt.github(job.installation_id)
-    on_diff = _on_diff(github, repo, pr_number, comment_id, job.review_comment)
-    if not command_permitted(rt, github, ref, pr_number, comment_id, parsed, job.author, job.access, on_diff=on_diff):
+    admitted = _admit(rt, job)
+    if admitted is None:
         return _outcome("command.refused", repo, pr_number, "")
-    github.react(repo, comment_id, "eyes", review_comment=on_diff)
+    github, on_diff = admitted
     if parsed.kind is CommandKind.IGNORE:
         rt.registry.ignore(ref, pr_number)
         body = "doppel will not review this pull request again."
@@ -112,6 +110,20 @@ def reply_command(rt: Runtime, job: CommandJob) -> str:
         body = HELP_TEXT
     github.reply(repo, pr_number, comment_id, body, review_comment=on_diff)
     return _outcome(f"command.{parsed.kind.value}", repo, pr_number, "")
+
+
+def _admit(rt: Runtime, job: CommandJob) -> tuple[GitHubPort, bool] | None:
+    """GitHub for the command's installation and whether it was typed on the diff, once 👀 says
+    it is being worked on; ``None`` when its author may not run it (they were told, at most once)."""
+    github = rt.github(job.installation_id)
+    on_diff = _on_diff(github, job.repo, job.pr_number, job.comment_id, job.review_comment)
+    permitted = command_permitted(
+        rt, github, job.ref, job.pr_number, job.comment_id, job.command, job.author, job.access, on_diff=on_diff
+    )
+    if not permitted:
+        return None
+    github.react(job.repo, job.comment_id, "eyes", review_comment=on_diff)
+    return github, on_diff
 
 
 def _on_diff(github: GitHubPort, repo: str, number: int, comment_id: int, review_comment: bool | None) -> bool:

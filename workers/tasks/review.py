@@ -6,6 +6,7 @@ from typing import Any
 
 from celery import Task, shared_task
 
+from core.commands import Command
 from workers.jobs import CommandJob, ReviewJob
 from workers.services import flows
 from workers.tasks import names
@@ -55,19 +56,7 @@ def similar_command(
     author: str | None = None,
     access: str | None = None,
 ) -> str:
-    job = CommandJob.from_kwargs(
-        {
-            "installation_id": installation_id,
-            "repo": repo,
-            "pr_number": pr_number,
-            "comment_id": comment_id,
-            "command": command,
-            "review_comment": review_comment,
-            "repo_id": repo_id,
-            "author": author,
-            "access": access,
-        }
-    )
+    job = _command_job(installation_id, repo, pr_number, comment_id, command, review_comment, repo_id, author, access)
     return run_flow(self, flows.similar_command, job)
 
 
@@ -86,17 +75,30 @@ def reply_command(
     author: str | None = None,
     access: str | None = None,
 ) -> str:
-    job = CommandJob.from_kwargs(
-        {
-            "installation_id": installation_id,
-            "repo": repo,
-            "pr_number": pr_number,
-            "comment_id": comment_id,
-            "command": command,
-            "review_comment": review_comment,
-            "repo_id": repo_id,
-            "author": author,
-            "access": access,
-        }
-    )
+    job = _command_job(installation_id, repo, pr_number, comment_id, command, review_comment, repo_id, author, access)
     return run_flow(self, flows.reply_command, job)
+
+
+def _command_job(
+    installation_id: int | None,
+    repo: str,
+    pr_number: int,
+    comment_id: int,
+    command: dict[str, Any],
+    review_comment: bool | None,
+    repo_id: int | None,
+    author: str | None,
+    access: str | None,
+) -> CommandJob:
+    """The job of either command task, from its arguments (the command as the JSON it travelled as)."""
+    return CommandJob(
+        installation_id=installation_id,
+        repo=repo,
+        repo_id=repo_id,
+        pr_number=pr_number,
+        comment_id=comment_id,
+        command=Command.from_dict(command),
+        review_comment=review_comment,
+        author=author,
+        access=access,
+    )
