@@ -284,7 +284,7 @@ class Encoder:
         """Load the general code adapter shipped with doppel under ``code``, when it exists and was
         trained on this encoder's base (it is for the default base only); whether it was loaded."""
         if not (Path(path) / ADAPTER_CONFIG).is_file():
-            log.warning("encoder.no_shipped_adapter path=%s: using the base model where no adapter applies", path)
+            log.info("encoder.no_shipped_adapter path=%s: using the base model where no adapter applies", path)
             return False
         if read_metadata(Path(path)).get("base_model") not in (self.base_model_id, self.base_model_name):
             log.info("encoder.shipped_adapter_skipped base=%s: it was trained for another base", self.base_model_id)
