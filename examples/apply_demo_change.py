@@ -88,8 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     written = apply(args.repo)
     if args.commit:
         commit(args.repo)
-    print(f"wrote {written.relative_to(args.repo)}: expect {COPY_NAME} flagged as a copy of {COPIED[1]}, "
-          f"{NEW_NAME} not flagged", file=sys.stderr)  # fmt: skip
+    print(f"wrote {written.relative_to(args.repo)}: {COPY_NAME} is a near-copy of {COPIED[1]}, "
+          f"{NEW_NAME} is new", file=sys.stderr)  # fmt: skip
     return 0
 
 
