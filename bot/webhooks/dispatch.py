@@ -98,10 +98,11 @@ class Policy:
             return Access.CHECK
         return None
 
-    def limits(self, event: CommentEvent) -> tuple[RateLimit, ...]:
-        """The commenter's counter first: a user over their own limit does not use up the PR's."""
-        user = event.author.lower()[:_MAX_KEY_PART]
-        pull = f"{event.repo.lower()[:_MAX_KEY_PART]}#{event.number}"
+    def limits(self, login: str, repo: str, number: int) -> tuple[RateLimit, ...]:
+        """The counters ``login`` acting on pull request ``number`` of ``repo`` counts against, the
+        user's first: a user over their own limit does not use up the PR's."""
+        user = login.lower()[:_MAX_KEY_PART]
+        pull = f"{repo.lower()[:_MAX_KEY_PART]}#{number}"
         found = [
             RateLimit(f"{RATE_KEY_PREFIX}user:{user}", self.user_limit, self.window_seconds),
             RateLimit(f"{RATE_KEY_PREFIX}pull:{pull}", self.pull_limit, self.window_seconds),
@@ -171,13 +172,7 @@ def _review_thread(event: ReviewThreadEvent, policy: Policy) -> Decision:
         sender=event.sender,
     )
     # The commenters' counters: resolving and unresolving in a loop costs what commands do.
-    user = f"{RATE_KEY_PREFIX}user:{event.sender.lower()[:_MAX_KEY_PART]}"
-    pull = f"{RATE_KEY_PREFIX}pull:{event.repo.lower()[:_MAX_KEY_PART]}#{event.number}"
-    limits = tuple(
-        RateLimit(key, limit, policy.window_seconds)
-        for key, limit in ((user, policy.user_limit), (pull, policy.pull_limit))
-        if limit > 0
-    )
+    limits = policy.limits(event.sender, event.repo, event.number)
     return Decision((Job.of(feedback, limits=limits),), f"review_thread.{event.action}")
 
 
@@ -231,7 +226,7 @@ def _comment(event: CommentEvent, policy: Policy) -> Decision:
         author=event.author,
         access=access.value,
     )
-    job = Job.of(answer, limits=policy.limits(event))
+    job = Job.of(answer, limits=policy.limits(event.author, event.repo, event.number))
     return Decision((job,), f"command.{command.kind.value}")
 
 
