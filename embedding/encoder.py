@@ -299,6 +299,11 @@ class Encoder:
             return language
         if SHARED_ADAPTER in self._adapters:
             return SHARED_ADAPTER
+        return self.fallback_adapter()
+
+    def fallback_adapter(self) -> str | None:
+        """What embeds a language no repository adapter covers: the shipped ``code`` adapter when it
+        is loaded, else ``None`` (the base). A repository's new adapter is judged against it."""
         if CODE_ADAPTER in self._adapters and not self._adapters[CODE_ADAPTER].trainable:
             return CODE_ADAPTER
         return None
@@ -538,6 +543,10 @@ class Encoder:
         except KeyError:
             loaded = ", ".join(self._adapters) or "none"
             raise AdapterError(f"adapter {name!r} is not loaded (loaded: {loaded})") from None
+
+    def version_of(self, adapter: str | None) -> str:
+        """The vector-space id of ``adapter`` (``None``: the base), whatever language it serves."""
+        return self._version_of(adapter)
 
     def _version_of(self, adapter: str | None) -> str:
         tag = precision_tag(self.precision) if self._fast_on() else ""

@@ -662,7 +662,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     manifest = json.loads(MANIFEST.read_text(encoding="utf-8"))
     extra = args.notes.read_text(encoding="utf-8") if args.notes else ""
     out = ROOT / "benchmarks" / "results" / "code_adapter.md"
-    out.write_text(render_report(evaluation, manifest, extra), encoding="utf-8")
+    page = render_report(evaluation, manifest, extra)
+    if not (SHIPPED / "adapter_config.json").is_file():
+        title, rest = page.split("\n", 1)
+        page = f"{title}\n\n**Not shipped**: `embedding/data/code_adapter/` is absent (see the status at the end).\n{rest}"
+    out.write_text(page, encoding="utf-8")
     print(f"wrote {out}")
     return 0
 

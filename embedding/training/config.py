@@ -159,7 +159,8 @@ class TrainConfig:
     # --- promotion and calibration ------------------------------------------------------------
     promotion_margin: float = _help(
         "The lower end of the 95% interval of the validation MRR gain (mean of text→code and code→code) over the "
-        "base model and over the current adapter must reach this.",
+        "reference (the shipped code adapter when loaded, else the base model) and over the current adapter must "
+        "reach this.",
         default=0.01,
     )
     target_precision: float = _help(

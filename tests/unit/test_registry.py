@@ -222,3 +222,59 @@ def test_retrain_service_keeps_a_rejected_adapter_with_its_metrics(tmp_path: Pat
     assert record.metadata["intervals"]["validation"]["vs_base"] == adapter["intervals"]["validation"]["vs_base"]
     assert any("only" in note and "text→code queries for python" in note for note in adapter["notes"])
     assert set(adapter["false_alarms"]) == {"validation", "test"}
+
+
+def test_the_gate_compares_a_repository_adapter_with_the_shipped_adapter_it_started_from(
+    tmp_path: Path, tiny_model: Path
+) -> None:
+    """With the shipped code adapter loaded, the tables' reference ("base") is that adapter, the
+    one reviews use without a repository adapter, not the bare base: a repository adapter is
+    promoted only when it beats what the repository already has."""
+    from embedding.adapters import CODE_ADAPTER
+    from embedding.encoder import Encoder
+    from embedding.training.mining import mine_repository
+    from embedding.training.pairs import TrainingPair
+    from embedding.training.trainer import save_trained_adapter, train_adapter
+    from workers.services.retrain import evaluate_model, resize_splits
+
+    lora = LoraSpec(r=4, alpha=8)
+    maker = Encoder(str(tiny_model), device="cpu", max_length=32)
+    pairs = [
+        TrainingPair("text2code", "docstring", "python", f"{i}.py", f"{i}.py::f", f"q {i}", f"def f{i}(): return {i}", f"h{i}")
+        for i in range(8)
+    ]  # fmt: skip
+    train_adapter(maker, CODE_ADAPTER, pairs, TrainConfig(batch_size=4, max_steps=3, learning_rate=5e-2), lora)
+    shipped = save_trained_adapter(maker, CODE_ADAPTER, tmp_path / "code", lora, TrainConfig(), {})
+
+    spaces: set[str | None] = set()  # the adapters anything was embedded with
+
+    def with_shipped() -> Encoder:
+        encoder = Encoder(str(tiny_model), device="cpu", max_length=32)
+        encoder.load_adapter(CODE_ADAPTER, shipped)
+        embed = encoder.embed_texts
+
+        def recording(texts, *, adapter=None, progress=False):  # type: ignore[no-untyped-def]
+            spaces.add(adapter)
+            return embed(texts, adapter=adapter, progress=progress)
+
+        encoder.embed_texts = recording  # type: ignore[method-assign]
+        return encoder
+
+    root = tmp_path / "repo"
+    for rel, text in PY_FILES.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    config = TrainConfig(
+        min_pairs_per_language=1, max_steps=2, batch_size=4, min_code_chars=10, promotion_margin=1.0,
+        validation_fraction=0.3, test_fraction=0.3, seed=5, bootstrap_resamples=200,
+    )  # fmt: skip
+    service = RetrainService(config, lora=lora, encoder_factory=with_shipped)
+    mined = resize_splits(mine_repository(root, config), config)
+    (outcome,) = service.run(root, REPO, mined=mined).outcomes
+
+    assert spaces == {CODE_ADAPTER, "python"}  # the bare base was never asked for
+    reference = with_shipped()
+    assert outcome.reference == reference.adapter_version("python") != reference.version_of(None)
+    expected = evaluate_model(reference, CODE_ADAPTER, mined, ["python"], "validation", config=config)
+    assert outcome.validation["base"]["python"].to_dict() == expected["python"].to_dict()
+    assert outcome.to_dict()["reference"] == outcome.reference

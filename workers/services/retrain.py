@@ -143,6 +143,9 @@ class AdapterOutcome:
     verdict: Verdict | None = None
     verdict_test: dict[str, Any] = field(default_factory=dict)
     verdict_change: str = ""
+    # The vector space the "base" model of the tables stands for: what reviews use without this
+    # adapter (the shipped code adapter when it is loaded, else the bare base).
+    reference: str = ""
 
     def mean_mrr(self, split: str, model: str) -> float | None:
         table = (self.validation if split == "validation" else self.test).get(model)
@@ -184,6 +187,7 @@ class AdapterOutcome:
             "intervals": self.intervals_dict(),
             "split_sizes": self.split_sizes,
             "notes": list(self.notes),
+            "reference": self.reference,
             "thresholds": self.thresholds.to_dict() if self.thresholds else None,
             "test_calibration": self.test_calibration,
             "false_alarms": {split: check.to_dict() for split, check in self.alarms.items()},
@@ -288,9 +292,15 @@ def evaluate_outcome(
     current: str | None = None,
     progress: bool = False,
 ) -> AdapterOutcome:
-    """Score the base model, the trained adapter (``outcome.name``) and, when given, the loaded
-    ``current`` adapter on both held-out splits, and record the splits' sizes."""
-    models: dict[str, str | None] = {"base": None, "adapter": outcome.name}
+    """Score the reference model, the trained adapter (``outcome.name``) and, when given, the
+    loaded ``current`` adapter on both held-out splits, and record the splits' sizes.
+
+    The reference (the tables' ``"base"``) is what reviews would use without the new adapter: the
+    shipped code adapter the training started from when it is loaded, else the bare base, so the
+    gate asks whether the repository's adapter beats what the repository already has."""
+    reference = encoder.fallback_adapter()
+    outcome.reference = encoder.version_of(reference)
+    models: dict[str, str | None] = {"base": reference, "adapter": outcome.name}
     if current is not None:
         models["current"] = current
     pools: dict[tuple[str | None, str], Any] = {}  # the pool is embedded once per model and language
@@ -482,6 +492,7 @@ class Promoter:
             "metrics": outcome.metrics_dict(),
             "intervals": outcome.intervals_dict(),
             "false_alarms": {split: check.to_dict() for split, check in outcome.alarms.items()},
+            "compared_with": outcome.reference,
             "train": outcome.train.to_dict() if outcome.train else None,
             # The verdict reviews use for this adapter's vectors (embedding.verdict.verdict_for).
             "verdict": outcome.verdict.to_dict() if outcome.verdict else None,
@@ -628,9 +639,10 @@ class RetrainService:
         labelled = extra.labelled_for(languages, lambda texts: encoder.embed_texts(list(texts), adapter=name))
         compare_outcome(outcome, self.config)
         calibrate_outcome(outcome, self.config, labelled)
-        in_force = self._verdict_in_force(encoder, current)
-        refit_verdict(outcome, self.config, in_force=in_force, base_verdict=self.base_verdict, extra=labelled)
-        outcome.decision = decide(outcome, self.config, base_verdict=self.base_verdict)
+        reference = self._reference_verdict(encoder)
+        in_force = self._verdict_in_force(encoder, current, reference)
+        refit_verdict(outcome, self.config, in_force=in_force, base_verdict=reference, extra=labelled)
+        outcome.decision = decide(outcome, self.config, base_verdict=reference)
         if self.promoter is not None:
             outcome.record = self.promoter.register(encoder, repo, mined, outcome, lora=self.lora, config=self.config)
         wait_for_all()
@@ -645,9 +657,19 @@ class RetrainService:
         encoder.load_adapter(current, generation.paths[name])
         return current
 
-    def _verdict_in_force(self, encoder: Encoder, current: str | None) -> Verdict:
-        if current is None:
+    def _reference_verdict(self, encoder: Encoder) -> Verdict:
+        """The verdict of the reference model (``evaluate_outcome``): the shipped code adapter's
+        own when it is loaded, else the base model's."""
+        reference = encoder.fallback_adapter()
+        if reference is None:
             return self.base_verdict
+        return stored_verdict(
+            reference, encoder.adapter_metadata(reference), legacy_lexical_weight=self.config.lexical_weight
+        )
+
+    def _verdict_in_force(self, encoder: Encoder, current: str | None, reference: Verdict) -> Verdict:
+        if current is None:
+            return reference
         return stored_verdict(
             current, encoder.adapter_metadata(current), legacy_lexical_weight=self.config.lexical_weight
         )
