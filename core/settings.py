@@ -98,7 +98,7 @@ class Settings(BaseSettings):
     batch_size: int = Field(32, ge=1, le=4096, description="Functions per forward pass.")
     device: str = Field("auto", description="'auto' (CUDA when present, else CPU), 'cpu', 'cuda' or 'cuda:N'.")
     embedding_cache: bool = Field(True, description="Cache vectors by (base model, adapter version, text hash).")
-    inference_precision: Literal["auto", "fp32", "bf16", "int8"] = Field(
+    inference_precision: Literal["auto", "fp32", "bf16", "int8", "ort-int8"] = Field(
         "fp32",
         description="CPU embedding precision: 'fp32'; 'bf16' (CPUs with avx512_bf16/AMX) or 'int8' (dynamic "
         "quantization) embed with a merged copy of base and adapter, in a vector space of their own; "
@@ -163,7 +163,14 @@ class Settings(BaseSettings):
         le=1.0,
         description="Legacy: the lexical weight of the linear blend, for adapters calibrated before the verdict model.",
     )
-    top_k: int = Field(5, ge=1, le=100, description="Matches looked up per changed function.")
+    top_k: int = Field(5, ge=1, le=100, description="Nearest matches judged per changed function.")
+    search_depth: int = Field(
+        30,
+        ge=1,
+        le=200,
+        description="Neighbours fetched by cosine per changed function: beyond the nearest top_k, only lexical "
+        "near-copies among them are judged (a renamed copy the cosine ranks low). At most top_k: none beyond.",
+    )
     review_max_functions: int = Field(
         500,
         ge=1,
@@ -214,8 +221,9 @@ class Settings(BaseSettings):
         None,
         ge=0.0,
         le=1.0,
-        description="Validation MRR gain over the base model and the current adapter that the lower end of its "
-        "95% interval must reach for a new adapter to be promoted. Unset: TrainConfig.promotion_margin.",
+        description="Validation MRR gain over the reference (the shipped code adapter when loaded, else the base "
+        "model) and the current adapter that the lower end of its 95% interval must reach for a new adapter to be "
+        "promoted. Unset: TrainConfig.promotion_margin.",
     )
     train_target_precision: float | None = Field(
         None,

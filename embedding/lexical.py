@@ -27,6 +27,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 NGRAM = 3  # chosen on the clone benchmark over 4 and 5: one edit touches few n-grams
+# ``similarity`` at which two functions count as near-copies of each other: renamed copies score
+# 0.9 and more, edited ones 0.6–0.9, unrelated neighbours rarely 0.5. Training never takes such a
+# pair as a negative, and a review judges such a neighbour however deep the cosine ranks it.
+NEAR_COPY_SIMILARITY = 0.6
 MEMBER_ACCESS = frozenset({".", "->", "::", "?.", "?->"})
 _STRING = re.compile(r"""[rRbBuUfFL8@$]{0,3}['"`]""")  # quotes with prefixes: r"", b'', f"", @"", L"", u8""
 

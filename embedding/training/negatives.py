@@ -20,13 +20,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.domain import CodeFunction
+from embedding.lexical import NEAR_COPY_SIMILARITY
 from embedding.training.pairs import TrainingPair, function_key, line_similarity
 
 log = logging.getLogger(__name__)
 
-# Lexical similarity (Dice over normalised token 3-grams) at which a neighbour counts as a copy:
-# renamed copies score 0.9 and more, edited ones 0.6–0.9, unrelated neighbours rarely 0.5.
-MAX_LEXICAL_SIMILARITY = 0.6
+# Lexical similarity (Dice over normalised token 3-grams) at which a neighbour counts as a copy.
+MAX_LEXICAL_SIMILARITY = NEAR_COPY_SIMILARITY
 _WINDOW = 4  # candidates looked at per neighbour kept, for the ones excluded as copies
 _EMBED_BLOCK = 1024  # texts per call of ``embed``
 

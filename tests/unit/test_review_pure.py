@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 
-from core.domain import Finding, FindingKind, IndexedFunction, RepoRef
-from embedding.verdict import Verdict
+from core.domain import Finding, FindingKind, IndexedFunction, Match, RepoRef
+from embedding.verdict import Signals, Verdict
 from tests.factories import make_function
 from workers.services.review import (
+    Candidate,
     ReviewResult,
     ReviewStats,
     changed_functions,
     code_lines,
     is_previous_version,
+    shortlist,
     sort_findings,
 )
 
@@ -116,3 +118,37 @@ def test_ignore_markers_cover_the_line_above_and_the_body() -> None:
     h = make_function(start_line=10)  # lines 10-12, none
     assert is_ignored(f, markers) and is_ignored(g, markers) and not is_ignored(h, markers)
     assert marker_lines("# doppel ignore\n# doppel: ignored-ish\n") == set()
+
+
+def _candidate(rank: int, cosine: float, lexical: float, identical: bool = False, tokens: int = 80) -> Candidate:
+    signals = Signals(cosine, lexical, lexical, 1.0, 0.0, 0.0, lexical, lexical)
+    target = _target(qualified_name=f"neighbour_{rank}", start_line=rank * 10 + 1)
+    return Candidate(Match(target, cosine), signals, identical, {"rank": rank}, tokens)
+
+
+def test_a_renamed_copy_ranked_below_top_k_by_cosine_is_still_judged() -> None:
+    """The demo's planted copy: its original is only the 6th nearest by cosine, behind five
+    functions that merely share its words. Beyond the top_k, a lexical near-copy is judged too;
+    an unrelated neighbour that deep is not."""
+    lookalikes = [_candidate(rank, 0.70 - rank * 0.01, 0.1) for rank in range(5)]
+    copy = _candidate(5, 0.64, 0.9)
+    unrelated = _candidate(6, 0.63, 0.2)
+    judged = shortlist([*lookalikes, copy, unrelated], top_k=5)
+    assert judged == [*lookalikes, copy]
+    assert shortlist([*lookalikes, copy, unrelated], top_k=5, near_copy=0.95) == lookalikes
+
+
+def test_identical_bodies_are_judged_at_any_depth() -> None:
+    strong = [_candidate(rank, 0.9, 0.9) for rank in range(3)]
+    identical = _candidate(3, 0.5, 0.0, identical=True)
+    assert shortlist([*strong, identical], top_k=1, near_copy=1.1) == [strong[0], identical]
+    assert shortlist(strong, top_k=5) == strong
+
+
+def test_a_one_line_idiom_deeper_than_top_k_is_not_judged_however_alike() -> None:
+    """Memoised getters (``@subclasses ||= []``) normalise to the same tokens across a codebase: on
+    thor's real edits, judging them at depth 30 flagged two genuinely new getters as duplicates."""
+    near = [_candidate(rank, 0.8, 0.1) for rank in range(5)]
+    getter = _candidate(11, 0.59, 1.0, tokens=7)
+    assert shortlist([*near, getter], top_k=5) == near
+    assert shortlist([*near, getter], top_k=5, min_tokens=5) == [*near, getter]

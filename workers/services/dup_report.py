@@ -12,8 +12,8 @@ stands for it), so is a pair of a function with one nested inside it.
 Everything but ``build_report`` is pure over plain data: the clustering, the totals per directory
 and language, and the report's JSON form (``DuplicationReport.to_dict``), which the HTML renderer
 (``workers.services.dup_report_html``) reads. Bounds: the functions searched are those the index
-would hold (the plan's size and file limits), each search asks for ``top_k`` neighbours, and the
-clusters kept in the report are capped (``MAX_CLUSTERS``; the totals still count them all).
+would hold (the plan's size and file limits), each search asks for as many neighbours as a
+review's search depth, and the clusters kept in the report are capped (``MAX_CLUSTERS``; the totals still count them all).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from core.errors import DoppelError
 from core.progress import Progress
 from embedding.extract import extract_source, skip_reason
 from embedding.languages import language_for_path
+from embedding.lexical import NEAR_COPY_SIMILARITY
 from workers.services.review import is_ignored, marker_lines
 
 if TYPE_CHECKING:
@@ -373,25 +374,33 @@ class _PairSearch:
         verdict = self.verdicts.get(version) or self.verdicts.setdefault(
             version, self._reviewer.verdict_for(fn.language, self._plan)
         )
-        # One more than top_k: the function finds itself first.
-        matches = self._view.search(vector, adapter_version=version, limit=self._plan.top_k + 1, language=fn.language)
+        # The review's search depth, plus one: the function finds itself first.
+        limit = self._plan.search_depth + 1
+        matches = self._view.search(vector, adapter_version=version, limit=limit, language=fn.language)
         self._stats.searches += 1
+        rank = -1  # among the neighbours other than itself, as a review ranks them
         for match in matches:
             t = match.target
             other = self._by_key.get((t.path, t.qualified_name, t.start_line))
             if other is None or other.id == me.id:
                 continue  # itself, or something this commit does not hold (an ignored function)
+            rank += 1
             key = (min(me.id, other.id), max(me.id, other.id))
             if key in self._judged:
                 continue
-            self._judged.add(key)
             identical = bool(me.body_hash) and me.body_hash == other.body_hash
             if not identical and verdict.best_possible(match.score) < verdict.duplicate:
+                self._judged.add(key)  # the cosine is the same from the other side
                 continue  # even identical tokens could not make it a duplicate
-            self._stats.pairs_judged += 1
             signals = self._reviewer.signals(
                 fn.language, match.score, (me.qualified_name, me.code), (other.qualified_name, other.code)
             )
+            if rank >= self._plan.top_k and not identical and signals.lexical < NEAR_COPY_SIMILARITY:
+                # A review judges only lexical near-copies this deep (review.shortlist); the other
+                # function of the pair may still rank this one nearer.
+                continue
+            self._judged.add(key)
+            self._stats.pairs_judged += 1
             if verdict.classify(signals, identical=identical) is FindingKind.DUPLICATE:
                 self.pairs.append(ReportPair(key[0], key[1], verdict.score(signals), match.score, identical))
 

@@ -93,6 +93,11 @@ class ReviewPlan:
     def top_k(self) -> int:
         return self.settings.top_k
 
+    @property
+    def search_depth(self) -> int:
+        """Neighbours a search fetches by cosine: the nearest ``top_k`` are judged, deeper lexical near-copies too."""
+        return max(self.settings.search_depth, self.top_k)
+
     def verdict(self, adapter_name: str | None = None, metadata: Mapping[str, Any] | None = None) -> Verdict:
         """The verdict for the vectors of ``adapter_name`` (its calibration, if any) under this plan's
         strictness and thresholds."""
@@ -130,6 +135,7 @@ class ReviewPlan:
             "duplicate_threshold": verdict.duplicate,
             "related_threshold": verdict.related,
             "top_k": self.top_k,
+            "search_depth": self.search_depth,
             "max_comments": self.max_comments,
             "max_functions": self.max_functions,
             "max_overlay_files": self.max_overlay_files,

@@ -30,7 +30,7 @@ from core.errors import ConfigError, DoppelError, ReviewError
 from core.settings import Settings
 from embedding.extract import ExtractOptions, extract_source, skip_reason
 from embedding.languages import LANGUAGES, language_for_path
-from embedding.lexical import NormalizedCode, normalize
+from embedding.lexical import NEAR_COPY_SIMILARITY, NormalizedCode, normalize
 from embedding.verdict import Signals, Verdict, signals_of
 from workers.services.findings import explain_entry, fold_nested
 
@@ -44,7 +44,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SEARCH_MARGIN = 5  # extra hits per search, so that dropping a function's own old version keeps top_k
+# Beyond the nearest top_k, a lexical near-copy is judged only from this many normalised tokens
+# (the smaller function's): below it, idioms such as memoised getters normalise to the same
+# tokens everywhere. Chosen on the calibrate split of benchmarks/bench_real_edits.py.
+LEXICAL_LEG_MIN_TOKENS = 30
+SEARCH_MARGIN = 5  # extra hits per search, so that dropping a function's own old version keeps the depth
 _KIND_ORDER = {FindingKind.DUPLICATE: 0, FindingKind.INTRA_PR: 1, FindingKind.RELATED: 2}
 
 
@@ -69,6 +73,35 @@ def changed_functions(functions: Sequence[CodeFunction], added: set[int]) -> lis
     if not added:
         return []
     return [fn for fn in functions if any(fn.contains_line(line) for line in added)]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A neighbour found by the search, with the verdict's signals for the pair."""
+
+    match: Match
+    signals: Signals
+    identical: bool
+    extra: dict[str, Any]
+    tokens: int = 0  # the smaller function's normalised token count
+
+
+def shortlist(
+    candidates: Sequence[Candidate],
+    top_k: int,
+    near_copy: float = NEAR_COPY_SIMILARITY,
+    min_tokens: int = LEXICAL_LEG_MIN_TOKENS,
+) -> list[Candidate]:
+    """The candidates a review judges, in the search's order: the ``top_k`` nearest by cosine, and
+    deeper ones that are identical or lexical near-copies (identifier-normalised token similarity
+    at or above ``near_copy``) of at least ``min_tokens`` tokens. A renamed copy that the cosine
+    ranks below unrelated code sharing its words is still judged; an unrelated neighbour that deep
+    is not, nor a one-line idiom that normalises alike everywhere (``@x ||= []``, ``return self._x``)."""
+    return [
+        c
+        for c in candidates
+        if c.extra["rank"] < top_k or c.identical or (c.signals.lexical >= near_copy and c.tokens >= min_tokens)
+    ]
 
 
 def is_previous_version(fn: CodeFunction, target: IndexedFunction, renamed_from: dict[str, str]) -> bool:
@@ -217,9 +250,7 @@ class ReviewService:
 
     def signals(self, language: str, cosine: float, first: tuple[str, str], second: tuple[str, str]) -> Signals:
         """The verdict's signals for two functions given as ``(qualified name, code)``."""
-        return signals_of(
-            cosine, self._norm(language, first[1]), self._norm(language, second[1]), first[0], second[0]
-        )
+        return signals_of(cosine, self._norm(language, first[1]), self._norm(language, second[1]), first[0], second[0])
 
     # --- review --------------------------------------------------------------------------------
     def review(
@@ -274,7 +305,7 @@ class ReviewService:
             verdict = result.verdicts.get(version) or result.verdicts.setdefault(
                 version, self.verdict_for(fn.language, plan)
             )
-            matches = self._search(view, vector, version, plan.top_k + SEARCH_MARGIN, fn.language, deleted)
+            matches = self._search(view, vector, version, plan.search_depth + SEARCH_MARGIN, fn.language, deleted)
             stats.searches += 1
             kept = [
                 m
@@ -282,11 +313,19 @@ class ReviewService:
                 if not is_previous_version(fn, m.target, renamed_from)
                 and not IGNORE_MARKER.search(m.target.code)
                 and head_checker.still_there(m.target)
-            ][: plan.top_k]
-            stats.candidates += len(kept)
-            for rank, match in enumerate(kept):
+            ][: plan.search_depth]
+            scored = [
+                self._score(source, base_sha, fn, match, rank)
+                for rank, match in enumerate(kept)
+                if rank < plan.top_k
+                or verdict.best_possible(match.score) >= verdict.related
+                or (bool(fn.body_hash) and fn.body_hash == match.target.body_hash)
+            ]  # deeper than top_k, only what could still be reported is scored
+            judged = shortlist(scored, plan.top_k)
+            stats.candidates += len(judged)
+            for candidate in judged:
                 explained = result.candidates if explain else None
-                finding = self._judge(source, base_sha, fn, match, version, verdict, rank, explained)
+                finding = self._judge(fn, candidate, version, verdict, explained)
                 if finding is not None:
                     findings.append(finding)
         findings += self._intra_change(repo, head_sha, changed, vectors, renamed_from, result.verdicts, view)
@@ -346,17 +385,8 @@ class ReviewService:
     ) -> list[Match]:
         return view.search(vector, adapter_version=version, limit=limit, language=language, exclude_paths=exclude)
 
-    def _judge(
-        self,
-        source: GitSource,
-        base_sha: str,
-        fn: CodeFunction,
-        match: Match,
-        version: str,
-        verdict: Verdict,
-        rank: int,
-        explain: list[dict[str, Any]] | None = None,
-    ) -> Finding | None:
+    def _score(self, source: GitSource, base_sha: str, fn: CodeFunction, match: Match, rank: int) -> Candidate:
+        """One neighbour of ``fn`` with the verdict's signals (``rank``: its place by cosine)."""
         target = match.target
         extra: dict[str, Any] = {"rank": rank}
         code = target.code or self._code_at(source, base_sha, target)
@@ -366,10 +396,28 @@ class ReviewService:
         if not code:
             signals = Signals(match.score, match.score, match.score, 1.0, signals.name, signals.signature)
         identical = bool(fn.body_hash) and fn.body_hash == target.body_hash
+        tokens = min(len(self._norm(fn.language, fn.code)), len(self._norm(fn.language, code))) if code else 0
+        return Candidate(match, signals, identical, extra, tokens)
+
+    @staticmethod
+    def _judge(
+        fn: CodeFunction,
+        candidate: Candidate,
+        version: str,
+        verdict: Verdict,
+        explain: list[dict[str, Any]] | None = None,
+    ) -> Finding | None:
+        match, signals, identical, extra = (
+            candidate.match,
+            candidate.signals,
+            candidate.identical,
+            dict(candidate.extra),
+        )
+        target = match.target
         kind = verdict.classify(signals, identical=identical)
         score = verdict.score(signals)
         if explain is not None:
-            explain.append(explain_entry(fn, target, rank, signals, score, kind))
+            explain.append(explain_entry(fn, target, extra["rank"], signals, score, kind))
         if kind is None:
             return None
         if identical:
@@ -449,7 +497,7 @@ class ReviewService:
             return findings, []
         olds = list(previous.values())
         vectors = dict(zip(previous, self._encoder.embed_functions(olds), strict=True))
-        limit = view.plan.top_k + SEARCH_MARGIN
+        limit = view.plan.search_depth + SEARCH_MARGIN
         pre_existing: list[Finding] = []
         for finding in duplicates:
             key = (finding.function.path, finding.function.qualified_name)
