@@ -56,6 +56,7 @@ from benchmarks.realedit.score import (  # noqa: E402
 )
 from benchmarks.realedit.synthetic import DROP_REASONS, SyntheticOptions, build_synthetic  # noqa: E402
 from embedding.extract import ExtractOptions  # noqa: E402
+from embedding.precision import PRECISIONS  # noqa: E402
 
 MODES = ("real", "synthetic")
 
@@ -389,7 +390,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--precision", choices=("auto", "fp32", "bf16", "int8"), default=None,
+        "--precision", choices=PRECISIONS, default=None,
         help="DOPPEL_INFERENCE_PRECISION for the reviews (default: the environment's, else the setting's default)",
     )  # fmt: skip
     parser.add_argument("--rebuild", action="store_true", help="rebuild the repositories even when cached")

@@ -99,11 +99,11 @@ class Settings(BaseSettings):
     device: str = Field("auto", description="'auto' (CUDA when present, else CPU), 'cpu', 'cuda' or 'cuda:N'.")
     embedding_cache: bool = Field(True, description="Cache vectors by (base model, adapter version, text hash).")
     inference_precision: Literal["auto", "fp32", "bf16", "int8", "ort-int8"] = Field(
-        "fp32",
-        description="CPU embedding precision: 'fp32'; 'bf16' (CPUs with avx512_bf16/AMX) or 'int8' (dynamic "
-        "quantization) embed with a merged copy of base and adapter, in a vector space of their own; "
-        "'auto' is fp32 (no fast path met 2.5x at equal findings, benchmarks/results/fast_cpu.md). "
-        "Ignored on CUDA.",
+        "auto",
+        description="CPU embedding precision. 'auto': 'ort-int8' on a CPU with onnxruntime, else 'fp32' "
+        "(benchmarks/results/fast_cpu.md). 'ort-int8' (ONNX Runtime, int8 weights), 'bf16' (CPUs with "
+        "avx512_bf16/AMX) and 'int8' (torch dynamic quantization) embed with a merged copy of base and adapter, "
+        "in a vector space of their own; 'fp32' is the model as trained. Ignored on CUDA.",
     )
 
     # --- vector index ------------------------------------------------------------------------

@@ -15,8 +15,12 @@ the precision is part of the vector-space id (``precision_tag``: ``"+bf16"``, ``
 adds nothing so existing indexes and caches stay valid), hence of the cache key, the index's
 search filter and meta, and the collection generation: vectors of two precisions never meet.
 
-``auto`` resolves to fp32 today: no fast path met the targets of ``benchmarks/bench_fast_cpu.py``
-(≥ 2.5× fp32 functions/s at equal findings) on the 2-core Zen 4 box; see
+* ``ort-int8``: the merged copy exported to ONNX and run by ONNX Runtime with int8 weights
+  (``embedding.onnx_fast``).
+
+``auto`` (the default) resolves to ``ort-int8`` on a CPU where onnxruntime imports, else fp32: it is
+the one path that met the targets of ``benchmarks/bench_fast_cpu.py`` (≥ 2.5× fp32 functions/s,
+mean cosine ≥ 0.99, findings on both clone benchmarks within a point) on the 2-core Zen 4 box; see
 ``benchmarks/results/fast_cpu.md``. torch and peft are imported inside the functions.
 """
 
@@ -35,7 +39,8 @@ log = logging.getLogger(__name__)
 FP32 = "fp32"
 BF16 = "bf16"
 INT8 = "int8"
-PRECISIONS = ("auto", FP32, BF16, INT8)
+ORT_INT8 = "ort-int8"
+PRECISIONS = ("auto", FP32, BF16, INT8, ORT_INT8)
 _BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 
 
@@ -56,19 +61,29 @@ def has_fast_bf16(flags: frozenset[str] | None = None) -> bool:
     return bool((cpu_flags() if flags is None else flags) & _BF16_FLAGS)
 
 
+def has_onnxruntime() -> bool:
+    """Whether ONNX Runtime and onnx import (the ``ort-int8`` path needs both)."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnx"))
+
+
 def resolve_precision(asked: str, device: str) -> str:
     """The precision an encoder on ``device`` embeds with: ``fp32``, ``bf16`` or ``int8``.
 
     The fast paths are CPU paths: on CUDA the encoder's ``dtype`` governs and this is ``fp32``
-    (no tag). ``auto`` is fp32 (see the module docstring for why). ``bf16`` on a CPU without bf16
-    instructions is refused: it would be slower than fp32, not faster.
+    (no tag). ``auto`` is ``ort-int8`` on a CPU with onnxruntime installed, else fp32 (see the
+    module docstring for why). ``bf16`` on a CPU without bf16 instructions is refused: it would be
+    slower than fp32, not faster.
     """
     if asked not in PRECISIONS:
         raise ConfigError(f"inference_precision must be one of {', '.join(PRECISIONS)}, got {asked!r}")
-    if asked == "auto" or not device.startswith("cpu"):
+    if not device.startswith("cpu"):
         if asked not in ("auto", FP32):
             log.info("encoder.precision_ignored precision=%s device=%s: fast paths are CPU paths", asked, device)
         return FP32
+    if asked == "auto":
+        return ORT_INT8 if has_onnxruntime() else FP32
     if asked == BF16 and not has_fast_bf16():
         raise ConfigError(
             "inference_precision 'bf16' needs a CPU with avx512_bf16 or amx_bf16 (see /proc/cpuinfo); use 'fp32' or 'int8'"
@@ -116,6 +131,10 @@ def lower_precision(model: Any, precision: str) -> Any:
             if isinstance(module, torch.nn.Linear) and not _is_ffn_output(name)
         }
         return quantize_dynamic(model, spec, dtype=torch.qint8, inplace=True)
+    if precision == ORT_INT8:
+        from embedding.onnx_fast import export_int8
+
+        return export_int8(model)
     raise ConfigError(f"no fast model for precision {precision!r}")
 
 

@@ -32,3 +32,7 @@ def _no_ambient_doppel_settings(monkeypatch: pytest.MonkeyPatch, tmp_path_factor
         if name.startswith("DOPPEL_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("DOPPEL_DATA_DIR", str(tmp_path_factory.mktemp("doppel-data")))
+    # The suite embeds in fp32, the model as trained, so that its expected vector-space ids and
+    # vectors hold on every machine; the default fast path ('auto' → ort-int8) has its own tests
+    # (tests/unit/test_precision.py), which remove this variable.
+    monkeypatch.setenv("DOPPEL_INFERENCE_PRECISION", "fp32")

@@ -20,7 +20,7 @@ from core.settings import Settings
 from embedding.cache import EmbeddingCache
 from embedding.encoder import Encoder, function_text
 from embedding.extract import extract_source
-from embedding.precision import BF16, FP32, INT8, has_fast_bf16, precision_tag, resolve_precision
+from embedding.precision import BF16, FP32, INT8, ORT_INT8, has_fast_bf16, precision_tag, resolve_precision
 from tests.tiny_models import build_tiny_roberta, train_tiny_adapter
 
 pytestmark = [
@@ -66,6 +66,20 @@ def test_int8_vectors_agree_with_fp32_on_real_functions(real_texts: list[str], f
     assert cosines.min() >= 0.95, cosines.min()
 
 
+def test_onnx_runtime_int8_vectors_agree_with_fp32_on_real_functions(
+    real_texts: list[str], fp32_vectors: np.ndarray
+) -> None:
+    """ONNX Runtime's int8 (every MatMul weight per channel, activations per batch) stays within
+    the fast path's tolerance: mean cosine to fp32 at least 0.99, none below 0.98."""
+    fast = Encoder("default", device="cpu", precision=ORT_INT8)
+    vectors = fast.embed_texts(real_texts)
+    cosines = (vectors * fp32_vectors).sum(axis=1)
+    assert vectors.dtype == np.float32 and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert cosines.mean() >= 0.99, cosines.mean()
+    assert cosines.min() >= 0.98, cosines.min()
+    assert fast.adapter_version("python").endswith("+ort-int8")
+
+
 @pytest.mark.skipif(not has_fast_bf16(), reason="this CPU has no avx512_bf16/amx_bf16")
 def test_bf16_vectors_agree_with_fp32_on_real_functions(real_texts: list[str], fp32_vectors: np.ndarray) -> None:
     fast = Encoder("default", device="cpu", precision=BF16)
@@ -91,7 +105,8 @@ def test_precision_is_part_of_the_vector_space_id_and_fp32_keeps_todays(tiny_mod
 
 
 def test_resolving_the_precision() -> None:
-    assert resolve_precision("auto", "cpu") == FP32
+    assert resolve_precision("auto", "cpu") == ORT_INT8  # onnxruntime is a dependency of the ml extra
+    assert resolve_precision("auto", "cuda:0") == FP32
     assert resolve_precision("int8", "cpu") == INT8
     assert resolve_precision("int8", "cuda:0") == FP32  # fast paths are CPU paths
     with pytest.raises(ConfigError):
@@ -150,27 +165,31 @@ def test_vectors_of_two_precisions_are_never_searched_together(tiny_model: Path,
         index.close()
 
 
-def test_loading_a_new_adapter_version_rebuilds_the_fast_model(tiny_model: Path, tmp_path: Path) -> None:
-    """A promotion loads a new version under the same name: the stale merged copy must go."""
+@pytest.mark.parametrize("precision", [INT8, ORT_INT8])
+def test_loading_a_new_adapter_version_rebuilds_the_fast_model(
+    tiny_model: Path, tmp_path: Path, precision: str
+) -> None:
+    """A promotion loads a new version under the same name: the stale merged copy (or export) must go."""
     trainer = Encoder(str(tiny_model), device="cpu")
     for seed, version in ((1, "v1"), (2, "v2")):
         train_tiny_adapter(trainer, "python", seed=seed)
         trainer.save_adapter("python", tmp_path / version, {"version": f"{version}-0000000{seed}"})
-    encoder = Encoder(str(tiny_model), device="cpu", precision=INT8)
+    encoder = Encoder(str(tiny_model), device="cpu", precision=precision)
     encoder.load_adapter("python", tmp_path / "v1")
     before = encoder.embed_texts([SAMPLE], adapter="python")[0]
     encoder.load_adapter("python", tmp_path / "v2")
     after = encoder.embed_texts([SAMPLE], adapter="python")[0]
-    fresh = Encoder(str(tiny_model), device="cpu", precision=INT8)
+    fresh = Encoder(str(tiny_model), device="cpu", precision=precision)
     fresh.load_adapter("python", tmp_path / "v2")
     np.testing.assert_allclose(after, fresh.embed_texts([SAMPLE], adapter="python")[0], atol=1e-6)
     assert not np.allclose(before, after, atol=1e-3)
     assert encoder._fast is not None and encoder._fast.builds == 2
     assert [key.version for key in encoder._fast.keys()] == [encoder._adapters["python"].version]
-    assert encoder.adapter_version("python").endswith("+int8")
+    assert encoder.adapter_version("python").endswith(f"+{precision}")
 
 
-def test_the_merged_adapter_matches_the_fp32_adapter(tiny_model: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("precision", [INT8, ORT_INT8])
+def test_the_merged_adapter_matches_the_fp32_adapter(tiny_model: Path, tmp_path: Path, precision: str) -> None:
     """Merging the LoRA weights in is exact up to quantization: int8 with the adapter stays close to
     fp32 with the adapter, and far closer to it than to the base."""
     trainer = Encoder(str(tiny_model), device="cpu")
@@ -178,7 +197,7 @@ def test_the_merged_adapter_matches_the_fp32_adapter(tiny_model: Path, tmp_path:
     trainer.save_adapter("python", tmp_path / "python")
     fp32 = Encoder(str(tiny_model), device="cpu")
     fp32.load_adapter("python", tmp_path / "python")
-    fast = Encoder(str(tiny_model), device="cpu", precision=INT8)
+    fast = Encoder(str(tiny_model), device="cpu", precision=precision)
     fast.load_adapter("python", tmp_path / "python")
     tuned = fp32.embed_texts([SAMPLE], adapter="python")[0]
     assert float(fast.embed_texts([SAMPLE], adapter="python")[0] @ tuned) > float(fp32.embed_texts([SAMPLE])[0] @ tuned)
@@ -201,3 +220,13 @@ def test_a_generation_of_another_precision_gets_another_collection() -> None:
     assert collection_for(repo, adapters) == collection_for(repo, adapters, FP32)  # today's names stay
     names = {collection_for(repo, adapters, p) for p in (FP32, BF16, INT8)}
     assert len(names) == 3 and all(repo.owns_collection(name) for name in names)
+
+
+def test_the_default_settings_embed_with_the_fast_path_on_a_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `make demo` and the Action get with no DOPPEL_INFERENCE_PRECISION: ort-int8 on a CPU."""
+    monkeypatch.delenv("DOPPEL_INFERENCE_PRECISION", raising=False)
+    settings = Settings(device="cpu", embedding_cache=False)  # type: ignore[arg-type]
+    assert settings.inference_precision == "auto"
+    encoder = Encoder.from_settings(settings)
+    assert encoder.precision == ORT_INT8
+    assert encoder.adapter_version("python").endswith("+ort-int8")
