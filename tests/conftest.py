@@ -10,6 +10,10 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The suite embeds in fp32, the model as trained, so that its expected vector-space ids and vectors
+# hold on every machine (module-scoped fixtures run before the per-test environment below); the
+# default fast path ('auto' → ort-int8) has its own tests (tests/unit/test_precision.py).
+os.environ["DOPPEL_INFERENCE_PRECISION"] = "fp32"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -32,7 +36,4 @@ def _no_ambient_doppel_settings(monkeypatch: pytest.MonkeyPatch, tmp_path_factor
         if name.startswith("DOPPEL_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("DOPPEL_DATA_DIR", str(tmp_path_factory.mktemp("doppel-data")))
-    # The suite embeds in fp32, the model as trained, so that its expected vector-space ids and
-    # vectors hold on every machine; the default fast path ('auto' → ort-int8) has its own tests
-    # (tests/unit/test_precision.py), which remove this variable.
-    monkeypatch.setenv("DOPPEL_INFERENCE_PRECISION", "fp32")
+    monkeypatch.setenv("DOPPEL_INFERENCE_PRECISION", "fp32")  # see the top of this file
