@@ -146,3 +146,50 @@ def test_a_repository_without_functions_gives_an_empty_report(tmp_path: Path) ->
     empty = make_repo(tmp_path, {"README.md": "# nothing\n", "notes.txt": textwrap.dedent("just text\n")})
     data = _report(tmp_path, empty).to_dict()
     assert data["clusters"] == [] and data["totals"]["functions"] == 0
+
+
+def test_a_one_line_idiom_deeper_than_top_k_is_not_clustered_as_a_review_would_not_judge_it(tmp_path: Path) -> None:
+    """The report follows the review's rule beyond top_k (``review.judged_at_any_depth``): a
+    memoised getter that normalises like another is not paired at rank 2, while a renamed copy of
+    real code at the same rank is. Before the rule was shared, the report skipped the token minimum
+    and paired the getters."""
+    from core.domain import CodeFunction, IndexedFunction, Match
+    from tests.factories import make_function
+    from workers.services.dup_report import ReportFunction, ReportStats, _PairSearch
+
+    def function(i: int, name: str, code: str) -> tuple[CodeFunction, ReportFunction]:
+        fn = make_function(code, path=f"shop/m{i}.py", qualified_name=name, body_hash=f"h{i}")
+        return fn, ReportFunction(i, "python", fn.path, name, fn.start_line, fn.end_line, code, f"h{i}")
+
+    getter, other_getter = "def size(self):\n    return self._size", "def name(self):\n    return self._name"
+    copy = SLUGIFY.replace("slugify", "make_slug")
+    functions = [
+        function(0, "size", getter), function(1, "unrelated_a", PARSE_DURATION), function(2, "unrelated_b", ORDER_TOTAL),
+        function(3, "name", other_getter), function(4, "slugify", SLUGIFY), function(5, "make_slug", copy),
+    ]  # fmt: skip
+    by_key = {(r.path, r.qualified_name, r.start_line): r for _, r in functions}
+
+    class View:  # the search, as the index would answer it: itself first, then three neighbours
+        def __init__(self, order: list[int]) -> None:
+            self.order = order
+
+        def search(self, vector, **_):  # type: ignore[no-untyped-def]
+            hits = []
+            for i in self.order:
+                fn, _r = functions[i]
+                target = IndexedFunction.from_function(REPO, fn, commit="c" * 40, adapter_version="hash64:base")
+                hits.append(Match(target, 0.9))
+            return hits
+
+    verdict = blend_verdict_file(tmp_path, duplicate=0.7, related=0.55, lexical_weight=0.5)
+    settings = Settings(data_dir=tmp_path / "data", verdict_path=verdict, top_k=2, search_depth=30)
+    encoder, index = HashEncoder(dim=256), MemoryIndex()
+    reviewer = ReviewService(settings, encoder, index, IndexService(settings, encoder, index, progress=False))
+    plan = resolve_plan(settings)
+    pairs = {}
+    for me, order in ((0, [0, 1, 2, 3]), (4, [4, 1, 2, 5])):  # the twin is the 3rd neighbour (rank 2)
+        search = _PairSearch(reviewer, plan, View(order), by_key, ReportStats())  # type: ignore[arg-type]
+        search.neighbours(functions[me][0], functions[me][1], None, "hash64:base")
+        pairs[me] = {(p.first, p.second) for p in search.pairs}
+    assert pairs[4] == {(4, 5)}  # the renamed copy is judged and paired at rank 2
+    assert pairs[0] == set()  # the getters normalise alike, but 10 tokens are below the minimum

@@ -30,8 +30,7 @@ from core.errors import DoppelError
 from core.progress import Progress
 from embedding.extract import extract_source, skip_reason
 from embedding.languages import language_for_path
-from embedding.lexical import NEAR_COPY_SIMILARITY
-from workers.services.review import is_ignored, marker_lines
+from workers.services.review import is_ignored, judged_at_any_depth, marker_lines
 
 if TYPE_CHECKING:
     from embedding.encoder import Encoder
@@ -395,9 +394,11 @@ class _PairSearch:
             signals = self._reviewer.signals(
                 fn.language, match.score, (me.qualified_name, me.code), (other.qualified_name, other.code)
             )
-            if rank >= self._plan.top_k and not identical and signals.lexical < NEAR_COPY_SIMILARITY:
-                # A review judges only lexical near-copies this deep (review.shortlist); the other
-                # function of the pair may still rank this one nearer.
+            if rank >= self._plan.top_k and not judged_at_any_depth(
+                identical, signals, self._reviewer.smaller_size(fn.language, me.code, other.code)
+            ):
+                # A review would not judge it this deep (review.shortlist); the other function of
+                # the pair may still rank this one nearer.
                 continue
             self._judged.add(key)
             self._stats.pairs_judged += 1

@@ -100,8 +100,21 @@ def shortlist(
     return [
         c
         for c in candidates
-        if c.extra["rank"] < top_k or c.identical or (c.signals.lexical >= near_copy and c.tokens >= min_tokens)
+        if c.extra["rank"] < top_k or judged_at_any_depth(c.identical, c.signals, c.tokens, near_copy, min_tokens)
     ]
+
+
+def judged_at_any_depth(
+    identical: bool,
+    signals: Signals,
+    tokens: int,
+    near_copy: float = NEAR_COPY_SIMILARITY,
+    min_tokens: int = LEXICAL_LEG_MIN_TOKENS,
+) -> bool:
+    """Whether a neighbour ranked deeper than top_k is still judged (``shortlist``; the
+    repository report applies the same rule): an identical body, or a lexical near-copy of at
+    least ``min_tokens`` normalised tokens (``tokens``: the smaller function's count)."""
+    return identical or (signals.lexical >= near_copy and tokens >= min_tokens)
 
 
 def is_previous_version(fn: CodeFunction, target: IndexedFunction, renamed_from: dict[str, str]) -> bool:
@@ -252,6 +265,10 @@ class ReviewService:
         """The verdict's signals for two functions given as ``(qualified name, code)``."""
         return signals_of(cosine, self._norm(language, first[1]), self._norm(language, second[1]), first[0], second[0])
 
+    def smaller_size(self, language: str, first: str, second: str) -> int:
+        """The normalised token count of the smaller of two functions' code."""
+        return min(len(self._norm(language, first)), len(self._norm(language, second)))
+
     # --- review --------------------------------------------------------------------------------
     def review(
         self,
@@ -396,7 +413,7 @@ class ReviewService:
         if not code:
             signals = Signals(match.score, match.score, match.score, 1.0, signals.name, signals.signature)
         identical = bool(fn.body_hash) and fn.body_hash == target.body_hash
-        tokens = min(len(self._norm(fn.language, fn.code)), len(self._norm(fn.language, code))) if code else 0
+        tokens = self.smaller_size(fn.language, fn.code, code) if code else 0
         return Candidate(match, signals, identical, extra, tokens)
 
     @staticmethod
