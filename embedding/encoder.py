@@ -97,6 +97,7 @@ class _Adapter:
     metadata: dict[str, Any] = field(default_factory=dict)
     trainable: bool = False
     started_from: str | None = None  # version of the adapter whose weights a trainable one started from
+    start_adapter: str | None = None  # and that adapter's name (None: a fresh adapter, equal to the base)
 
 
 def _pick_device(device: str) -> str:
@@ -363,7 +364,15 @@ class Encoder:
             for p, src in pairs:
                 p.copy_(src)  # type: ignore[union-attr]
         self._adapters[name].started_from = self._version_of(source)
+        self._adapters[name].start_adapter = source
         return True
+
+    def start_point(self, name: str) -> str | None:
+        """The adapter whose vectors trainable adapter ``name`` reproduces before its first step
+        (``None``: the base, as a fresh LoRA update is zero). Those vectors are cacheable, so work
+        that needs the model as training starts (mining neighbours) can embed with it and reuse
+        what the index already embedded."""
+        return self._require_adapter(name).start_adapter
 
     def save_adapter(self, name: str, directory: Path, metadata: dict[str, Any] | None = None) -> Path:
         """Write adapter ``name`` to ``directory`` as peft's config plus safetensors weights, and

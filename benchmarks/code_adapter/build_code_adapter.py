@@ -332,9 +332,16 @@ def write_manifest(work: Path, per_language: int) -> dict[str, Any]:
 def _config(args: argparse.Namespace, **overrides: Any) -> Any:
     from embedding.training.config import TrainConfig
 
+    recipe = {
+        "epochs": args.epochs,
+        "learning_rate": args.learning_rate,
+        "gradient_checkpointing": args.gradient_checkpointing,
+        "hard_negative_pool": args.mining_pool,
+    }
     return TrainConfig(
-        max_length=args.train_max_length, device=args.device, bf16=args.device != "cpu", seed=0, **overrides
-    )
+        max_length=args.train_max_length, device=args.device, bf16=args.device != "cpu", seed=0,
+        **{**{k: v for k, v in recipe.items() if v is not None}, **overrides},
+    )  # fmt: skip
 
 
 def _encoder(args: argparse.Namespace, max_length: int) -> Any:
@@ -665,7 +672,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     page = render_report(evaluation, manifest, extra)
     if not (SHIPPED / "adapter_config.json").is_file():
         title, rest = page.split("\n", 1)
-        page = f"{title}\n\n**Not shipped**: `embedding/data/code_adapter/` is absent (see the status at the end).\n{rest}"
+        page = (
+            f"{title}\n\n**Not shipped**: `embedding/data/code_adapter/` is absent (see the status at the end).\n{rest}"
+        )
     out.write_text(page, encoding="utf-8")
     print(f"wrote {out}")
     return 0
@@ -702,6 +711,20 @@ def main(argv: list[str] | None = None) -> int:
         "--max-steps", type=int, default=None, help="optimiser-step cap (default: TrainConfig's 2 epochs decide)"
     )
     parser.add_argument("--probe-steps", type=int, default=20, help="steps the probe times")
+    parser.add_argument("--epochs", type=int, default=None, help="passes over the pairs (default: TrainConfig's)")
+    parser.add_argument("--learning-rate", type=float, default=None, help="AdamW peak rate (default: TrainConfig's)")
+    parser.add_argument(
+        "--gradient-checkpointing",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="recompute activations in the backward pass: less memory, slower (default: TrainConfig's, on)",
+    )
+    parser.add_argument(
+        "--mining-pool",
+        type=int,
+        default=30_000,
+        help="most training-file functions embedded to mine nearest-neighbour negatives (the pairs' own first)",
+    )
     parser.add_argument("--train-max-length", type=int, default=128, help="token limit per text in training")
     parser.add_argument(
         "--eval-max-length", type=int, default=256, help="token limit per text in evaluation (doppel's default)"

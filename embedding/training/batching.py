@@ -29,10 +29,11 @@ class Batch:
 _GROUP_WINDOW = 64  # batches' worth of shuffled pairs sorted together when grouping by length
 
 
-def length_group_key(pair: TrainingPair) -> tuple[str, int]:
-    """Sort key that puts pairs of one kind and similar length together: doc-text pairs (short
-    queries) apart from code→code pairs (code on both sides), then by characters."""
-    return pair.kind, len(pair.query) + len(pair.code)
+def length_group_key(pair: TrainingPair) -> tuple[str, str, int]:
+    """Sort key that puts pairs of one kind, language and similar length together: doc-text pairs
+    (short queries) apart from code→code pairs (code on both sides), each language apart (another
+    language's code is a negative any model already tells apart), then by characters."""
+    return pair.kind, pair.language, len(pair.query) + len(pair.code)
 
 
 def make_batches(
@@ -49,10 +50,11 @@ def make_batches(
     batches) start new batches; with ``drop_last`` incomplete batches are dropped, which keeps
     batch shapes equal across processes and the number of negatives constant.
 
-    ``group_by_length`` sorts each window of 64 batches' worth of shuffled pairs by kind and
-    length before dealing them out, so a batch pads to little more than its own texts (a batch of
-    doc-text pairs then pads its queries to a docstring's length, not to a function's). Batch order
-    stays shuffled, and every epoch's windows differ.
+    ``group_by_length`` sorts each window of 64 batches' worth of shuffled pairs by kind, language
+    and length before dealing them out, so a batch pads to little more than its own texts (a batch
+    of doc-text pairs then pads its queries to a docstring's length, not to a function's) and its
+    in-batch negatives share its pairs' language. Batch order stays shuffled, and every epoch's
+    windows differ.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")

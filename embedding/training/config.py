@@ -121,6 +121,11 @@ class TrainConfig:
         default="neighbours",
     )
     hard_negative_neighbours: int = _help("Nearest neighbours kept per function for 'neighbours' mining.", default=8)
+    hard_negative_pool: int | None = _help(
+        "Most functions embedded for 'neighbours' mining: the pairs' own functions first, then a seeded sample "
+        "of their files' other functions (None: all of them).",
+        default=None,
+    )
     drop_margin: float | None = _help(
         "Leave out of the loss the pairs whose positive beats every negative by this much cosine, in both "
         "directions (the model already separates them), averaging over the rest; None keeps every pair.",
@@ -271,6 +276,12 @@ class TrainConfig:
         if not isinstance(self.hard_negative_neighbours, int) or self.hard_negative_neighbours < 1:
             raise ValueError(
                 f"TrainConfig.hard_negative_neighbours must be a positive integer, got {self.hard_negative_neighbours!r}"
+            )
+        if self.hard_negative_pool is not None and (
+            not isinstance(self.hard_negative_pool, int) or self.hard_negative_pool < 2
+        ):
+            raise ValueError(
+                f"TrainConfig.hard_negative_pool must be an integer of at least 2 or None, got {self.hard_negative_pool!r}"
             )
         if self.drop_margin is not None and not (isinstance(self.drop_margin, int | float) and self.drop_margin > 0):
             raise ValueError(f"TrainConfig.drop_margin must be a positive number or None, got {self.drop_margin!r}")

@@ -21,7 +21,7 @@ import numpy as np
 
 from core.domain import CodeFunction
 from embedding.lexical import NEAR_COPY_SIMILARITY
-from embedding.training.pairs import TrainingPair, function_key, line_similarity
+from embedding.training.pairs import TrainingPair, function_key, line_similarity, stable_int
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,16 @@ def _is_copy(language: str, a: str, b: str, memo: dict[str, object]) -> bool:
     return line_similarity(a, b) >= NON_CLONE_MAX_SIMILARITY
 
 
+def _capped_pool(pool: list[CodeFunction], anchors: set[str], cap: int, seed: int) -> list[CodeFunction]:
+    """At most ``cap`` functions of ``pool`` in their order: anchors (the pairs' functions) before
+    the rest, each part a seeded sample."""
+    ranked = sorted(
+        range(len(pool)),
+        key=lambda i: (function_key(pool[i]) not in anchors, stable_int(function_key(pool[i]), seed)),
+    )
+    return [pool[i] for i in sorted(ranked[:cap])]
+
+
 def mine_neighbours(
     embed: Callable[[Sequence[str]], np.ndarray],
     pairs: Sequence[TrainingPair],
@@ -73,15 +83,20 @@ def mine_neighbours(
     *,
     k: int = 8,
     block: int = 512,
+    max_pool: int | None = None,
+    seed: int = 0,
 ) -> NeighbourNegatives:
     """The ``k`` nearest non-copy functions of each pair's function, among the functions of the
     pairs' own files and languages (held-out files never become negatives).
 
-    ``embed`` maps code to L2-normalised rows (the model as training starts).
+    ``embed`` maps code to L2-normalised rows (the model as training starts). ``max_pool`` caps
+    the functions embedded: the pairs' own functions first, then a seeded sample of the others.
     """
     paths = {p.path for p in pairs}
     languages = {p.language for p in pairs}
     pool = [fn for fn in functions if fn.path in paths and fn.language in languages]
+    if max_pool is not None and len(pool) > max_pool:
+        pool = _capped_pool(pool, {p.function_key for p in pairs}, max_pool, seed)
     candidates = [Candidate(function_key(fn), fn.body_hash, fn.code) for fn in pool]
     out = NeighbourNegatives(candidates=candidates, neighbours={})
     if len(pool) < 2:

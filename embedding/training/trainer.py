@@ -222,11 +222,16 @@ def train_adapter(
     if mode in ("neighbours", "both"):
         from embedding.training.negatives import mine_neighbours
 
+        # The model as training starts is the adapter's start point (the base, or the shipped code
+        # adapter it copied): its vectors are cacheable, so an indexed repository is not embedded again.
+        start = encoder.start_point(name)
         neighbours = mine_neighbours(
-            lambda texts: encoder.embed_texts(list(texts), adapter=name),
+            lambda texts: encoder.embed_texts(list(texts), adapter=start),
             pairs,
             functions,
             k=config.hard_negative_neighbours,
+            max_pool=config.hard_negative_pool,
+            seed=config.seed,
         )
 
     epoch_batches = [

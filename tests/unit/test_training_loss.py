@@ -302,3 +302,59 @@ def test_gradient_checkpointing_gives_the_same_steps_and_is_switched_off_after(t
         runs[on] = train_adapter(encoder, "python", _toy_pairs(), config, lora).losses
         assert not encoder.model.get_base_model().is_gradient_checkpointing
     assert runs[True] == pytest.approx(runs[False], rel=1e-4)
+
+
+def test_length_grouped_batches_keep_one_language_so_in_batch_negatives_are_not_free() -> None:
+    pairs = [
+        TrainingPair(
+            "text2code",
+            "docstring",
+            ("python", "go", "ruby")[i % 3],
+            f"f{i % 11}.x",
+            f"f{i % 11}.x::fn{i}",
+            "q" * (5 + i % 40),
+            "c" * (40 + (i * 37) % 300),
+            f"h{i}",
+        )
+        for i in range(480)
+    ]
+    grouped = make_batches(pairs, 8, seed=1, group_by_length=True)
+
+    assert len(grouped) >= 50
+    assert all(len({p.language for p in b}) == 1 for b in grouped)
+    assert {b[0].language for b in grouped} == {"python", "go", "ruby"}
+
+
+def test_neighbour_mining_embeds_with_the_start_point_whose_vectors_are_cacheable(tmp_path: Path) -> None:
+    from embedding.adapters import CODE_ADAPTER
+    from embedding.encoder import Encoder
+    from embedding.training.config import LoraSpec, TrainConfig
+    from embedding.training.trainer import train_adapter
+    from tests.factories import make_function
+    from tests.tiny_models import build_tiny_roberta
+
+    model_dir = build_tiny_roberta(tmp_path / "m")
+    pairs = _toy_pairs()
+    functions = [make_function(p.code, path=p.path, qualified_name=p.function_key.split("::")[1]) for p in pairs]
+    config = TrainConfig(batch_size=4, epochs=1, warmup_ratio=0.0, hard_negative_mining="neighbours")
+    lora = LoraSpec(r=4, alpha=8, dropout=0.0)
+
+    def adapters_used(encoder: Encoder) -> list[str | None]:
+        used: list[str | None] = []
+        embed = encoder.embed_texts
+
+        def spy(texts, adapter=None, **kw):  # type: ignore[no-untyped-def]
+            used.append(adapter)
+            return embed(texts, adapter=adapter, **kw)
+
+        encoder.embed_texts = spy  # type: ignore[method-assign]
+        train_adapter(encoder, "python", pairs, config, lora, functions=functions)
+        return used
+
+    fresh = Encoder(str(model_dir), device="cpu", max_length=16)
+    assert set(adapters_used(fresh)) == {None}  # a fresh adapter starts equal to the base
+
+    started = Encoder(str(model_dir), device="cpu", max_length=16)
+    started.create_adapter(CODE_ADAPTER, lora)
+    started.load_adapter(CODE_ADAPTER, started.save_adapter(CODE_ADAPTER, tmp_path / "code"))
+    assert set(adapters_used(started)) == {CODE_ADAPTER} and started.start_point("python") == CODE_ADAPTER

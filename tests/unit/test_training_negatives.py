@@ -79,3 +79,43 @@ def test_batches_take_neighbour_negatives_off_the_batch() -> None:
     batch = [_pair(functions[0]), _pair(functions[3])]
     negatives = hard_negatives_for(batch, {}, seed=0, neighbours=mined)
     assert negatives and UNRELATED not in negatives and ORIGINAL not in negatives and COPY not in negatives
+
+
+def _distinct_bodies(n: int) -> list[str]:
+    verbs = ["load", "parse", "merge", "split", "sort", "count", "render", "send", "close", "clean"]
+    shapes = [
+        "    return [x for x in {a} if x]\n",
+        "    with open({a}) as fh:\n        return fh.read().{b}()\n",
+        "    total = 0\n    for item in {a}:\n        total += len(item)\n    return total\n",
+        "    if not {a}:\n        raise ValueError('{b}')\n    return {a}.{b}\n",
+    ]
+    return [
+        f"def {verbs[i % 10]}_{i}({verbs[(i + 3) % 10]}):\n"
+        + shapes[(i // 10) % 4].format(a=verbs[(i + 3) % 10], b=verbs[(i * 7) % 10])
+        for i in range(n)
+    ]
+
+
+def test_a_capped_pool_embeds_the_pairs_functions_first_and_no_more_than_the_cap() -> None:
+    many = [
+        make_function(code, path=f"m{i % 4}.py", qualified_name=f"f{i}", body_hash=body_hash("python", code))
+        for i, code in enumerate(_distinct_bodies(40))
+    ]
+    anchors = [many[3], many[17], many[30]]
+    embedded: list[str] = []
+
+    def embed(texts):
+        embedded.extend(texts)
+        return _embed_all_alike(texts)
+
+    mined = mine_neighbours(embed, [_pair(fn) for fn in anchors], many, k=2, max_pool=10, seed=5)
+
+    assert len(mined.candidates) == len(embedded) == 10
+    assert {fn.code for fn in anchors} <= set(embedded)
+    assert all(mined.of(function_key(fn)) for fn in anchors)
+    rerun: list[str] = []
+    mine_neighbours(
+        lambda texts: (rerun.extend(texts), _embed_all_alike(texts))[1],
+        [_pair(fn) for fn in anchors], many, k=2, max_pool=10, seed=5,
+    )  # fmt: skip
+    assert rerun == embedded  # seeded: the same sample every run
