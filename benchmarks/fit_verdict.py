@@ -64,7 +64,9 @@ def labelled(rows: Sequence[dict[str, Any]], split: str) -> list[LabelledPair]:
             continue
         kind = row["function_set"]
         if kind in COPY_SETS and row["label"] == 1:
-            out.append(LabelledPair(Signals.from_dict(row["features"]), True, group_of(row), bool(row.get("identical"))))
+            out.append(
+                LabelledPair(Signals.from_dict(row["features"]), True, group_of(row), bool(row.get("identical")))
+            )
         elif kind == "negative":
             signals = Signals.from_dict(row["features"])
             out.append(LabelledPair(signals, False, "new", bool(row.get("identical")), unit=unit_of(row)))
@@ -108,7 +110,9 @@ def table(verdict: Verdict, rows: Sequence[dict[str, Any]]) -> str:
             value, n = figures[split]["recall"].get(group, (0.0, 0))
             cells.append(f"{value:.3f} (n={n})")
         lines.append(f"| {group} | {cells[0]} | {cells[1]} |")
-    cells = [f"{figures[s]['false_alarms'][0]:.3f} (n={figures[s]['false_alarms'][1]})" for s in ("calibrate", "report")]
+    cells = [
+        f"{figures[s]['false_alarms'][0]:.3f} (n={figures[s]['false_alarms'][1]})" for s in ("calibrate", "report")
+    ]
     lines.append(f"| new functions flagged duplicate | {cells[0]} | {cells[1]} |")
     return "\n".join(lines)
 
@@ -122,6 +126,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--false-alarms", type=float, default=0.01, help="share of new functions the duplicate bar may flag")
     p.add_argument("--related-false-alarms", type=float, default=0.10, help="the same for the related bar")
     p.add_argument("--l2", type=float, default=1.0, help="ridge penalty on the standardised weights")
+    p.add_argument(
+        "--source",
+        default="default",
+        help="whose vectors the dumps hold: 'default' (the base model) or 'adapter:code' (the shipped code "
+        "adapter, for build_code_adapter.py write --verdict)",
+    )
     return p.parse_args(argv)
 
 
@@ -144,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     verdict = fit_verdict(
         pairs,
         options,
-        source="default",
+        source=args.source,
         fitted={
             "on": "benchmarks/bench_real_edits.py calibration libraries: real edits between releases "
             "and synthetic clones as copies, genuinely new functions' review candidates as non-copies",
@@ -152,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             "held_out": held_out,
             "date": dt.date.today().isoformat(),
             "base_model": "sentence-transformers/all-MiniLM-L6-v2",
+            **({} if args.source == "default" else {"vectors": args.source}),
         },
     )
     print(f"fitted on {len(pairs)} pairs of {len(libraries)} libraries: {', '.join(libraries)}")

@@ -267,10 +267,15 @@ def gather(work: Path, split: str) -> tuple[list[CodeFunction], list[Any], list[
     return functions, pairs, counted
 
 
-def training_pairs(pairs: list[Any], per_language: int, seed: int = 0) -> list[Any]:
-    """The training set: per language at most ``per_language`` doc→code pairs and as many
-    code→code ones (a seeded subset, each package contributing at most half of its language's
-    share), so that every language is represented as evenly as the data allows."""
+def training_pairs(pairs: list[Any], per_language: int, seed: int = 0, code_ratio: float = 1.0) -> list[Any]:
+    """The training set: per language at most ``per_language`` doc→code pairs and ``code_ratio``
+    times as many code→code ones (a seeded subset, each package contributing at most half of its
+    language's share), so that every language is represented as evenly as the data allows.
+
+    The base model already finds renamed copies (their loss is near zero and the drop margin
+    leaves most out), so a ratio below 1 spends the steps where the gradient is."""
+    if code_ratio < 0:
+        raise ValueError(f"code_ratio must be at least 0, got {code_ratio}")
     from embedding.training.pairs import cap_pairs
 
     out: list[Any] = []
@@ -287,16 +292,17 @@ def training_pairs(pairs: list[Any], per_language: int, seed: int = 0) -> list[A
                 q for group in per_package.values() for q in cap_pairs(group, max(per_language // 2, 1), seed=seed)
             ]
             kept = cap_pairs(limited, per_language, seed=seed)
-            if kind == "code2code":  # no more clone pairs than doc pairs (TrainConfig.synthetic_ratio 1)
+            if kind == "code2code":  # code_ratio clone pairs per doc pair; a quarter share where docs are few
                 docs = sum(1 for q in out if q.language == language and q.kind == "text2code")
-                kept = cap_pairs(kept, max(docs, min(len(kept), per_language // 4)), seed=seed)
+                floor = min(len(kept), int(per_language * code_ratio) // 4)
+                kept = cap_pairs(kept, max(int(docs * code_ratio), floor), seed=seed)
             out += kept
     return out
 
 
-def write_manifest(work: Path, per_language: int) -> dict[str, Any]:
+def write_manifest(work: Path, per_language: int, code_ratio: float = 1.0) -> dict[str, Any]:
     rows = []
-    trained = training_pairs(gather(work, "train")[1], per_language)
+    trained = training_pairs(gather(work, "train")[1], per_language, code_ratio=code_ratio)
     used = Counter((p.path.split("/", 1)[0], p.kind) for p in trained)
     for split in SPLITS:
         for pkg, counts in gather(work, split)[2]:
@@ -321,6 +327,7 @@ def write_manifest(work: Path, per_language: int) -> dict[str, Any]:
         "benchmarks/code_adapter/build_code_adapter.py from packages.json. Counts: files read (after the "
         f"per-package cap of {MAX_FILES_PER_PACKAGE}), functions extracted, pairs mined, pairs trained on.",
         "pairs_per_language_cap": per_language,
+        "code2code_per_text2code": code_ratio,
         "trained_pairs_by_language": {k: dict(v) for k, v in sorted(by_language.items())},
         "packages": rows,
     }
@@ -361,7 +368,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     functions, pairs, _ = gather(args.work, "train")
-    chosen = training_pairs(pairs, args.pairs_per_language)
+    chosen = training_pairs(pairs, args.pairs_per_language, code_ratio=args.code_ratio)
     config = _config(args, max_steps=args.probe_steps)
     result = train_adapter(
         _encoder(args, args.train_max_length), ADAPTER_NAME, chosen, config, LoraSpec(), functions=functions
@@ -381,8 +388,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     functions, pairs, _ = gather(args.work, "train")
-    chosen = training_pairs(pairs, args.pairs_per_language)
-    write_manifest(args.work, args.pairs_per_language)
+    chosen = training_pairs(pairs, args.pairs_per_language, code_ratio=args.code_ratio)
+    write_manifest(args.work, args.pairs_per_language, args.code_ratio)
     print(f"training on {len(chosen)} pairs: {dict(Counter((p.language, p.kind) for p in chosen))}", flush=True)
     config = _config(args, max_steps=args.max_steps)
     lora = LoraSpec()
@@ -394,6 +401,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "languages": sorted({p.language for p in chosen}),
         "train": result.to_dict(),
         "data": dict(Counter(f"{p.language}/{p.kind}" for p in chosen)),
+        "selection": {"pairs_per_language": args.pairs_per_language, "code_ratio": args.code_ratio},
         "made_by": "benchmarks/code_adapter/build_code_adapter.py (packages.json, manifest.json)",
     }
     out = args.work / "adapter"
@@ -530,12 +538,24 @@ def fit_code_verdict(work: Path) -> tuple[Any, dict[str, Any]]:
     return verdict, judge(verdict, check).to_dict()
 
 
+def read_fitted_verdict(path: Path) -> Any:
+    """A verdict ``benchmarks/fit_verdict.py --source adapter:code --out PATH`` fitted on the real-edit
+    benchmark's calibration libraries, reviewed with this adapter on."""
+    from embedding.verdict import Verdict
+
+    verdict = Verdict.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    if verdict.source != f"adapter:{ADAPTER_NAME}":
+        raise SystemExit(f"{path}: a verdict for {verdict.source!r}, not adapter:{ADAPTER_NAME} (fit_verdict --source)")
+    return verdict
+
+
 def cmd_write(args: argparse.Namespace) -> int:
     adapter = args.work / "adapter"
-    verdict, check = fit_code_verdict(args.work)
+    synthetic, check = fit_code_verdict(args.work)
+    verdict = read_fitted_verdict(args.verdict) if args.verdict else synthetic
     metadata = json.loads((adapter / "doppel.json").read_text(encoding="utf-8"))
     metadata["verdict"] = verdict.to_dict()
-    metadata["verdict_check"] = check
+    metadata["verdict_check"] = check if not args.verdict else {"synthetic_fit_check": check}
     evaluation = args.work / "evaluation.json"
     if evaluation.exists():
         metadata["heldout"] = json.loads(evaluation.read_text(encoding="utf-8"))["languages"]
@@ -705,7 +725,13 @@ def main(argv: list[str] | None = None) -> int:
         "--pairs-per-language",
         type=int,
         default=1200,
-        help="doc→code training pairs per language (and as many code→code)",
+        help="doc→code training pairs per language (and --code-ratio times as many code→code)",
+    )
+    parser.add_argument(
+        "--code-ratio",
+        type=float,
+        default=0.5,
+        help="code→code training pairs per doc→code pair in each language (the base already finds renamed copies)",
     )
     parser.add_argument(
         "--max-steps", type=int, default=None, help="optimiser-step cap (default: TrainConfig's 2 epochs decide)"
@@ -747,6 +773,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rebuild", action="store_true", help="mine packages again even when mined")
     parser.add_argument(
+        "--verdict",
+        type=Path,
+        default=None,
+        help="write: ship this verdict (fit_verdict.py --source adapter:code) instead of the one fitted on "
+        "the held-out packages' synthetic copies",
+    )
+    parser.add_argument(
         "--repo-dir", type=Path, default=None, help="repo: a plain directory to train a repository adapter on"
     )
     parser.add_argument(
@@ -771,7 +804,7 @@ def main(argv: list[str] | None = None) -> int:
         "repo": cmd_repo,
     }
     if args.step == "manifest":
-        write_manifest(args.work, args.pairs_per_language)
+        write_manifest(args.work, args.pairs_per_language, args.code_ratio)
         return 0
     if args.step == "all":
         for name in ("fetch", "mine", "train", "evaluate", "write", "report"):

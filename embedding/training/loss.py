@@ -57,6 +57,48 @@ class SymmetricInfoNCE(nn.Module):
         b = len(queries)
         return self.compute_loss_from_embeddings(q, c[:b], c[b:] if len(hard_negatives) else None)
 
+    def chunked_backward(
+        self,
+        queries: Sequence[str],
+        codes: Sequence[str],
+        hard_negatives: Sequence[str] = (),
+        *,
+        chunk: int,
+        scale: float = 1.0,
+    ) -> torch.Tensor:
+        """``forward()``'s loss times ``scale``, back-propagated with gradient caching, so that memory
+        follows ``chunk`` texts rather than the whole batch; returns the loss, detached.
+
+        Every text is embedded once without gradient, the loss's gradient with respect to each
+        embedding is kept, then each chunk is embedded again, now with gradient, and its cached
+        gradient is back-propagated through it. Each chunk's random state (dropout) is restored for
+        its second pass, so both passes draw the same masks and the gradients are those of one
+        whole-batch pass: the negatives stay the batch's, only the activations held shrink.
+        """
+        if chunk < 1:
+            raise ValueError(f"chunk must be at least 1, got {chunk}")
+        groups = [list(queries)[i : i + chunk] for i in range(0, len(queries), chunk)]
+        code_texts = [*codes, *hard_negatives]
+        n_query_groups = len(groups)
+        groups += [code_texts[i : i + chunk] for i in range(0, len(code_texts), chunk)]
+        states, rows = [], []
+        with torch.no_grad():
+            for group in groups:
+                states.append(_random_state())
+                rows.append(self.embed(group))
+        q = torch.cat(rows[:n_query_groups]).detach().requires_grad_(True)  # (B, D)
+        c = torch.cat(rows[n_query_groups:]).detach().requires_grad_(True)  # (B + H, D)
+        b = len(queries)
+        loss = self.compute_loss_from_embeddings(q, c[:b], c[b:] if len(hard_negatives) else None)
+        (loss * scale).backward()
+        assert q.grad is not None and c.grad is not None
+        cached = [*q.grad.split([len(g) for g in groups[:n_query_groups]])]
+        cached += [*c.grad.split([len(g) for g in groups[n_query_groups:]])]
+        for group, state, grad in zip(groups, states, cached, strict=True):
+            _restore_random_state(state)
+            self.embed(group).backward(grad)
+        return loss.detach()
+
     def compute_loss_from_embeddings(
         self, q: torch.Tensor, c: torch.Tensor, hard: torch.Tensor | None = None
     ) -> torch.Tensor:
@@ -100,3 +142,16 @@ def _margins(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return torch.full_like(positive, -torch.inf)
     negatives = scores.detach().scatter(1, labels[:, None], -torch.inf)  # (B, C)
     return positive.detach() - negatives.max(dim=1).values  # (B,)
+
+
+def _random_state() -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """The CPU generator's state and, where CUDA is in use, every device's."""
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else []
+    return torch.get_rng_state(), cuda
+
+
+def _restore_random_state(state: tuple[torch.Tensor, list[torch.Tensor]]) -> None:
+    cpu, cuda = state
+    torch.set_rng_state(cpu)
+    if cuda:
+        torch.cuda.set_rng_state_all(cuda)

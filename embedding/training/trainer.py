@@ -312,11 +312,17 @@ def train_adapter(
                     if by_path or neighbours is not None
                     else []
                 )
+                texts = ([p.query for p in batch], [p.code for p in batch], hard)
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
-                    loss = loss_fn([p.query for p in batch], [p.code for p in batch], hard)
+                    if config.gradient_cache_chunk is None:
+                        loss = loss_fn(*texts)
+                        (loss / config.gradient_accumulation).backward()
+                    else:  # the same gradients, holding one chunk's activations at a time
+                        loss = loss_fn.chunked_backward(
+                            *texts, chunk=config.gradient_cache_chunk, scale=1 / config.gradient_accumulation
+                        )
                 if loss_fn.last_counts is not None:
                     counts = loss_fn.last_counts if counts is None else counts + loss_fn.last_counts
-                (loss / config.gradient_accumulation).backward()
                 part = loss.detach().float() / config.gradient_accumulation
                 running = part if running is None else running + part
                 micro += 1

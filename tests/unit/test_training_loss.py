@@ -358,3 +358,84 @@ def test_neighbour_mining_embeds_with_the_start_point_whose_vectors_are_cacheabl
     started.create_adapter(CODE_ADAPTER, lora)
     started.load_adapter(CODE_ADAPTER, started.save_adapter(CODE_ADAPTER, tmp_path / "code"))
     assert set(adapters_used(started)) == {CODE_ADAPTER} and started.start_point("python") == CODE_ADAPTER
+
+
+def _lora_grads(encoder, name: str) -> dict[str, torch.Tensor]:  # type: ignore[no-untyped-def]
+    return {n: p.grad.clone() for n, p in encoder.model.named_parameters() if f".{name}." in n and p.grad is not None}
+
+
+def test_gradient_caching_gives_the_whole_batch_gradients_and_loss(tmp_path: Path) -> None:
+    from embedding.encoder import Encoder
+    from embedding.training.config import LoraSpec
+    from tests.tiny_models import build_tiny_roberta
+
+    model_dir = build_tiny_roberta(tmp_path / "m")
+    pairs = _toy_pairs()
+    queries, codes = [p.query for p in pairs], [p.code for p in pairs]
+    hard = ["def other(b): return b + 1", "def third(c): return [c]", "def fourth(d): return d * 2"]
+    encoder = Encoder(str(model_dir), device="cpu", max_length=16)
+    params = encoder.create_adapter("python", LoraSpec(r=4, alpha=8, dropout=0.0))
+    with torch.no_grad():  # move the adapter off zero so every LoRA matrix has a gradient
+        for p in params:
+            p.add_(torch.randn_like(p) * 0.1)
+    encoder.model.eval()  # no dropout: the two passes of the whole batch must agree exactly
+    loss_fn = SymmetricInfoNCE(lambda texts: encoder.encode_tensor(texts, adapter="python"), temperature=0.1)
+
+    whole = loss_fn(queries, codes, hard)
+    (whole * 0.5).backward()
+    expected = _lora_grads(encoder, "python")
+    encoder.model.zero_grad(set_to_none=True)
+    chunked = loss_fn.chunked_backward(queries, codes, hard, chunk=3, scale=0.5)
+    got = _lora_grads(encoder, "python")
+
+    assert not chunked.requires_grad and float(chunked) == pytest.approx(float(whole), rel=1e-5)
+    assert expected and got.keys() == expected.keys()
+    for name, grad in expected.items():
+        torch.testing.assert_close(got[name], grad, rtol=1e-4, atol=1e-6)
+
+
+def test_gradient_caching_replays_each_chunks_dropout_in_its_second_pass(tmp_path: Path) -> None:
+    from embedding.encoder import Encoder
+    from embedding.training.config import LoraSpec
+    from tests.tiny_models import build_tiny_roberta
+
+    encoder = Encoder(str(build_tiny_roberta(tmp_path / "m")), device="cpu", max_length=16)
+    with torch.no_grad():  # a fresh LoRA adds zero whatever its dropout: give it weight
+        for p in encoder.create_adapter("python", LoraSpec(r=4, alpha=8, dropout=0.5)):
+            p.add_(torch.randn_like(p) * 0.3)
+    encoder.model.train()
+    passes: dict[tuple[str, ...], list[torch.Tensor]] = {}
+
+    def embed(texts):  # type: ignore[no-untyped-def]
+        out = encoder.encode_tensor(texts, adapter="python")
+        passes.setdefault(tuple(texts), []).append(out.detach().clone())
+        return out
+
+    pairs = _toy_pairs()
+    SymmetricInfoNCE(embed, temperature=0.1).chunked_backward(
+        [p.query for p in pairs], [p.code for p in pairs], chunk=3
+    )
+    assert len(passes) == 6  # 8 queries and 8 codes in chunks of 3
+    for first, second in passes.values():
+        torch.testing.assert_close(first, second)  # the same dropout masks both times
+    codes = tuple(p.code for p in pairs[:3])
+    with torch.no_grad():  # while a third pass draws new masks: the equality above is not free
+        assert not torch.allclose(encoder.encode_tensor(list(codes), adapter="python"), passes[codes][0])
+
+
+def test_training_with_gradient_caching_takes_the_same_steps(tmp_path: Path) -> None:
+    from embedding.encoder import Encoder
+    from embedding.training.config import LoraSpec, TrainConfig
+    from embedding.training.trainer import train_adapter
+    from tests.tiny_models import build_tiny_roberta
+
+    model_dir = build_tiny_roberta(tmp_path / "m")
+    lora = LoraSpec(r=4, alpha=8, dropout=0.0)
+    runs = {}
+    for chunk in (None, 3):
+        config = TrainConfig(batch_size=8, epochs=4, learning_rate=2e-2, warmup_ratio=0.0, gradient_cache_chunk=chunk)
+        runs[chunk] = train_adapter(
+            Encoder(str(model_dir), device="cpu", max_length=16), "python", _toy_pairs(), config, lora
+        ).losses
+    assert len(runs[3]) == 4
+    assert runs[3] == pytest.approx(runs[None], rel=1e-4)
