@@ -77,8 +77,8 @@ class SymmetricInfoNCE(nn.Module):
         """
         if chunk < 1:
             raise ValueError(f"chunk must be at least 1, got {chunk}")
-        groups = [list(queries)[i : i + chunk] for i in range(0, len(queries), chunk)]
-        code_texts = [*codes, *hard_negatives]
+        query_texts, code_texts = list(queries), [*codes, *hard_negatives]
+        groups = [query_texts[i : i + chunk] for i in range(0, len(query_texts), chunk)]
         n_query_groups = len(groups)
         groups += [code_texts[i : i + chunk] for i in range(0, len(code_texts), chunk)]
         states, rows = [], []
@@ -92,8 +92,7 @@ class SymmetricInfoNCE(nn.Module):
         loss = self.compute_loss_from_embeddings(q, c[:b], c[b:] if len(hard_negatives) else None)
         (loss * scale).backward()
         assert q.grad is not None and c.grad is not None
-        cached = [*q.grad.split([len(g) for g in groups[:n_query_groups]])]
-        cached += [*c.grad.split([len(g) for g in groups[n_query_groups:]])]
+        cached = [*q.grad.split(chunk), *c.grad.split(chunk)]  # the rows of each group, in order
         for group, state, grad in zip(groups, states, cached, strict=True):
             _restore_random_state(state)
             self.embed(group).backward(grad)

@@ -69,10 +69,8 @@ def _is_copy(language: str, a: str, b: str, memo: dict[str, object]) -> bool:
 def _capped_pool(pool: list[CodeFunction], anchors: set[str], cap: int, seed: int) -> list[CodeFunction]:
     """At most ``cap`` functions of ``pool`` in their order: anchors (the pairs' functions) before
     the rest, each part a seeded sample."""
-    ranked = sorted(
-        range(len(pool)),
-        key=lambda i: (function_key(pool[i]) not in anchors, stable_int(function_key(pool[i]), seed)),
-    )
+    keys = [function_key(fn) for fn in pool]
+    ranked = sorted(range(len(pool)), key=lambda i: (keys[i] not in anchors, stable_int(keys[i], seed)))
     return [pool[i] for i in sorted(ranked[:cap])]
 
 
