@@ -321,15 +321,22 @@ class Encoder:
             return {}
         return dict(self._require_adapter(name).metadata)
 
-    def create_adapter(self, name: str, spec: LoraSpec | None = None) -> list[torch.nn.Parameter]:
+    def create_adapter(
+        self, name: str, spec: LoraSpec | None = None, *, start_from: str | None = None
+    ) -> list[torch.nn.Parameter]:
         """Add a fresh trainable LoRA adapter of shape ``spec`` (default ``LoraSpec()``, the one
         recipe: rank, alpha, dropout, targets) replacing one of that name, and return its parameters,
-        for the optimiser. Its vectors are never cached until it is saved and loaded."""
+        for the optimiser. Its vectors are never cached until it is saved and loaded.
+
+        It starts from loaded adapter ``start_from``'s weights (same shape required), by default
+        from the shipped code adapter for every other name, so that training continues from it."""
         from peft import PeftModel, get_peft_model
 
         from embedding.training.config import LoraSpec
 
         check_adapter_name(name)
+        if start_from is not None and (start_from == name or start_from not in self._adapters):
+            raise AdapterError(f"adapter {name!r} cannot start from {start_from!r}: load it under another name first")
         if name in self._adapters:
             self._remove_adapter(name)
         self._forget_fast(name)
@@ -342,8 +349,11 @@ class Encoder:
         self.model.to(self.device)
         self.model.set_adapter(name, inference_mode=False)
         self._adapters[name] = _Adapter(name=name, version="unsaved", trainable=True)
-        if name != CODE_ADAPTER and CODE_ADAPTER in self._adapters:
-            self._start_from(name, CODE_ADAPTER)
+        if start_from is not None:
+            if not self._start_from(name, start_from):
+                raise AdapterError(f"adapter {name!r} cannot start from {start_from!r}: their shapes differ")
+        elif name != CODE_ADAPTER and CODE_ADAPTER in self._adapters:
+            self._start_from(name, CODE_ADAPTER)  # another shape starts fresh
         return [param for param_name, param in self.model.named_parameters() if f".{name}." in param_name]
 
     def _start_from(self, name: str, source: str) -> bool:

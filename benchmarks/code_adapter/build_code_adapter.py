@@ -336,6 +336,19 @@ def write_manifest(work: Path, per_language: int, code_ratio: float = 1.0) -> di
 
 
 # --- train -------------------------------------------------------------------------------------
+def _recipe_setting(text: str) -> tuple[str, Any]:
+    """``--set NAME=VALUE``: a ``TrainConfig`` field and its value (JSON: 0.5, false, null, "both")."""
+    from embedding.training.config import TrainConfig
+
+    name, sep, value = text.partition("=")
+    if not sep or name not in TrainConfig.__dataclass_fields__:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=VALUE with NAME a TrainConfig field")
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        return name, value  # a bare word: a string value
+
+
 def _config(args: argparse.Namespace, **overrides: Any) -> Any:
     from embedding.training.config import TrainConfig
 
@@ -344,6 +357,7 @@ def _config(args: argparse.Namespace, **overrides: Any) -> Any:
         "learning_rate": args.learning_rate,
         "gradient_checkpointing": args.gradient_checkpointing,
         "hard_negative_pool": args.mining_pool,
+        **dict(args.set or ()),
     }
     return TrainConfig(
         max_length=args.train_max_length, device=args.device, bf16=args.device != "cpu", seed=0,
@@ -394,7 +408,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = _config(args, max_steps=args.max_steps)
     lora = LoraSpec()
     encoder = _encoder(args, args.train_max_length)
-    result = train_adapter(encoder, ADAPTER_NAME, chosen, config, lora, functions=functions, progress=args.progress)
+    start, earlier = None, None
+    if args.init_from and args.init_from.resolve() == (args.work / "adapter").resolve():
+        raise SystemExit(f"--init-from {args.init_from} is the output folder (it is replaced): copy it elsewhere first")
+    if args.init_from:  # continue an earlier run (e.g. the shipped adapter) rather than start from the base
+        start = f"{ADAPTER_NAME}-start"
+        encoder.load_adapter(start, args.init_from)
+        earlier = json.loads((args.init_from / "doppel.json").read_text(encoding="utf-8")).get("train")
+    result = train_adapter(
+        encoder, ADAPTER_NAME, chosen, config, lora, functions=functions, progress=args.progress, start_from=start
+    )
     print(f"trained: {json.dumps(result.to_dict())}", flush=True)
     metadata = {
         "language": ADAPTER_NAME,
@@ -404,6 +427,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         "selection": {"pairs_per_language": args.pairs_per_language, "code_ratio": args.code_ratio},
         "made_by": "benchmarks/code_adapter/build_code_adapter.py (packages.json, manifest.json)",
     }
+    if earlier is not None:
+        metadata["continued"] = {"from": str(args.init_from), "earlier_train": earlier}
     out = args.work / "adapter"
     shutil.rmtree(out, ignore_errors=True)
     save_trained_adapter(encoder, ADAPTER_NAME, out, lora, config, metadata)
@@ -603,9 +628,16 @@ def cmd_repo(args: argparse.Namespace) -> int:
     functions = [fn for fn in functions if fn.language == language]
     train = [p for p in pairs if p.split == "train" and p.language == language]
     test = [p for p in pairs if p.split == "test" and p.language == language and p.source == "docstring"]
+    train_functions = functions
+    if args.replay:  # the shipped adapter's own kind of data, so the repository's few pairs do not pull it off
+        general_functions, general, _ = gather(args.work, "train")
+        replay = training_pairs([p for p in general if p.language == language], args.replay, code_ratio=args.code_ratio)
+        print(f"replaying {len(replay)} pairs of the train packages: {dict(Counter(p.kind for p in replay))}")
+        train = train + replay
+        train_functions = functions + [fn for fn in general_functions if fn.language == language]
     encoder = _encoder(args, args.train_max_length)
     encoder.load_adapter(ADAPTER_NAME, args.adapter or SHIPPED)
-    result = train_adapter(encoder, language, train, config, LoraSpec(), functions=functions)
+    result = train_adapter(encoder, language, train, config, LoraSpec(), functions=train_functions)
     started_from = encoder._adapters[language].started_from  # noqa: SLF001 - the report says what it started from
     print(
         f"{name}: trained {result.steps} steps on {len(train)} pairs in {result.seconds:.0f}s, started from {started_from}"
@@ -617,7 +649,8 @@ def cmd_repo(args: argparse.Namespace) -> int:
         vectors = embed([fn.code for fn in functions])
         scores[model], _ = _reciprocal_ranks(embed, test, functions, vectors)
     out = {"repository": name, "language": language, "pool": len(functions), "train_pairs": len(train),
-           "steps": result.steps, "started_from": started_from, "max_length": args.train_max_length}  # fmt: skip
+           "steps": result.steps, "started_from": started_from, "max_length": args.train_max_length,
+           "learning_rate": config.learning_rate, "set": dict(args.set or ()), "replay": args.replay}  # fmt: skip
     for model in ("shipped", "repository"):
         boot = paired_bootstrap(scores["base"], scores[model], seed=0)
         out[f"{model}_vs_base"] = boot.to_dict()
@@ -771,6 +804,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--adapter", type=Path, default=None, help="evaluate this adapter directory instead of WORK/adapter"
     )
+    parser.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        help="train: continue from this adapter directory (e.g. embedding/data/code_adapter) instead of the bare base",
+    )
+    parser.add_argument(
+        "--set",
+        type=_recipe_setting,
+        action="append",
+        metavar="NAME=VALUE",
+        help="train/repo: any other TrainConfig field, e.g. --set synthetic_ratio=0.5 --set hard_negatives=false",
+    )
     parser.add_argument("--rebuild", action="store_true", help="mine packages again even when mined")
     parser.add_argument(
         "--verdict",
@@ -786,6 +832,13 @@ def main(argv: list[str] | None = None) -> int:
         "--repo-package", default=None, help="repo: or a held-out package key (e.g. debian-ruby-net-ssh)"
     )
     parser.add_argument("--repo-language", default="python", help="repo: the language trained and evaluated")
+    parser.add_argument(
+        "--replay",
+        type=int,
+        default=0,
+        help="repo: also train on up to this many doc→code pairs of the language from the train packages "
+        "(and --code-ratio times as many code→code)",
+    )
     parser.add_argument("--notes", type=Path, default=None, help="report: a Markdown file appended to the results page")
     parser.add_argument(
         "--fetched-only", action="store_true", help="mine only packages already fetched (while fetch runs)"

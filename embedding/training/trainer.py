@@ -189,8 +189,10 @@ def train_adapter(
     functions: Sequence[CodeFunction] = (),
     progress: bool = False,
     on_step: Callable[[int, float], None] | None = None,
+    start_from: str | None = None,
 ) -> TrainResult:
-    """Add adapter ``name`` to ``encoder`` and train it on ``pairs`` (the training split).
+    """Add adapter ``name`` to ``encoder`` and train it on ``pairs`` (the training split), starting
+    from loaded adapter ``start_from``'s weights when given (see ``Encoder.create_adapter``).
 
     ``functions`` (every function of the repository) feeds the hard negatives: same-file ones,
     and nearest neighbours among the training pairs' files.
@@ -205,7 +207,7 @@ def train_adapter(
     lora = lora or LoraSpec()
     rank, size = world()
     seed_everything(config.seed)
-    params = encoder.create_adapter(name, lora)
+    params = encoder.create_adapter(name, lora, start_from=start_from)
     batch_size = min(config.batch_size, len(pairs))
     tokens = _TokenCache(encoder)
     tokens.add([text for pair in pairs for text in (pair.query, pair.code)])

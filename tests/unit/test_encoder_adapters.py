@@ -16,6 +16,7 @@ from core.settings import Settings
 from embedding.adapters import lora_target_modules
 from embedding.cache import EmbeddingCache
 from embedding.encoder import Encoder, function_text
+from embedding.training.config import LoraSpec
 from tests.factories import make_function
 from tests.tiny_models import TINY_CORPUS, build_tiny_roberta, train_tiny_adapter
 
@@ -255,3 +256,30 @@ def test_from_settings_loads_adapters_and_caches_under_data_dir(
     assert encoder.cache is not None
     assert encoder.cache.path == tmp_path / "data" / "cache" / "embeddings.sqlite"
     assert encoder.cache.count() == 1
+
+
+def test_an_adapter_can_continue_from_a_loaded_one_of_the_same_shape(
+    tiny_model: Path, trained: tuple[Path, dict[str, np.ndarray]]
+) -> None:
+    root, expected = trained
+    encoder = Encoder(str(tiny_model), device="cpu")
+    encoder.load_adapter("code-start", root / "python")
+
+    encoder.create_adapter("code", LoraSpec(r=4, alpha=8), start_from="code-start")  # train_tiny_adapter's shape
+    encoder.model.eval()
+    with torch.no_grad():
+        start = encoder.encode_tensor([SAMPLE], adapter="code")[0].numpy()
+
+    np.testing.assert_allclose(start, expected["python"], atol=1e-5)  # not the base's vector
+    assert encoder.start_point("code") == "code-start"
+
+
+def test_continuing_from_an_adapter_that_is_absent_or_of_another_shape_is_an_error(
+    tiny_model: Path, trained: tuple[Path, dict[str, np.ndarray]]
+) -> None:
+    encoder = Encoder(str(tiny_model), device="cpu")
+    with pytest.raises(AdapterError, match="load it under another name"):
+        encoder.create_adapter("code", LoraSpec(r=4, alpha=8), start_from="code-start")
+    encoder.load_adapter("code-start", trained[0] / "python")
+    with pytest.raises(AdapterError, match="shapes differ"):
+        encoder.create_adapter("code", LoraSpec(r=2, alpha=4), start_from="code-start")
