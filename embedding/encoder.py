@@ -351,6 +351,7 @@ class Encoder:
         self._adapters[name] = _Adapter(name=name, version="unsaved", trainable=True)
         if start_from is not None:
             if not self._start_from(name, start_from):
+                self._remove_adapter(name)  # no half-made adapter left behind
                 raise AdapterError(f"adapter {name!r} cannot start from {start_from!r}: their shapes differ")
         elif name != CODE_ADAPTER and CODE_ADAPTER in self._adapters:
             self._start_from(name, CODE_ADAPTER)  # another shape starts fresh

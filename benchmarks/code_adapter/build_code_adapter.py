@@ -380,6 +380,9 @@ def cmd_probe(args: argparse.Namespace) -> int:
     from embedding.training.config import LoraSpec
     from embedding.training.trainer import train_adapter
 
+    out = args.work / "adapter"
+    if args.init_from and args.init_from.resolve() == out.resolve():
+        raise SystemExit(f"--init-from {args.init_from} is the output folder (it is replaced): copy it elsewhere first")
     torch.set_num_threads(args.threads)
     functions, pairs, _ = gather(args.work, "train")
     chosen = training_pairs(pairs, args.pairs_per_language, code_ratio=args.code_ratio)
@@ -400,6 +403,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from embedding.training.config import LoraSpec
     from embedding.training.trainer import save_trained_adapter, train_adapter
 
+    out = args.work / "adapter"
+    if args.init_from and args.init_from.resolve() == out.resolve():
+        raise SystemExit(f"--init-from {args.init_from} is the output folder (it is replaced): copy it elsewhere first")
     torch.set_num_threads(args.threads)
     functions, pairs, _ = gather(args.work, "train")
     chosen = training_pairs(pairs, args.pairs_per_language, code_ratio=args.code_ratio)
@@ -409,8 +415,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     lora = LoraSpec()
     encoder = _encoder(args, args.train_max_length)
     start, earlier = None, None
-    if args.init_from and args.init_from.resolve() == (args.work / "adapter").resolve():
-        raise SystemExit(f"--init-from {args.init_from} is the output folder (it is replaced): copy it elsewhere first")
     if args.init_from:  # continue an earlier run (e.g. the shipped adapter) rather than start from the base
         start = f"{ADAPTER_NAME}-start"
         encoder.load_adapter(start, args.init_from)
@@ -429,7 +433,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     }
     if earlier is not None:
         metadata["continued"] = {"from": str(args.init_from), "earlier_train": earlier}
-    out = args.work / "adapter"
     shutil.rmtree(out, ignore_errors=True)
     save_trained_adapter(encoder, ADAPTER_NAME, out, lora, config, metadata)
     (args.work / "losses.json").write_text(json.dumps(result.losses), encoding="utf-8")

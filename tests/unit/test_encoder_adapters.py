@@ -283,3 +283,4 @@ def test_continuing_from_an_adapter_that_is_absent_or_of_another_shape_is_an_err
     encoder.load_adapter("code-start", trained[0] / "python")
     with pytest.raises(AdapterError, match="shapes differ"):
         encoder.create_adapter("code", LoraSpec(r=2, alpha=4), start_from="code-start")
+    assert encoder.adapters == ["code-start"]
