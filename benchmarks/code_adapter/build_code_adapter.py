@@ -252,13 +252,18 @@ def cmd_mine(args: argparse.Namespace) -> int:
     return 0
 
 
-def gather(work: Path, split: str) -> tuple[list[CodeFunction], list[Any], list[tuple[Package, dict[str, Any]]]]:
-    """Functions and pairs of every mined package of ``split``, and each package's counts."""
+def gather(
+    work: Path, split: str, *, only: frozenset[str] | None = None, exclude: frozenset[str] = frozenset()
+) -> tuple[list[CodeFunction], list[Any], list[tuple[Package, dict[str, Any]]]]:
+    """Functions and pairs of every mined package of ``split`` (or of the keys in ``only``, less
+    those in ``exclude``), and each package's counts."""
     functions: list[CodeFunction] = []
     pairs: list[Any] = []
     counted: list[tuple[Package, dict[str, Any]]] = []
     for pkg in load_packages():
-        if pkg.split != split or not _mined_path(work, pkg).exists():
+        if pkg.split != split or pkg.key in exclude or (only is not None and pkg.key not in only):
+            continue
+        if not _mined_path(work, pkg).exists():
             continue
         fns, prs, counts = load_mined(work, pkg)
         functions += fns
@@ -352,24 +357,32 @@ def _recipe_setting(text: str) -> tuple[str, Any]:
 def _config(args: argparse.Namespace, **overrides: Any) -> Any:
     from embedding.training.config import TrainConfig
 
-    recipe = {
+    options = {
         "epochs": args.epochs,
         "learning_rate": args.learning_rate,
         "gradient_checkpointing": args.gradient_checkpointing,
         "hard_negative_pool": args.mining_pool,
-        **dict(args.set or ()),
     }
-    return TrainConfig(
-        max_length=args.train_max_length, device=args.device, bf16=args.device != "cpu", seed=0,
-        **{**{k: v for k, v in recipe.items() if v is not None}, **overrides},
-    )  # fmt: skip
+    recipe = {"max_length": args.train_max_length, "device": args.device, "bf16": args.device != "cpu", "seed": 0}
+    recipe |= {k: v for k, v in options.items() if v is not None}
+    return TrainConfig(**(recipe | dict(args.set or ()) | overrides))  # --set may name any field, bf16 too
+
+
+def _validation_keys(args: argparse.Namespace) -> frozenset[str]:
+    """``--validate-on``: train-split package keys kept out of training and evaluated instead of
+    the held-out projects, to choose a recipe without looking at the projects it is reported on."""
+    keys = frozenset(k for k in (args.validate_on or "").split(",") if k)
+    known = {p.key for p in load_packages() if p.split == "train"}
+    if keys - known:
+        raise SystemExit(f"--validate-on: {sorted(keys - known)} are not train-split package keys of {PACKAGES.name}")
+    return keys
 
 
 def _encoder(args: argparse.Namespace, max_length: int) -> Any:
     from embedding.cache import EmbeddingCache
     from embedding.encoder import Encoder
 
-    dtype = "float32" if args.device == "cpu" else "auto"
+    dtype = "float32"  # on CUDA too: the LoRA weights train in float32 under bfloat16 autocast (TrainConfig.bf16)
     cache = EmbeddingCache(args.work / "embeddings.sqlite")  # saved adapters' and the base's vectors, reused
     return Encoder("default", max_length=max_length, batch_size=64, device=args.device, dtype=dtype, cache=cache)
 
@@ -384,7 +397,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
     if args.init_from and args.init_from.resolve() == out.resolve():
         raise SystemExit(f"--init-from {args.init_from} is the output folder (it is replaced): copy it elsewhere first")
     torch.set_num_threads(args.threads)
-    functions, pairs, _ = gather(args.work, "train")
+    functions, pairs, _ = gather(args.work, "train", exclude=_validation_keys(args))
     chosen = training_pairs(pairs, args.pairs_per_language, code_ratio=args.code_ratio)
     config = _config(args, max_steps=args.probe_steps)
     result = train_adapter(
@@ -407,9 +420,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.init_from and args.init_from.resolve() == out.resolve():
         raise SystemExit(f"--init-from {args.init_from} is the output folder (it is replaced): copy it elsewhere first")
     torch.set_num_threads(args.threads)
-    functions, pairs, _ = gather(args.work, "train")
+    validation = _validation_keys(args)
+    functions, pairs, _ = gather(args.work, "train", exclude=validation)
     chosen = training_pairs(pairs, args.pairs_per_language, code_ratio=args.code_ratio)
-    write_manifest(args.work, args.pairs_per_language, args.code_ratio)
+    if not validation:  # a recipe trial (--validate-on) is not what ships: leave the manifest alone
+        write_manifest(args.work, args.pairs_per_language, args.code_ratio)
     print(f"training on {len(chosen)} pairs: {dict(Counter((p.language, p.kind) for p in chosen))}", flush=True)
     config = _config(args, max_steps=args.max_steps)
     lora = LoraSpec()
@@ -429,6 +444,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "train": result.to_dict(),
         "data": dict(Counter(f"{p.language}/{p.kind}" for p in chosen)),
         "selection": {"pairs_per_language": args.pairs_per_language, "code_ratio": args.code_ratio},
+        "validation_packages": sorted(validation),
         "made_by": "benchmarks/code_adapter/build_code_adapter.py (packages.json, manifest.json)",
     }
     if earlier is not None:
@@ -477,7 +493,8 @@ def evaluate_split(encoder: Any, adapter_path: Path, work: Path, args: argparse.
     if not args.base_only:
         encoder.load_adapter(ADAPTER_NAME, adapter_path)
         models = (("base", None), ("adapter", ADAPTER_NAME))
-    functions, pairs, counted = gather(work, "heldout")
+    validation = _validation_keys(args)
+    functions, pairs, counted = gather(work, "train", only=validation) if validation else gather(work, "heldout")
     languages = [lang for lang in args.languages.split(",") if lang] or sorted({fn.language for fn in functions})
     results: dict[str, Any] = {}
     labelled: list[dict[str, Any]] = []
@@ -536,7 +553,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     results = evaluate_split(encoder, adapter, args.work, args)
     document = {
         "adapter": str(adapter), "max_length": args.eval_max_length, "max_queries": args.max_queries,
-        "max_pool": args.max_pool, "languages": results,
+        "max_pool": args.max_pool, "projects": "validation" if args.validate_on else "heldout", "languages": results,
     }  # fmt: skip
     (args.work / "evaluation.json").write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
     return 0
@@ -579,14 +596,17 @@ def read_fitted_verdict(path: Path) -> Any:
 
 def cmd_write(args: argparse.Namespace) -> int:
     adapter = args.work / "adapter"
+    evaluation = args.work / "evaluation.json"
+    document = json.loads(evaluation.read_text(encoding="utf-8")) if evaluation.exists() else None
+    if document is not None and document.get("projects", "heldout") != "heldout":
+        raise SystemExit(f"{evaluation} ranks on validation packages: run evaluate without --validate-on first")
     synthetic, check = fit_code_verdict(args.work)
     verdict = read_fitted_verdict(args.verdict) if args.verdict else synthetic
     metadata = json.loads((adapter / "doppel.json").read_text(encoding="utf-8"))
     metadata["verdict"] = verdict.to_dict()
     metadata["verdict_check"] = check if not args.verdict else {"synthetic_fit_check": check}
-    evaluation = args.work / "evaluation.json"
-    if evaluation.exists():
-        metadata["heldout"] = json.loads(evaluation.read_text(encoding="utf-8"))["languages"]
+    if document is not None:
+        metadata["heldout"] = document["languages"]
     SHIPPED.mkdir(parents=True, exist_ok=True)
     for name in ("adapter_model.safetensors", "adapter_config.json", "training_config.json"):
         shutil.copy2(adapter / name, SHIPPED / name)
@@ -819,6 +839,13 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         metavar="NAME=VALUE",
         help="train/repo: any other TrainConfig field, e.g. --set synthetic_ratio=0.5 --set hard_negatives=false",
+    )
+    parser.add_argument(
+        "--validate-on",
+        default="",
+        metavar="KEYS",
+        help="train/probe: leave these train-split package keys (comma-separated) out; evaluate: rank on them "
+        "instead of the held-out projects (to choose a recipe on projects the report does not use)",
     )
     parser.add_argument("--rebuild", action="store_true", help="mine packages again even when mined")
     parser.add_argument(

@@ -1,0 +1,94 @@
+"""benchmarks/code_adapter/build_code_adapter.py: recipe options and validation packages.
+
+A recipe is chosen on validation packages (train-split packages left out of training) so that the
+held-out projects the shipped adapter is reported on are never used to choose it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from benchmarks.code_adapter import build_code_adapter as build
+from core.domain import CodeFunction
+from embedding.training.pairs import TrainingPair
+
+
+def _args(*argv: str) -> object:
+    seen: dict[str, object] = {}
+
+    def capture(args: object) -> int:
+        seen["args"] = args
+        return 0
+
+    original = build.cmd_probe
+    build.cmd_probe = capture  # type: ignore[assignment]
+    try:
+        build.main(["probe", *argv])
+    finally:
+        build.cmd_probe = original  # type: ignore[assignment]
+    return seen["args"]
+
+
+def test_a_recipe_setting_may_name_a_field_the_script_also_sets() -> None:
+    # --set bf16=false used to raise "got multiple values for keyword argument 'bf16'".
+    config = build._config(_args("--device", "cuda", "--set", "bf16=false", "--set", "batch_size=64"))
+
+    assert config.bf16 is False
+    assert config.batch_size == 64
+    assert build._config(_args("--device", "cuda")).bf16 is True
+
+
+def _mine(work: Path, key: str, language: str, names: list[str]) -> None:
+    functions = [
+        CodeFunction(language=language, path=f"{key}/m.py", qualified_name=n, start_line=1, end_line=2,
+                     signature=f"def {n}(a):", code=f"def {n}(a):\n    return a + 1\n", docstring=None, body_hash=n)
+        for n in names
+    ]  # fmt: skip
+    pairs = [
+        TrainingPair(kind="text2code", source="docstring", language=language, path=fn.path,
+                     function_key=f"{fn.path}::{n}", query=f"add one to {n}", code=fn.code, body_hash=n)
+        for n, fn in zip(names, functions, strict=True)
+    ]  # fmt: skip
+    payload = {"counts": {"by_language": {language: len(names)}}, "functions": [asdict(f) for f in functions],
+               "pairs": [asdict(p) for p in pairs]}  # fmt: skip
+    (work / "mined").mkdir(parents=True, exist_ok=True)
+    (work / "mined" / f"{key}.json").write_text(json.dumps(payload), encoding="utf-8")
+
+
+def test_validation_packages_are_left_out_of_training_and_ranked_instead_of_the_held_out_projects(
+    tmp_path: Path,
+) -> None:
+    train_keys = [p.key for p in build.load_packages() if p.split == "train"][:2]
+    heldout_key = next(p.key for p in build.load_packages() if p.split == "heldout")
+    for key, names in zip([*train_keys, heldout_key], (["a1", "a2"], ["b1"], ["h1"]), strict=True):
+        _mine(tmp_path, key, "python", names)
+    validation = build._validation_keys(_args("--validate-on", train_keys[0]))
+
+    trained, _, _ = build.gather(tmp_path, "train", exclude=validation)
+    ranked, ranked_pairs, _ = build.gather(tmp_path, "train", only=validation)
+
+    assert validation == frozenset({train_keys[0]})
+    assert [fn.name for fn in trained] == ["b1"]
+    assert [fn.name for fn in ranked] == ["a1", "a2"] and len(ranked_pairs) == 2
+    assert [fn.name for fn in build.gather(tmp_path, "heldout")[0]] == ["h1"]
+
+
+def test_a_held_out_project_cannot_be_named_a_validation_package() -> None:
+    heldout_key = next(p.key for p in build.load_packages() if p.split == "heldout")
+
+    with pytest.raises(SystemExit, match="not train-split package keys"):
+        build._validation_keys(_args("--validate-on", heldout_key))
+
+
+def test_an_evaluation_on_validation_packages_is_not_shipped(tmp_path: Path) -> None:
+    (tmp_path / "adapter").mkdir()
+    (tmp_path / "adapter" / "doppel.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "labelled.json").write_text("[]", encoding="utf-8")
+    (tmp_path / "evaluation.json").write_text(json.dumps({"projects": "validation", "languages": {}}), "utf-8")
+
+    with pytest.raises(SystemExit, match="validation packages"):
+        build.cmd_write(_args("--work", str(tmp_path)))  # type: ignore[arg-type]
