@@ -553,7 +553,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     results = evaluate_split(encoder, adapter, args.work, args)
     document = {
         "adapter": str(adapter), "max_length": args.eval_max_length, "max_queries": args.max_queries,
-        "max_pool": args.max_pool, "projects": "validation" if args.validate_on else "heldout", "languages": results,
+        "max_pool": args.max_pool, "languages": results,
+        "projects": "validation" if _validation_keys(args) else "heldout",  # what evaluate_split ranked on
     }  # fmt: skip
     (args.work / "evaluation.json").write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
     return 0

