@@ -51,6 +51,7 @@ ADAPTER_NAME = "code"
 SPLITS = ("train", "heldout")
 MAX_FILES_PER_PACKAGE = 500  # a seeded subset of larger packages, so none dominates its language
 EVAL_LANGUAGES = ("python", "java", "go", "javascript", "ruby", "php")
+TASKS = ("text2code", "code2code")  # what evaluate ranks per language, in report order
 log = logging.getLogger("code_adapter")
 
 
@@ -691,6 +692,14 @@ def _pct(value: float | None) -> str:
     return f"{100 * value:+.1f}%" if value is not None else "n/a"
 
 
+def _resamples(evaluation: dict[str, Any]) -> str:
+    """The bootstrap resample counts the evaluation's intervals were drawn with, as the page says them."""
+    counts = sorted(
+        {row[task]["resamples"] for row in evaluation["languages"].values() for task in TASKS if task in row}
+    )
+    return " or ".join(f"{n:,}" for n in counts) or "no"
+
+
 def render_report(evaluation: dict[str, Any], manifest: dict[str, Any], extra: str = "") -> str:
     """The results page: per language, base vs adapter MRR on the held-out projects with the
     paired bootstrap interval, and which packages were trained on and which held out."""
@@ -702,13 +711,13 @@ def render_report(evaluation: dict[str, Any], manifest: dict[str, Any], extra: s
         "(code→code), each ranked against every held-out function of its language (the pool). MRR of the bare "
         f"base (all-MiniLM-L6-v2) and of the shipped adapter, max length {evaluation['max_length']} tokens, at most "
         f"{evaluation['max_queries']} queries per language and task; Δ with a paired bootstrap 95% interval "
-        "(`embedding.evaluation.paired_bootstrap`, 10,000 resamples).",
+        f"(`embedding.evaluation.paired_bootstrap`, {_resamples(evaluation)} resamples).",
         "",
         "| language | held-out projects | pool | task | queries | base MRR | adapter MRR | Δ (relative) | 95% CI of Δ |",
         "|---|---|---:|---|---:|---:|---:|---:|---|",
     ]
     for language, row in sorted(evaluation["languages"].items()):
-        for task in ("text2code", "code2code"):
+        for task in TASKS:
             if task not in row:
                 continue
             b = row[task]

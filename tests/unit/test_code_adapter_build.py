@@ -92,3 +92,19 @@ def test_an_evaluation_on_validation_packages_is_not_shipped(tmp_path: Path) -> 
 
     with pytest.raises(SystemExit, match="validation packages"):
         build.cmd_write(_args("--work", str(tmp_path)))  # type: ignore[arg-type]
+
+
+def test_the_report_states_the_resample_count_its_intervals_were_drawn_with() -> None:
+    # The page said "10,000 resamples" while paired_bootstrap drew 2,000.
+    interval = {"base_mrr": 0.5, "adapter_mrr": 0.6, "delta": 0.1, "relative": 0.2, "ci_low": 0.05}
+    interval |= {"ci_high": 0.15, "queries": 300, "resamples": 2000}
+    evaluation = {
+        "max_length": 256,
+        "max_queries": 300,
+        "languages": {"go": {"pool": 1000, "projects": ["dns"], "text2code": interval}},
+    }
+
+    page = build.render_report(evaluation, {"packages": []})
+
+    assert "paired_bootstrap`, 2,000 resamples" in page
+    assert "10,000" not in page
