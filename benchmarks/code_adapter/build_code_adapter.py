@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.realedit import fetch as registry  # noqa: E402
 from benchmarks.realedit.manifest import load_manifest  # noqa: E402
 from core.domain import CodeFunction  # noqa: E402
+from embedding.evaluation import TASKS  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 PACKAGES = HERE / "packages.json"
@@ -51,7 +52,6 @@ ADAPTER_NAME = "code"
 SPLITS = ("train", "heldout")
 MAX_FILES_PER_PACKAGE = 500  # a seeded subset of larger packages, so none dominates its language
 EVAL_LANGUAGES = ("python", "java", "go", "javascript", "ruby", "php")
-TASKS = ("text2code", "code2code")  # what evaluate ranks per language, in report order
 log = logging.getLogger("code_adapter")
 
 

@@ -20,13 +20,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from embedding.evaluation import TASKS
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from embedding.evaluation import LanguageEvaluation
     from embedding.verdict import Verdict
 
-_TASKS = ("text2code", "code2code")
 _TASK_NAMES = {"text2code": "text→code", "code2code": "code→code"}
 _METRICS = (
     ("mrr", "MRR"),
@@ -59,7 +60,7 @@ def comparison_rows(data: Mapping[str, Any], split: str = "test") -> list[dict[s
         base, tuned = metrics.get("base") or {}, metrics.get("adapter") or {}
         by_language = (((adapter.get("intervals") or {}).get(split) or {}).get("by_language")) or {}
         for language in sorted(tuned):
-            for task in _TASKS:
+            for task in TASKS:
                 b, a = (base.get(language) or {}).get(task), (tuned.get(language) or {}).get(task)
                 if not a or not b or not a.get("queries"):
                     continue
