@@ -13,14 +13,16 @@ language. No language runtime's standard library and no library of the copy-reca
 Steps (each reuses what the previous one left under ``--work``)::
 
     python benchmarks/code_adapter/build_code_adapter.py fetch      # download and unpack
-    python benchmarks/code_adapter/build_code_adapter.py mine       # functions + pairs, manifest.json
+    python benchmarks/code_adapter/build_code_adapter.py mine       # functions + pairs of each package
     python benchmarks/code_adapter/build_code_adapter.py probe      # seconds per training step
-    python benchmarks/code_adapter/build_code_adapter.py train      # the adapter (CPU or CUDA)
+    python benchmarks/code_adapter/build_code_adapter.py train      # the adapter (CPU or CUDA), its manifest
     python benchmarks/code_adapter/build_code_adapter.py evaluate   # base vs adapter, held-out projects
     python benchmarks/code_adapter/build_code_adapter.py write      # verdict fit, copy into embedding/data
 
 ``all`` runs them in order. Nothing under ``--work`` is committed; ``manifest.json`` (what was
-trained and evaluated on, with counts) and the adapter are.
+trained and evaluated on, with counts) and the adapter are. ``train`` writes its manifest beside
+the candidate adapter under ``--work``, and ``write`` ships the two together, so a candidate that
+is not shipped leaves the committed manifest as it is.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from embedding.evaluation import TASKS  # noqa: E402
 HERE = Path(__file__).resolve().parent
 PACKAGES = HERE / "packages.json"
 MANIFEST = HERE / "manifest.json"
+CANDIDATE_MANIFEST = "manifest.json"  # in --work: the trained candidate's, until write ships it
 SHIPPED = ROOT / "embedding" / "data" / "code_adapter"
 ADAPTER_NAME = "code"
 SPLITS = ("train", "heldout")
@@ -306,7 +309,9 @@ def training_pairs(pairs: list[Any], per_language: int, seed: int = 0, code_rati
     return out
 
 
-def write_manifest(work: Path, per_language: int, code_ratio: float = 1.0) -> dict[str, Any]:
+def write_manifest(work: Path, per_language: int, code_ratio: float = 1.0, path: Path = MANIFEST) -> dict[str, Any]:
+    """The data manifest of a training at this cap and ratio, written to ``path`` (the tracked
+    one by default; ``train`` writes its candidate's into the work folder, and ``write`` ships it)."""
     rows = []
     trained = training_pairs(gather(work, "train")[1], per_language, code_ratio=code_ratio)
     used = Counter((p.path.split("/", 1)[0], p.kind) for p in trained)
@@ -337,7 +342,7 @@ def write_manifest(work: Path, per_language: int, code_ratio: float = 1.0) -> di
         "trained_pairs_by_language": {k: dict(v) for k, v in sorted(by_language.items())},
         "packages": rows,
     }
-    MANIFEST.write_text(json.dumps(manifest, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(manifest, indent=1, sort_keys=False) + "\n", encoding="utf-8")
     return manifest
 
 
@@ -424,8 +429,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     validation = _validation_keys(args)
     functions, pairs, _ = gather(args.work, "train", exclude=validation)
     chosen = training_pairs(pairs, args.pairs_per_language, code_ratio=args.code_ratio)
-    if not validation:  # a recipe trial (--validate-on) is not what ships: leave the manifest alone
-        write_manifest(args.work, args.pairs_per_language, args.code_ratio)
+    candidate_manifest = args.work / CANDIDATE_MANIFEST
+    candidate_manifest.unlink(missing_ok=True)  # the last candidate's, no longer the adapter's in work
+    if not validation:  # a recipe trial (--validate-on) is never shipped: it gets no manifest
+        write_manifest(args.work, args.pairs_per_language, args.code_ratio, path=candidate_manifest)
     print(f"training on {len(chosen)} pairs: {dict(Counter((p.language, p.kind) for p in chosen))}", flush=True)
     config = _config(args, max_steps=args.max_steps)
     lora = LoraSpec()
@@ -596,20 +603,35 @@ def read_fitted_verdict(path: Path) -> Any:
     return verdict
 
 
+def _candidate_manifest(work: Path, metadata: dict[str, Any]) -> Path:
+    """The manifest ``train`` wrote beside the adapter in ``work``, checked to be that training's."""
+    path = work / CANDIDATE_MANIFEST
+    if not path.exists():
+        raise SystemExit(f"{path} is missing: the adapter in {work} was not made by train without --validate-on")
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    selection = metadata.get("selection", {})
+    made = (manifest.get("pairs_per_language_cap"), manifest.get("code2code_per_text2code"))
+    if made != (selection.get("pairs_per_language"), selection.get("code_ratio")):
+        raise SystemExit(f"{path} describes a training at cap and ratio {made}, not this adapter's {selection}")
+    return path
+
+
 def cmd_write(args: argparse.Namespace) -> int:
     adapter = args.work / "adapter"
     evaluation = args.work / "evaluation.json"
     document = json.loads(evaluation.read_text(encoding="utf-8")) if evaluation.exists() else None
     if document is not None and document.get("projects", "heldout") != "heldout":
         raise SystemExit(f"{evaluation} ranks on validation packages: run evaluate without --validate-on first")
+    metadata = json.loads((adapter / "doppel.json").read_text(encoding="utf-8"))
+    manifest = _candidate_manifest(args.work, metadata)
     synthetic, check = fit_code_verdict(args.work)
     verdict = read_fitted_verdict(args.verdict) if args.verdict else synthetic
-    metadata = json.loads((adapter / "doppel.json").read_text(encoding="utf-8"))
     metadata["verdict"] = verdict.to_dict()
     metadata["verdict_check"] = check if not args.verdict else {"synthetic_fit_check": check}
     if document is not None:
         metadata["heldout"] = document["languages"]
     SHIPPED.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(manifest, MANIFEST)
     for name in ("adapter_model.safetensors", "adapter_config.json", "training_config.json"):
         shutil.copy2(adapter / name, SHIPPED / name)
     (SHIPPED / "doppel.json").write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -153,14 +153,15 @@ def _final_step_cap(trial: dict[str, Any], left: float) -> list[str]:
 
 
 def _pack(runs: Path, out: Path, choice: dict[str, Any]) -> None:
-    """``out/results.tar.gz``: each run's adapter, ranking and losses, and ``choice.json`` (rewritten
+    """``out/results.tar.gz``: each run's adapter, ranking, losses and data manifest (the final run's
+    is what ``build_code_adapter.py write`` ships with it), and ``choice.json`` (rewritten
     after every trial, so that a run stopped at its limit still brings back what it finished)."""
     (runs / "choice.json").write_text(json.dumps(choice, indent=1) + "\n", encoding="utf-8")
     out.mkdir(parents=True, exist_ok=True)
     with tarfile.open(out / "results.tar.gz", "w:gz") as tar:
         tar.add(runs / "choice.json", arcname="choice.json")
         for work in sorted(p for p in runs.iterdir() if p.is_dir()):
-            for name in ("adapter", "evaluation.json", "losses.json"):
+            for name in ("adapter", "evaluation.json", "losses.json", "manifest.json"):  # manifest: train's
                 if (work / name).exists():
                     tar.add(work / name, arcname=f"{work.name}/{name}")
 

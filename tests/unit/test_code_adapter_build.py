@@ -108,3 +108,63 @@ def test_the_report_states_the_resample_count_its_intervals_were_drawn_with() ->
 
     assert "paired_bootstrap`, 2,000 resamples" in page
     assert "10,000" not in page
+
+
+class _Trained:
+    losses: list[float] = []
+
+    def to_dict(self) -> dict[str, int]:
+        return {"steps": 1}
+
+
+class _Verdict:
+    def to_dict(self) -> dict[str, float]:
+        return {"duplicate": 0.9, "related": 0.5}
+
+
+def test_a_trained_candidate_leaves_the_committed_manifest_alone_until_it_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # train rewrote benchmarks/code_adapter/manifest.json for every candidate, so one that was
+    # evaluated and not shipped left the committed manifest describing data the shipped adapter
+    # was not trained on.
+    from embedding.training import trainer
+
+    work = tmp_path / "work"
+    _mine(work, next(p.key for p in build.load_packages() if p.split == "train"), "python", ["a1", "a2"])
+    committed = tmp_path / "committed-manifest.json"
+    committed.write_text('{"shipped": true}\n', encoding="utf-8")
+    monkeypatch.setattr(build, "MANIFEST", committed)
+    monkeypatch.setattr(build, "SHIPPED", tmp_path / "shipped")
+    monkeypatch.setattr(build, "_encoder", lambda args, max_length: object())
+    monkeypatch.setattr(trainer, "train_adapter", lambda *args, **kwargs: _Trained())
+
+    def save(encoder: object, name: str, out: Path, lora: object, config: object, metadata: dict) -> None:
+        out.mkdir(parents=True)
+        (out / "doppel.json").write_text(json.dumps(metadata), encoding="utf-8")
+        for file in ("adapter_model.safetensors", "adapter_config.json", "training_config.json"):
+            (out / file).write_text("{}", encoding="utf-8")
+
+    monkeypatch.setattr(trainer, "save_trained_adapter", save)
+    monkeypatch.setattr(build, "fit_code_verdict", lambda work: (_Verdict(), {}))
+    argv = ("--work", str(work), "--pairs-per-language", "700", "--code-ratio", "0.5")
+
+    build.cmd_train(_args(*argv))  # type: ignore[arg-type]
+
+    assert committed.read_text(encoding="utf-8") == '{"shipped": true}\n'
+    candidate = json.loads((work / "manifest.json").read_text(encoding="utf-8"))
+    assert (candidate["pairs_per_language_cap"], candidate["code2code_per_text2code"]) == (700, 0.5)
+
+    build.cmd_write(_args(*argv))  # type: ignore[arg-type]
+
+    assert json.loads(committed.read_text(encoding="utf-8")) == candidate
+    assert json.loads((tmp_path / "shipped" / "doppel.json").read_text(encoding="utf-8"))["verdict"]["duplicate"] == 0.9
+
+
+def test_an_adapter_without_its_training_manifest_is_not_written(tmp_path: Path) -> None:
+    (tmp_path / "adapter").mkdir()
+    (tmp_path / "adapter" / "doppel.json").write_text('{"selection": {"pairs_per_language": 700}}', "utf-8")
+    (tmp_path / "labelled.json").write_text("[]", encoding="utf-8")
+
+    with pytest.raises(SystemExit, match="manifest.json is missing"):
+        build.cmd_write(_args("--work", str(tmp_path)))  # type: ignore[arg-type]
