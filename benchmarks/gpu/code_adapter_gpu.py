@@ -161,7 +161,7 @@ def _pack(runs: Path, out: Path, choice: dict[str, Any]) -> None:
     with tarfile.open(out / "results.tar.gz", "w:gz") as tar:
         tar.add(runs / "choice.json", arcname="choice.json")
         for work in sorted(p for p in runs.iterdir() if p.is_dir()):
-            for name in ("adapter", "evaluation.json", "losses.json", "manifest.json"):  # manifest: train's
+            for name in ("adapter", "evaluation.json", "losses.json", build.CANDIDATE_MANIFEST):
                 if (work / name).exists():
                     tar.add(work / name, arcname=f"{work.name}/{name}")
 
