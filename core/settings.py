@@ -90,9 +90,10 @@ class Settings(BaseSettings):
     )
     shipped_adapter: bool = Field(
         True,
-        description="Use the general code adapter shipped with doppel (embedding/data/code_adapter, trained on "
-        "public code for the default base) wherever no repository adapter applies, and start repository "
-        "training from it. false: the bare base model there.",
+        description="Use the code adapters shipped with doppel (embedding/data/code_adapter, trained on "
+        "public code for the default base: the general one, and any language adapter under languages/ for the "
+        "languages it serves) wherever no repository adapter applies, and start repository training from "
+        "the one of its language. false: the bare base model there.",
     )
     max_length: int = Field(256, ge=16, le=8192, description="Token limit per function when embedding.")
     batch_size: int = Field(32, ge=1, le=4096, description="Functions per forward pass.")

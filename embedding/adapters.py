@@ -29,6 +29,10 @@ SHARED_ADAPTER = "shared"
 # benchmarks/code_adapter/build_code_adapter.py): used wherever no repository adapter applies.
 CODE_ADAPTER = "code"
 SHIPPED_ADAPTER_DIR = Path(__file__).resolve().parent / "data" / "code_adapter"
+# Shipped language adapters, trained further on some languages only (LoRACode trains one per
+# language): ``<shipped dir>/languages/<name>/``, loaded as ``code-<name>``, serving the languages
+# its ``doppel.json`` lists under "serves" in place of the general one.
+SHIPPED_LANGUAGES_DIR = "languages"
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
@@ -97,6 +101,11 @@ def short_model_id(model_id: str) -> str:
     name = re.sub(r"^all-", "", name)
     name = re.sub(r"-v\d+$", "", name)
     return name or "model"
+
+
+def shipped_language_adapter_name(directory_name: str) -> str:
+    """The name a shipped language adapter is loaded under: ``code-<its directory name>``."""
+    return check_adapter_name(f"{CODE_ADAPTER}-{directory_name}")
 
 
 def check_adapter_name(name: str) -> str:

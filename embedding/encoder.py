@@ -1,9 +1,10 @@
 """The encoder: a Hugging Face base model plus named LoRA adapters, one vector per function.
 
 Several adapters live on one base at once (peft multi-adapter) and each text is embedded with
-the adapter of its language, else the ``shared`` adapter, else the general ``code`` adapter
-shipped with doppel (``embedding/data/code_adapter``, default base only, ``DOPPEL_SHIPPED_ADAPTER``),
-else the bare base model. Vectors are
+the repository adapter of its language, else the ``shared`` adapter, else the adapters shipped
+with doppel (``embedding/data/code_adapter``, default base only, ``DOPPEL_SHIPPED_ADAPTER``): the
+shipped language adapter serving its language (``languages/<name>``, loaded as ``code-<name>``),
+else the general ``code`` adapter; else the bare base model. Vectors are
 the mean of the non-padding token states, L2-normalised, float32. Texts are batched by token
 length so little compute goes to padding, and vectors are looked up in an ``EmbeddingCache``
 first so unchanged functions are never embedded twice.
@@ -34,6 +35,7 @@ from embedding.adapters import (
     METADATA_FILE,
     SHARED_ADAPTER,
     SHIPPED_ADAPTER_DIR,
+    SHIPPED_LANGUAGES_DIR,
     adapter_file_version,
     adapter_weights,
     base_model_id,
@@ -41,6 +43,7 @@ from embedding.adapters import (
     lora_target_modules,
     read_metadata,
     resolve_base_model,
+    shipped_language_adapter_name,
     short_model_id,
 )
 from embedding.cache import EmbeddingCache
@@ -203,6 +206,7 @@ class Encoder:
         self.length_bucketing = length_bucketing
         self.stats = EncoderStats()
         self._adapters: dict[str, _Adapter] = {}
+        self._shipped_for: dict[str, str] = {}  # language → shipped language adapter serving it
         # CPU fast path (embedding/precision.py): merged bf16/int8 copies, never used while training.
         self.precision = resolve_precision(precision, self.device)
         self._fast = FastModels(self.precision) if self.precision != FP32 else None
@@ -282,31 +286,53 @@ class Encoder:
         return names
 
     def load_shipped_adapter(self, path: Path = SHIPPED_ADAPTER_DIR) -> bool:
-        """Load the general code adapter shipped with doppel under ``code``, when it exists and was
-        trained on this encoder's base (it is for the default base only); whether it was loaded."""
-        if not (Path(path) / ADAPTER_CONFIG).is_file():
+        """Load the general code adapter shipped with doppel under ``code``, and the shipped language
+        adapters under ``languages/`` beside it, when they exist and were trained on this encoder's
+        base (they are for the default base only); whether the general one was loaded."""
+        path = Path(path)
+        if not (path / ADAPTER_CONFIG).is_file():
             log.info("encoder.no_shipped_adapter path=%s: using the base model where no adapter applies", path)
             return False
-        if read_metadata(Path(path)).get("base_model") not in (self.base_model_id, self.base_model_name):
+        if read_metadata(path).get("base_model") not in (self.base_model_id, self.base_model_name):
             log.info("encoder.shipped_adapter_skipped base=%s: it was trained for another base", self.base_model_id)
             return False
-        self.load_adapter(CODE_ADAPTER, Path(path))
+        self.load_adapter(CODE_ADAPTER, path)
+        languages = path / SHIPPED_LANGUAGES_DIR
+        for child in sorted(languages.iterdir()) if languages.is_dir() else []:
+            if (child / ADAPTER_CONFIG).is_file():
+                self._load_shipped_language_adapter(child)
         return True
 
+    def _load_shipped_language_adapter(self, directory: Path) -> None:
+        """Load one shipped language adapter and route the languages its metadata lists to it."""
+        from embedding.languages import LANGUAGES
+
+        served = read_metadata(directory).get("serves")
+        if not isinstance(served, list) or not served or not set(served) <= set(LANGUAGES):
+            raise AdapterError(
+                f"shipped language adapter {directory}: doppel.json 'serves' must list doppel languages, got {served!r}"
+            )
+        name = shipped_language_adapter_name(directory.name)
+        self.load_adapter(name, directory)
+        for language in served:
+            self._shipped_for[language] = name
+
     def adapter_for(self, language: str | None) -> str | None:
-        """The adapter used for ``language``: its own, else ``shared``, else the shipped ``code``
-        adapter, else ``None`` (the base)."""
+        """The adapter used for ``language``: its own, else ``shared``, else the shipped adapter
+        for it (its language adapter, else the general ``code`` one), else ``None`` (the base)."""
         if language is not None and language in self._adapters:
             return language
         if SHARED_ADAPTER in self._adapters:
             return SHARED_ADAPTER
-        return self.fallback_adapter()
+        return self.fallback_adapter(language)
 
-    def fallback_adapter(self) -> str | None:
-        """What embeds a language no repository adapter covers: the shipped ``code`` adapter when it
-        is loaded, else ``None`` (the base). A repository's new adapter is judged against it."""
-        if CODE_ADAPTER in self._adapters and not self._adapters[CODE_ADAPTER].trainable:
-            return CODE_ADAPTER
+    def fallback_adapter(self, language: str | None = None) -> str | None:
+        """What embeds ``language`` where no repository adapter covers it: the shipped language
+        adapter serving it, else the shipped ``code`` adapter, when loaded, else ``None`` (the
+        base). A repository's new adapter of that language is judged against it, and starts from it."""
+        for name in (self._shipped_for.get(language or ""), CODE_ADAPTER):
+            if name is not None and name in self._adapters and not self._adapters[name].trainable:
+                return name
         return None
 
     def adapter_version(self, language: str | None) -> str:
@@ -353,8 +379,8 @@ class Encoder:
             if not self._start_from(name, start_from):
                 self._remove_adapter(name)  # no half-made adapter left behind
                 raise AdapterError(f"adapter {name!r} cannot start from {start_from!r}: their shapes differ")
-        elif name != CODE_ADAPTER and CODE_ADAPTER in self._adapters:
-            self._start_from(name, CODE_ADAPTER)  # another shape starts fresh
+        elif (shipped := self.fallback_adapter(name)) is not None:
+            self._start_from(name, shipped)  # another shape starts fresh
         return [param for param_name, param in self.model.named_parameters() if f".{name}." in param_name]
 
     def _start_from(self, name: str, source: str) -> bool:

@@ -309,14 +309,26 @@ def training_pairs(pairs: list[Any], per_language: int, seed: int = 0, code_rati
     return out
 
 
-def write_manifest(work: Path, per_language: int, code_ratio: float = 1.0, path: Path = MANIFEST) -> dict[str, Any]:
-    """The data manifest of a training at this cap and ratio, written to ``path`` (the tracked
-    one by default; ``train`` writes its candidate's into the work folder, and ``write`` ships it)."""
+def write_manifest(
+    work: Path,
+    per_language: int,
+    code_ratio: float = 1.0,
+    path: Path = MANIFEST,
+    *,
+    languages: frozenset[str] = frozenset(),
+    validation: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
+    """The data manifest of a training at this cap and ratio (of ``languages`` only, when given,
+    and without the ``validation`` packages), written to ``path`` (the tracked one by default;
+    ``train`` writes its candidate's into the work folder, and ``write`` ships it)."""
     rows = []
-    trained = training_pairs(gather(work, "train")[1], per_language, code_ratio=code_ratio)
+    pairs = gather(work, "train", exclude=validation)[1]
+    trained = training_pairs(_of_languages(pairs, languages), per_language, code_ratio=code_ratio)
     used = Counter((p.path.split("/", 1)[0], p.kind) for p in trained)
     for split in SPLITS:
         for pkg, counts in gather(work, split)[2]:
+            if languages and not languages & set(pkg.languages):
+                continue
             rows.append(
                 {
                     "package": pkg.registry_name,
@@ -328,6 +340,7 @@ def write_manifest(work: Path, per_language: int, code_ratio: float = 1.0, path:
                     **counts,
                     "trained_text2code": used.get((pkg.key, "text2code"), 0) if split == "train" else 0,
                     "trained_code2code": used.get((pkg.key, "code2code"), 0) if split == "train" else 0,
+                    **({"validation": True} if pkg.key in validation else {}),
                 }
             )
     by_language: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -340,10 +353,17 @@ def write_manifest(work: Path, per_language: int, code_ratio: float = 1.0, path:
         "pairs_per_language_cap": per_language,
         "code2code_per_text2code": code_ratio,
         "trained_pairs_by_language": {k: dict(v) for k, v in sorted(by_language.items())},
+        **({"languages": sorted(languages)} if languages else {}),
+        **({"validation_packages": sorted(validation)} if validation else {}),
         "packages": rows,
     }
     path.write_text(json.dumps(manifest, indent=1, sort_keys=False) + "\n", encoding="utf-8")
     return manifest
+
+
+def _of_languages(items: list[Any], languages: frozenset[str]) -> list[Any]:
+    """The pairs or functions of ``languages`` (all of them when it is empty)."""
+    return [item for item in items if not languages or item.language in languages]
 
 
 # --- train -------------------------------------------------------------------------------------
@@ -382,6 +402,16 @@ def _validation_keys(args: argparse.Namespace) -> frozenset[str]:
     if keys - known:
         raise SystemExit(f"--validate-on: {sorted(keys - known)} are not train-split package keys of {PACKAGES.name}")
     return keys
+
+
+def _train_languages(args: argparse.Namespace) -> frozenset[str]:
+    """``--train-languages``: the languages a language adapter is trained on (empty: every one)."""
+    from embedding.languages import LANGUAGES
+
+    chosen = frozenset(lang for lang in (args.train_languages or "").split(",") if lang)
+    if chosen - set(LANGUAGES):
+        raise SystemExit(f"--train-languages: {sorted(chosen - set(LANGUAGES))} are not doppel languages")
+    return chosen
 
 
 def _encoder(args: argparse.Namespace, max_length: int) -> Any:
@@ -427,12 +457,21 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise SystemExit(f"--init-from {args.init_from} is the output folder (it is replaced): copy it elsewhere first")
     torch.set_num_threads(args.threads)
     validation = _validation_keys(args)
+    languages = _train_languages(args)
     functions, pairs, _ = gather(args.work, "train", exclude=validation)
-    chosen = training_pairs(pairs, args.pairs_per_language, code_ratio=args.code_ratio)
+    functions = _of_languages(functions, languages)
+    chosen = training_pairs(_of_languages(pairs, languages), args.pairs_per_language, code_ratio=args.code_ratio)
     candidate_manifest = args.work / CANDIDATE_MANIFEST
     candidate_manifest.unlink(missing_ok=True)  # the last candidate's, no longer the adapter's in work
-    if not validation:  # a recipe trial (--validate-on) is never shipped: it gets no manifest
-        write_manifest(args.work, args.pairs_per_language, args.code_ratio, path=candidate_manifest)
+    if not validation or languages:  # a general recipe trial (--validate-on) is never shipped: no manifest
+        write_manifest(
+            args.work,
+            args.pairs_per_language,
+            args.code_ratio,
+            path=candidate_manifest,
+            languages=languages,
+            validation=validation,
+        )
     print(f"training on {len(chosen)} pairs: {dict(Counter((p.language, p.kind) for p in chosen))}", flush=True)
     config = _config(args, max_steps=args.max_steps)
     lora = LoraSpec()
@@ -598,7 +637,7 @@ def read_fitted_verdict(path: Path) -> Any:
     from embedding.verdict import Verdict
 
     verdict = Verdict.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    if verdict.source != f"adapter:{ADAPTER_NAME}":
+    if verdict.source != f"adapter:{ADAPTER_NAME}":  # the shipped adapters' (language ones included) reviews
         raise SystemExit(f"{path}: a verdict for {verdict.source!r}, not adapter:{ADAPTER_NAME} (fit_verdict --source)")
     return verdict
 
@@ -613,7 +652,34 @@ def _candidate_manifest(work: Path, metadata: dict[str, Any]) -> Path:
     made = (manifest.get("pairs_per_language_cap"), manifest.get("code2code_per_text2code"))
     if made != (selection.get("pairs_per_language"), selection.get("code_ratio")):
         raise SystemExit(f"{path} describes a training at cap and ratio {made}, not this adapter's {selection}")
+    if manifest.get("validation_packages", []) != metadata.get("validation_packages", []):
+        raise SystemExit(f"{path} leaves out other validation packages than this adapter's training")
     return path
+
+
+def _destination(args: argparse.Namespace, metadata: dict[str, Any]) -> tuple[Path, Path]:
+    """Where ``write`` ships the adapter and its manifest: the general code adapter's place, or
+    with ``--language-adapter NAME`` ``languages/NAME`` beside it (an adapter trained with
+    ``--train-languages``, serving those languages) and ``manifest-NAME.json``."""
+    from embedding.adapters import SHIPPED_LANGUAGES_DIR, shipped_language_adapter_name
+
+    trained = sorted(metadata.get("languages", []))
+    if not args.language_adapter:
+        if metadata.get("validation_packages"):
+            raise SystemExit("an adapter trained with --validate-on ships only as a language adapter")
+        return SHIPPED, MANIFEST
+    shipped_language_adapter_name(args.language_adapter)  # a name peft accepts
+    manifest = json.loads((args.work / CANDIDATE_MANIFEST).read_text(encoding="utf-8"))
+    if manifest.get("languages") != trained:
+        raise SystemExit(
+            f"--language-adapter: the adapter in {args.work} was not trained with --train-languages "
+            f"(its manifest names {manifest.get('languages')!r}, its pairs {trained})"
+        )
+    serves = sorted(lang for lang in (args.serve or ",".join(trained)).split(",") if lang)
+    if not serves or set(serves) - set(trained):
+        raise SystemExit(f"--serve {args.serve!r}: it may name only languages the adapter was trained on, {trained}")
+    metadata["serves"] = serves  # what the encoder routes to it
+    return SHIPPED / SHIPPED_LANGUAGES_DIR / args.language_adapter, HERE / f"manifest-{args.language_adapter}.json"
 
 
 def cmd_write(args: argparse.Namespace) -> int:
@@ -624,19 +690,26 @@ def cmd_write(args: argparse.Namespace) -> int:
         raise SystemExit(f"{evaluation} ranks on validation packages: run evaluate without --validate-on first")
     metadata = json.loads((adapter / "doppel.json").read_text(encoding="utf-8"))
     manifest = _candidate_manifest(args.work, metadata)
+    shipped, shipped_manifest = _destination(args, metadata)
     synthetic, check = fit_code_verdict(args.work)
     verdict = read_fitted_verdict(args.verdict) if args.verdict else synthetic
     metadata["verdict"] = verdict.to_dict()
     metadata["verdict_check"] = check if not args.verdict else {"synthetic_fit_check": check}
     if document is not None:
         metadata["heldout"] = document["languages"]
-    SHIPPED.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(manifest, MANIFEST)
+    shipped.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(manifest, shipped_manifest)
     for name in ("adapter_model.safetensors", "adapter_config.json", "training_config.json"):
-        shutil.copy2(adapter / name, SHIPPED / name)
-    (SHIPPED / "doppel.json").write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        shutil.copy2(adapter / name, shipped / name)
+    (shipped / "doppel.json").write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    if args.verdict and shipped != SHIPPED and (SHIPPED / "doppel.json").is_file():
+        # A verdict fitted on reviews made with every shipped adapter belongs to all of them.
+        general = json.loads((SHIPPED / "doppel.json").read_text(encoding="utf-8"))
+        general["verdict"] = metadata["verdict"]
+        (SHIPPED / "doppel.json").write_text(json.dumps(general, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        print(f"the general adapter's verdict in {SHIPPED} is the same fit")
     print(f"verdict check on the other half: {json.dumps(check)}")
-    print(f"shipped adapter written to {SHIPPED}")
+    print(f"shipped adapter written to {shipped}, its manifest to {shipped_manifest}")
     return 0
 
 
@@ -879,6 +952,13 @@ def main(argv: list[str] | None = None) -> int:
         help="train/probe: leave these train-split package keys (comma-separated) out; evaluate: rank on them "
         "instead of the held-out projects (to choose a recipe on projects the report does not use)",
     )
+    parser.add_argument(
+        "--train-languages",
+        default="",
+        metavar="LANGS",
+        help="train: only these languages' pairs (comma-separated), for a shipped language adapter "
+        "(write --language-adapter); empty: every language, the general code adapter",
+    )
     parser.add_argument("--rebuild", action="store_true", help="mine packages again even when mined")
     parser.add_argument(
         "--verdict",
@@ -886,6 +966,20 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="write: ship this verdict (fit_verdict.py --source adapter:code) instead of the one fitted on "
         "the held-out packages' synthetic copies",
+    )
+    parser.add_argument(
+        "--language-adapter",
+        default="",
+        metavar="NAME",
+        help="write: ship the adapter as the language adapter embedding/data/code_adapter/languages/NAME "
+        "(trained with --train-languages; it serves those languages in place of the general one)",
+    )
+    parser.add_argument(
+        "--serve",
+        default="",
+        metavar="LANGS",
+        help="write --language-adapter: the languages it serves (comma-separated; default: those it was "
+        "trained on), e.g. only those where it beat the general adapter on the validation packages",
     )
     parser.add_argument(
         "--repo-dir", type=Path, default=None, help="repo: a plain directory to train a repository adapter on"

@@ -168,3 +168,82 @@ def test_an_adapter_without_its_training_manifest_is_not_written(tmp_path: Path)
 
     with pytest.raises(SystemExit, match="manifest.json is missing"):
         build.cmd_write(_args("--work", str(tmp_path)))  # type: ignore[arg-type]
+
+
+def _first_train_key(language: str) -> str:
+    return next(p.key for p in build.load_packages() if p.split == "train" and p.languages == (language,))
+
+
+def test_a_language_adapter_is_trained_on_its_languages_only_and_ships_beside_the_general_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from embedding.training import trainer
+
+    work = tmp_path / "work"
+    python_keys = [p.key for p in build.load_packages() if p.split == "train" and p.languages == ("python",)][:2]
+    for key in python_keys:
+        _mine(work, key, "python", [f"{key[-3:]}{i}" for i in range(4)])
+    _mine(work, _first_train_key("go"), "go", ["g1", "g2"])
+    seen: dict[str, list[str]] = {}
+
+    def train(encoder: object, name: str, pairs: list, *args: object, functions: list, **kwargs: object) -> _Trained:
+        seen["pairs"] = sorted({p.language for p in pairs})
+        seen["packages"] = sorted({p.path.split("/", 1)[0] for p in pairs})
+        seen["functions"] = sorted({fn.language for fn in functions})
+        return _Trained()
+
+    def save(encoder: object, name: str, out: Path, lora: object, config: object, metadata: dict) -> None:
+        out.mkdir(parents=True)
+        (out / "doppel.json").write_text(json.dumps(metadata), encoding="utf-8")
+        for file in ("adapter_model.safetensors", "adapter_config.json", "training_config.json"):
+            (out / file).write_text("{}", encoding="utf-8")
+
+    monkeypatch.setattr(build, "MANIFEST", tmp_path / "general-manifest.json")
+    monkeypatch.setattr(build, "HERE", tmp_path)
+    monkeypatch.setattr(build, "SHIPPED", tmp_path / "shipped")
+    monkeypatch.setattr(build, "_encoder", lambda args, max_length: object())
+    monkeypatch.setattr(trainer, "train_adapter", train)
+    monkeypatch.setattr(trainer, "save_trained_adapter", save)
+    monkeypatch.setattr(build, "fit_code_verdict", lambda work: (_Verdict(), {}))
+    argv = ("--work", str(work), "--train-languages", "python", "--validate-on", python_keys[1])
+
+    build.cmd_train(_args(*argv))  # type: ignore[arg-type]
+
+    assert seen == {"pairs": ["python"], "packages": [python_keys[0]], "functions": ["python"]}
+    manifest = json.loads((work / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["languages"] == ["python"] and manifest["validation_packages"] == [python_keys[1]]
+    assert {row["name"] for row in manifest["packages"]} <= {p.name for p in build.load_packages()}
+    assert all(row["languages"] == ["python"] for row in manifest["packages"])
+    with pytest.raises(SystemExit, match="ships only as a language adapter"):
+        build.cmd_write(_args(*argv))  # type: ignore[arg-type]
+    assert not (tmp_path / "general-manifest.json").exists()
+
+    build.cmd_write(_args(*argv, "--language-adapter", "dyn"))  # type: ignore[arg-type]
+
+    shipped = tmp_path / "shipped" / "languages" / "dyn"
+    assert json.loads((shipped / "doppel.json").read_text(encoding="utf-8"))["serves"] == ["python"]
+    assert json.loads((tmp_path / "manifest-dyn.json").read_text(encoding="utf-8")) == manifest
+    assert not (tmp_path / "shipped" / "doppel.json").exists()  # the general adapter is left alone
+    # A verdict fitted on the real-edit reviews made with every shipped adapter belongs to all.
+    (tmp_path / "shipped" / "doppel.json").write_text('{"verdict": {"duplicate": 0.1}, "kept": 1}', "utf-8")
+    monkeypatch.setattr(build, "read_fitted_verdict", lambda path: _Verdict())
+
+    build.cmd_write(_args(*argv, "--language-adapter", "dyn", "--verdict", str(tmp_path / "v.json")))  # type: ignore[arg-type]
+
+    general = json.loads((tmp_path / "shipped" / "doppel.json").read_text(encoding="utf-8"))
+    assert general == {"verdict": {"duplicate": 0.9, "related": 0.5}, "kept": 1}
+
+
+def test_a_language_adapter_serves_only_languages_it_was_trained_on(tmp_path: Path) -> None:
+    (tmp_path / "manifest.json").write_text(json.dumps({"languages": ["php", "ruby"]}), encoding="utf-8")
+    metadata: dict = {"languages": ["php", "ruby"]}
+
+    with pytest.raises(SystemExit, match="only languages the adapter was trained on"):
+        build._destination(_args("--work", str(tmp_path), "--language-adapter", "x", "--serve", "go"), metadata)
+    build._destination(_args("--work", str(tmp_path), "--language-adapter", "x", "--serve", "ruby"), metadata)
+    assert metadata["serves"] == ["ruby"]
+
+
+def test_an_unknown_training_language_is_refused() -> None:
+    with pytest.raises(SystemExit, match="not doppel languages"):
+        build._train_languages(_args("--train-languages", "python,klingon"))

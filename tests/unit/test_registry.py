@@ -278,3 +278,63 @@ def test_the_gate_compares_a_repository_adapter_with_the_shipped_adapter_it_star
     expected = evaluate_model(reference, CODE_ADAPTER, mined, ["python"], "validation", config=config)
     assert outcome.validation["base"]["python"].to_dict() == expected["python"].to_dict()
     assert outcome.to_dict()["reference"] == outcome.reference
+
+
+def test_the_gate_compares_a_repository_adapter_with_the_shipped_adapter_of_its_language(
+    tmp_path: Path, tiny_model: Path
+) -> None:
+    """With a shipped language adapter serving Python beside the general one, a Python repository
+    adapter is judged against (and its verdict referred to) the language adapter, the one Python
+    reviews use without it; before, the gate compared it with the general adapter."""
+    from dataclasses import replace
+
+    from embedding.adapters import CODE_ADAPTER
+    from embedding.encoder import Encoder
+    from embedding.training.mining import mine_repository
+    from embedding.training.pairs import TrainingPair
+    from embedding.training.trainer import save_trained_adapter, train_adapter
+    from workers.services.retrain import resize_splits
+
+    lora = LoraSpec(r=4, alpha=8)
+    maker = Encoder(str(tiny_model), device="cpu", max_length=32)
+    pairs = [
+        TrainingPair("text2code", "docstring", "python", f"{i}.py", f"{i}.py::f", f"q {i}", f"def f{i}(): return {i}", f"h{i}")
+        for i in range(8)
+    ]  # fmt: skip
+    short = TrainConfig(batch_size=4, max_steps=3, learning_rate=5e-2)
+    train_adapter(maker, CODE_ADAPTER, pairs, short, lora)
+    shipped = save_trained_adapter(maker, CODE_ADAPTER, tmp_path / "code", lora, TrainConfig(), {})
+    train_adapter(maker, "python", pairs[::-1], replace(short, seed=3), lora)
+    save_trained_adapter(maker, "python", shipped / "languages" / "py", lora, TrainConfig(), {"serves": ["python"]})
+    assert json.loads((shipped / "languages" / "py" / "doppel.json").read_text())["serves"] == ["python"]
+
+    spaces: set[str | None] = set()
+
+    def with_shipped() -> Encoder:
+        encoder = Encoder(str(tiny_model), device="cpu", max_length=32)
+        assert encoder.load_shipped_adapter(shipped)
+        embed = encoder.embed_texts
+
+        def recording(texts, *, adapter=None, progress=False):  # type: ignore[no-untyped-def]
+            spaces.add(adapter)
+            return embed(texts, adapter=adapter, progress=progress)
+
+        encoder.embed_texts = recording  # type: ignore[method-assign]
+        return encoder
+
+    root = tmp_path / "repo"
+    for rel, text in PY_FILES.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    config = TrainConfig(
+        min_pairs_per_language=1, max_steps=2, batch_size=4, min_code_chars=10, promotion_margin=1.0,
+        validation_fraction=0.3, test_fraction=0.3, seed=5, bootstrap_resamples=200,
+    )  # fmt: skip
+    service = RetrainService(config, lora=lora, encoder_factory=with_shipped)
+    mined = resize_splits(mine_repository(root, config), config)
+    (outcome,) = service.run(root, REPO, mined=mined).outcomes
+
+    reference = with_shipped()
+    assert reference.adapter_for("python") == "code-py"
+    assert outcome.reference == reference.adapter_version("python") != reference.version_of(CODE_ADAPTER)
+    assert "code-py" in spaces and CODE_ADAPTER not in spaces

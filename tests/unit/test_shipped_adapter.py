@@ -15,7 +15,13 @@ import pytest
 import torch
 
 from core.settings import Settings
-from embedding.adapters import CODE_ADAPTER, SHIPPED_ADAPTER_DIR, read_metadata
+from embedding.adapters import (
+    CODE_ADAPTER,
+    SHIPPED_ADAPTER_DIR,
+    SHIPPED_LANGUAGES_DIR,
+    read_metadata,
+    shipped_language_adapter_name,
+)
 from embedding.encoder import Encoder
 from embedding.training.config import LoraSpec
 
@@ -46,13 +52,20 @@ def test_the_shipped_adapter_is_small_safetensors_with_a_verdict_for_the_default
 
 
 def test_a_language_without_a_repository_adapter_is_embedded_with_the_shipped_adapter(shipped: Encoder) -> None:
-    assert shipped.adapters == [CODE_ADAPTER]
-    assert shipped.adapter_for("ruby") == CODE_ADAPTER
-    assert shipped.adapter_for(None) == CODE_ADAPTER
-    version = shipped.adapter_version("ruby")
-    assert version.startswith("minilm-l6:code@") and version != "minilm-l6:base"
-    # The review applies the verdict fitted for the adapter's vectors, not the base's default.
-    assert shipped.adapter_metadata(shipped.adapter_for("ruby"))["verdict"]["source"] == "adapter:code"
+    languages = SHIPPED_ADAPTER_DIR / SHIPPED_LANGUAGES_DIR
+    served = {
+        lang: shipped_language_adapter_name(child.name)
+        for child in (sorted(languages.iterdir()) if languages.is_dir() else [])
+        for lang in read_metadata(child)["serves"]
+    }
+    assert shipped.adapters == [CODE_ADAPTER, *sorted(set(served.values()))]
+    for language in ("go", "ruby", "python", None):
+        name = served.get(language or "", CODE_ADAPTER)
+        assert shipped.adapter_for(language) == name
+        version = shipped.adapter_version(language)
+        assert version.startswith(f"minilm-l6:{name}@") and version != "minilm-l6:base"
+        # The review applies the verdict fitted for the adapter's vectors, not the base's default.
+        assert shipped.adapter_metadata(name)["verdict"]["source"] == "adapter:code"
 
 
 def test_turning_the_setting_off_gives_the_base_models_vectors(shipped: Encoder, tmp_path: Path) -> None:
@@ -102,3 +115,66 @@ def test_an_adapter_of_another_shape_starts_fresh(tmp_path: Path) -> None:
     named = dict(encoder.model.named_parameters())
 
     assert all(torch.count_nonzero(p) == 0 for n, p in named.items() if ".python." in n and "lora_B" in n)
+
+
+# --- shipped language adapters (embedding/data/code_adapter/languages/<name>/) ------------------
+def _shipped_with_language_adapter(tmp_path: Path, serves: object) -> Path:
+    """A copy of the shipped adapter with a language adapter beside it: the shipped weights with
+    every LoRA B matrix scaled, so that its vectors differ from the general one's."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    shipped = tmp_path / "code_adapter"
+    shutil.copytree(SHIPPED_ADAPTER_DIR, shipped, ignore=shutil.ignore_patterns("languages"))
+    language_dir = shipped / "languages" / "dyn"
+    language_dir.mkdir(parents=True)
+    for name in ("adapter_config.json", "training_config.json"):
+        shutil.copy2(SHIPPED_ADAPTER_DIR / name, language_dir / name)
+    weights = load_file(str(SHIPPED_ADAPTER_DIR / "adapter_model.safetensors"))
+    scaled = {k: (v * 1.5 if "lora_B" in k else v).contiguous() for k, v in weights.items()}
+    save_file(scaled, str(language_dir / "adapter_model.safetensors"), metadata={"format": "pt"})
+    metadata = read_metadata(SHIPPED_ADAPTER_DIR) | {"serves": serves}
+    (language_dir / "doppel.json").write_text(json.dumps(metadata), encoding="utf-8")
+    return shipped
+
+
+def test_a_shipped_language_adapter_serves_its_languages_and_the_general_one_the_rest(tmp_path: Path) -> None:
+    encoder = Encoder("default", device="cpu")
+    assert encoder.load_shipped_adapter(_shipped_with_language_adapter(tmp_path, ["ruby", "php"]))
+
+    assert encoder.adapter_for("ruby") == encoder.adapter_for("php") == "code-dyn"
+    assert encoder.adapter_for("go") == encoder.adapter_for(None) == CODE_ADAPTER
+    assert encoder.adapter_version("ruby").startswith("minilm-l6:code-dyn@")
+    assert encoder.adapter_version("ruby") != encoder.adapter_version("go")
+    ruby = encoder.embed_query(CODE, language="ruby")
+    assert float(ruby @ encoder.embed_query(CODE, language="go")) < 0.9999  # its own weights
+    # A repository's adapter still wins for its language, and the reference it is judged against
+    # (and starts from) is the shipped adapter serving that language.
+    assert encoder.fallback_adapter("ruby") == "code-dyn" and encoder.fallback_adapter("shared") == CODE_ADAPTER
+
+
+def test_a_repository_adapter_starts_from_the_shipped_adapter_of_its_language(tmp_path: Path) -> None:
+    encoder = Encoder("default", device="cpu")
+    encoder.load_shipped_adapter(_shipped_with_language_adapter(tmp_path, ["ruby"]))
+    encoder.create_adapter("ruby", LoraSpec())
+    encoder.create_adapter("go", LoraSpec())
+    named = dict(encoder.model.named_parameters())
+    lora_b = [name for name in named if ".ruby." in name and "lora_B" in name]
+
+    assert lora_b
+    for name in lora_b:
+        assert torch.equal(named[name], named[name.replace(".ruby.", ".code-dyn.")])
+        go = named[name.replace(".ruby.", ".go.")]
+        assert torch.equal(go, named[name.replace(".ruby.", f".{CODE_ADAPTER}.")])
+        assert not torch.equal(go, named[name])
+
+
+def test_a_shipped_language_adapter_must_name_doppel_languages(tmp_path: Path) -> None:
+    from core.errors import AdapterError
+
+    for attempt, served in enumerate(([], "ruby", ["klingon"])):
+        with pytest.raises(AdapterError, match="'serves' must list doppel languages"):
+            Encoder("default", device="cpu").load_shipped_adapter(
+                _shipped_with_language_adapter(tmp_path / str(attempt), served)
+            )

@@ -296,9 +296,10 @@ def evaluate_outcome(
     loaded ``current`` adapter on both held-out splits, and record the splits' sizes.
 
     The reference (the tables' ``"base"``) is what reviews would use without the new adapter: the
-    shipped code adapter the training started from when it is loaded, else the bare base, so the
-    gate asks whether the repository's adapter beats what the repository already has."""
-    reference = encoder.fallback_adapter()
+    shipped adapter the training started from when one is loaded (the language adapter serving its
+    language, else the general code adapter), else the bare base, so the gate asks whether the
+    repository's adapter beats what the repository already has."""
+    reference = encoder.fallback_adapter(outcome.name)  # a language's shipped adapter; for "shared", the general one
     outcome.reference = encoder.version_of(reference)
     models: dict[str, str | None] = {"base": reference, "adapter": outcome.name}
     if current is not None:
@@ -639,7 +640,7 @@ class RetrainService:
         labelled = extra.labelled_for(languages, lambda texts: encoder.embed_texts(list(texts), adapter=name))
         compare_outcome(outcome, self.config)
         calibrate_outcome(outcome, self.config, labelled)
-        reference = self._reference_verdict(encoder)
+        reference = self._reference_verdict(encoder, name)
         in_force = self._verdict_in_force(encoder, current, reference)
         refit_verdict(outcome, self.config, in_force=in_force, base_verdict=reference, extra=labelled)
         outcome.decision = decide(outcome, self.config, base_verdict=reference)
@@ -657,10 +658,10 @@ class RetrainService:
         encoder.load_adapter(current, generation.paths[name])
         return current
 
-    def _reference_verdict(self, encoder: Encoder) -> Verdict:
-        """The verdict of the reference model (``evaluate_outcome``): the shipped code adapter's
-        own when it is loaded, else the base model's."""
-        reference = encoder.fallback_adapter()
+    def _reference_verdict(self, encoder: Encoder, name: str) -> Verdict:
+        """The verdict of adapter ``name``'s reference model (``evaluate_outcome``): the shipped
+        adapter's own when one is loaded, else the base model's."""
+        reference = encoder.fallback_adapter(name)
         if reference is None:
             return self.base_verdict
         return stored_verdict(
