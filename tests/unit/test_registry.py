@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -224,33 +225,44 @@ def test_retrain_service_keeps_a_rejected_adapter_with_its_metrics(tmp_path: Pat
     assert set(adapter["false_alarms"]) == {"validation", "test"}
 
 
-def test_the_gate_compares_a_repository_adapter_with_the_shipped_adapter_it_started_from(
-    tmp_path: Path, tiny_model: Path
-) -> None:
-    """With the shipped code adapter loaded, the tables' reference ("base") is that adapter, the
-    one reviews use without a repository adapter, not the bare base: a repository adapter is
-    promoted only when it beats what the repository already has."""
+_GATE_LORA = LoraSpec(r=4, alpha=8)
+
+
+def _tiny_shipped(tmp_path: Path, tiny_model: Path, *, python_adapter: bool) -> Path:
+    """A shipped code adapter for the tiny model (briefly trained, so it differs from the base)
+    and, with ``python_adapter``, a language adapter ``languages/py`` serving Python beside it."""
+    from dataclasses import replace
+
     from embedding.adapters import CODE_ADAPTER
     from embedding.encoder import Encoder
-    from embedding.training.mining import mine_repository
     from embedding.training.pairs import TrainingPair
     from embedding.training.trainer import save_trained_adapter, train_adapter
-    from workers.services.retrain import evaluate_model, resize_splits
 
-    lora = LoraSpec(r=4, alpha=8)
     maker = Encoder(str(tiny_model), device="cpu", max_length=32)
     pairs = [
         TrainingPair("text2code", "docstring", "python", f"{i}.py", f"{i}.py::f", f"q {i}", f"def f{i}(): return {i}", f"h{i}")
         for i in range(8)
     ]  # fmt: skip
-    train_adapter(maker, CODE_ADAPTER, pairs, TrainConfig(batch_size=4, max_steps=3, learning_rate=5e-2), lora)
-    shipped = save_trained_adapter(maker, CODE_ADAPTER, tmp_path / "code", lora, TrainConfig(), {})
+    short = TrainConfig(batch_size=4, max_steps=3, learning_rate=5e-2)
+    train_adapter(maker, CODE_ADAPTER, pairs, short, _GATE_LORA)
+    shipped = save_trained_adapter(maker, CODE_ADAPTER, tmp_path / "code", _GATE_LORA, TrainConfig(), {})
+    if python_adapter:
+        train_adapter(maker, "python", pairs[::-1], replace(short, seed=3), _GATE_LORA)
+        language = shipped / "languages" / "py"
+        save_trained_adapter(maker, "python", language, _GATE_LORA, TrainConfig(), {"serves": ["python"]})
+    return shipped
 
-    spaces: set[str | None] = set()  # the adapters anything was embedded with
 
-    def with_shipped() -> Encoder:
+def _recording_factory(tiny_model: Path, load: Any) -> tuple[Any, set[str | None]]:
+    """An encoder factory (``load`` puts the shipped adapters on) and the set of adapters that
+    anything was embedded with."""
+    from embedding.encoder import Encoder
+
+    spaces: set[str | None] = set()
+
+    def factory() -> Encoder:
         encoder = Encoder(str(tiny_model), device="cpu", max_length=32)
-        encoder.load_adapter(CODE_ADAPTER, shipped)
+        load(encoder)
         embed = encoder.embed_texts
 
         def recording(texts, *, adapter=None, progress=False):  # type: ignore[no-untyped-def]
@@ -260,6 +272,15 @@ def test_the_gate_compares_a_repository_adapter_with_the_shipped_adapter_it_star
         encoder.embed_texts = recording  # type: ignore[method-assign]
         return encoder
 
+    return factory, spaces
+
+
+def _retrain_python_repo(tmp_path: Path, factory: Any) -> tuple[Any, Any, TrainConfig]:
+    """Run RetrainService once on a small Python repository: its one outcome, the mined data and
+    the config."""
+    from embedding.training.mining import mine_repository
+    from workers.services.retrain import resize_splits
+
     root = tmp_path / "repo"
     for rel, text in PY_FILES.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -268,9 +289,24 @@ def test_the_gate_compares_a_repository_adapter_with_the_shipped_adapter_it_star
         min_pairs_per_language=1, max_steps=2, batch_size=4, min_code_chars=10, promotion_margin=1.0,
         validation_fraction=0.3, test_fraction=0.3, seed=5, bootstrap_resamples=200,
     )  # fmt: skip
-    service = RetrainService(config, lora=lora, encoder_factory=with_shipped)
+    service = RetrainService(config, lora=_GATE_LORA, encoder_factory=factory)
     mined = resize_splits(mine_repository(root, config), config)
     (outcome,) = service.run(root, REPO, mined=mined).outcomes
+    return outcome, mined, config
+
+
+def test_the_gate_compares_a_repository_adapter_with_the_shipped_adapter_it_started_from(
+    tmp_path: Path, tiny_model: Path
+) -> None:
+    """With the shipped code adapter loaded, the tables' reference ("base") is that adapter, the
+    one reviews use without a repository adapter, not the bare base: a repository adapter is
+    promoted only when it beats what the repository already has."""
+    from embedding.adapters import CODE_ADAPTER
+    from workers.services.retrain import evaluate_model
+
+    shipped = _tiny_shipped(tmp_path, tiny_model, python_adapter=False)
+    with_shipped, spaces = _recording_factory(tiny_model, lambda encoder: encoder.load_adapter(CODE_ADAPTER, shipped))
+    outcome, mined, config = _retrain_python_repo(tmp_path, with_shipped)
 
     assert spaces == {CODE_ADAPTER, "python"}  # the bare base was never asked for
     reference = with_shipped()
@@ -286,53 +322,11 @@ def test_the_gate_compares_a_repository_adapter_with_the_shipped_adapter_of_its_
     """With a shipped language adapter serving Python beside the general one, a Python repository
     adapter is judged against (and its verdict referred to) the language adapter, the one Python
     reviews use without it; before, the gate compared it with the general adapter."""
-    from dataclasses import replace
-
     from embedding.adapters import CODE_ADAPTER
-    from embedding.encoder import Encoder
-    from embedding.training.mining import mine_repository
-    from embedding.training.pairs import TrainingPair
-    from embedding.training.trainer import save_trained_adapter, train_adapter
-    from workers.services.retrain import resize_splits
 
-    lora = LoraSpec(r=4, alpha=8)
-    maker = Encoder(str(tiny_model), device="cpu", max_length=32)
-    pairs = [
-        TrainingPair("text2code", "docstring", "python", f"{i}.py", f"{i}.py::f", f"q {i}", f"def f{i}(): return {i}", f"h{i}")
-        for i in range(8)
-    ]  # fmt: skip
-    short = TrainConfig(batch_size=4, max_steps=3, learning_rate=5e-2)
-    train_adapter(maker, CODE_ADAPTER, pairs, short, lora)
-    shipped = save_trained_adapter(maker, CODE_ADAPTER, tmp_path / "code", lora, TrainConfig(), {})
-    train_adapter(maker, "python", pairs[::-1], replace(short, seed=3), lora)
-    save_trained_adapter(maker, "python", shipped / "languages" / "py", lora, TrainConfig(), {"serves": ["python"]})
-    assert json.loads((shipped / "languages" / "py" / "doppel.json").read_text())["serves"] == ["python"]
-
-    spaces: set[str | None] = set()
-
-    def with_shipped() -> Encoder:
-        encoder = Encoder(str(tiny_model), device="cpu", max_length=32)
-        assert encoder.load_shipped_adapter(shipped)
-        embed = encoder.embed_texts
-
-        def recording(texts, *, adapter=None, progress=False):  # type: ignore[no-untyped-def]
-            spaces.add(adapter)
-            return embed(texts, adapter=adapter, progress=progress)
-
-        encoder.embed_texts = recording  # type: ignore[method-assign]
-        return encoder
-
-    root = tmp_path / "repo"
-    for rel, text in PY_FILES.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    config = TrainConfig(
-        min_pairs_per_language=1, max_steps=2, batch_size=4, min_code_chars=10, promotion_margin=1.0,
-        validation_fraction=0.3, test_fraction=0.3, seed=5, bootstrap_resamples=200,
-    )  # fmt: skip
-    service = RetrainService(config, lora=lora, encoder_factory=with_shipped)
-    mined = resize_splits(mine_repository(root, config), config)
-    (outcome,) = service.run(root, REPO, mined=mined).outcomes
+    shipped = _tiny_shipped(tmp_path, tiny_model, python_adapter=True)
+    with_shipped, spaces = _recording_factory(tiny_model, lambda encoder: encoder.load_shipped_adapter(shipped))
+    outcome, _, _ = _retrain_python_repo(tmp_path, with_shipped)
 
     reference = with_shipped()
     assert reference.adapter_for("python") == "code-py"
