@@ -394,10 +394,15 @@ def _config(args: argparse.Namespace, **overrides: Any) -> Any:
     return TrainConfig(**(recipe | dict(args.set or ()) | overrides))  # --set may name any field, bf16 too
 
 
+def _names(text: str | None) -> frozenset[str]:
+    """The names of a comma-separated option (``--validate-on``, ``--train-languages``, ``--serve``)."""
+    return frozenset(name for name in (text or "").split(",") if name)
+
+
 def _validation_keys(args: argparse.Namespace) -> frozenset[str]:
     """``--validate-on``: train-split package keys kept out of training and evaluated instead of
     the held-out projects, to choose a recipe without looking at the projects it is reported on."""
-    keys = frozenset(k for k in (args.validate_on or "").split(",") if k)
+    keys = _names(args.validate_on)
     known = {p.key for p in load_packages() if p.split == "train"}
     if keys - known:
         raise SystemExit(f"--validate-on: {sorted(keys - known)} are not train-split package keys of {PACKAGES.name}")
@@ -408,7 +413,7 @@ def _train_languages(args: argparse.Namespace) -> frozenset[str]:
     """``--train-languages``: the languages a language adapter is trained on (empty: every one)."""
     from embedding.languages import LANGUAGES
 
-    chosen = frozenset(lang for lang in (args.train_languages or "").split(",") if lang)
+    chosen = _names(args.train_languages)
     if chosen - set(LANGUAGES):
         raise SystemExit(f"--train-languages: {sorted(chosen - set(LANGUAGES))} are not doppel languages")
     return chosen
@@ -642,8 +647,9 @@ def read_fitted_verdict(path: Path) -> Any:
     return verdict
 
 
-def _candidate_manifest(work: Path, metadata: dict[str, Any]) -> Path:
-    """The manifest ``train`` wrote beside the adapter in ``work``, checked to be that training's."""
+def _candidate_manifest(work: Path, metadata: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
+    """The manifest ``train`` wrote beside the adapter in ``work`` (its path and content), checked
+    to be that training's."""
     path = work / CANDIDATE_MANIFEST
     if not path.exists():
         raise SystemExit(f"{path} is missing: the adapter in {work} was not made by train without --validate-on")
@@ -654,10 +660,10 @@ def _candidate_manifest(work: Path, metadata: dict[str, Any]) -> Path:
         raise SystemExit(f"{path} describes a training at cap and ratio {made}, not this adapter's {selection}")
     if manifest.get("validation_packages", []) != metadata.get("validation_packages", []):
         raise SystemExit(f"{path} leaves out other validation packages than this adapter's training")
-    return path
+    return path, manifest
 
 
-def _destination(args: argparse.Namespace, metadata: dict[str, Any]) -> tuple[Path, Path]:
+def _destination(args: argparse.Namespace, metadata: dict[str, Any], manifest: dict[str, Any]) -> tuple[Path, Path]:
     """Where ``write`` ships the adapter and its manifest: the general code adapter's place, or
     with ``--language-adapter NAME`` ``languages/NAME`` beside it (an adapter trained with
     ``--train-languages``, serving those languages) and ``manifest-NAME.json``."""
@@ -669,13 +675,12 @@ def _destination(args: argparse.Namespace, metadata: dict[str, Any]) -> tuple[Pa
             raise SystemExit("an adapter trained with --validate-on ships only as a language adapter")
         return SHIPPED, MANIFEST
     shipped_language_adapter_name(args.language_adapter)  # a name peft accepts
-    manifest = json.loads((args.work / CANDIDATE_MANIFEST).read_text(encoding="utf-8"))
     if manifest.get("languages") != trained:
         raise SystemExit(
             f"--language-adapter: the adapter in {args.work} was not trained with --train-languages "
             f"(its manifest names {manifest.get('languages')!r}, its pairs {trained})"
         )
-    serves = sorted(lang for lang in (args.serve or ",".join(trained)).split(",") if lang)
+    serves = sorted(_names(args.serve) or trained)
     if not serves or set(serves) - set(trained):
         raise SystemExit(f"--serve {args.serve!r}: it may name only languages the adapter was trained on, {trained}")
     metadata["serves"] = serves  # what the encoder routes to it
@@ -689,8 +694,8 @@ def cmd_write(args: argparse.Namespace) -> int:
     if document is not None and document.get("projects", "heldout") != "heldout":
         raise SystemExit(f"{evaluation} ranks on validation packages: run evaluate without --validate-on first")
     metadata = json.loads((adapter / "doppel.json").read_text(encoding="utf-8"))
-    manifest = _candidate_manifest(args.work, metadata)
-    shipped, shipped_manifest = _destination(args, metadata)
+    manifest_path, manifest = _candidate_manifest(args.work, metadata)
+    shipped, shipped_manifest = _destination(args, metadata, manifest)
     synthetic, check = fit_code_verdict(args.work)
     verdict = read_fitted_verdict(args.verdict) if args.verdict else synthetic
     metadata["verdict"] = verdict.to_dict()
@@ -698,7 +703,7 @@ def cmd_write(args: argparse.Namespace) -> int:
     if document is not None:
         metadata["heldout"] = document["languages"]
     shipped.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(manifest, shipped_manifest)
+    shutil.copy2(manifest_path, shipped_manifest)
     for name in ("adapter_model.safetensors", "adapter_config.json", "training_config.json"):
         shutil.copy2(adapter / name, shipped / name)
     (shipped / "doppel.json").write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -235,12 +235,14 @@ def test_a_language_adapter_is_trained_on_its_languages_only_and_ships_beside_th
 
 
 def test_a_language_adapter_serves_only_languages_it_was_trained_on(tmp_path: Path) -> None:
-    (tmp_path / "manifest.json").write_text(json.dumps({"languages": ["php", "ruby"]}), encoding="utf-8")
+    manifest = {"languages": ["php", "ruby"]}
     metadata: dict = {"languages": ["php", "ruby"]}
 
     with pytest.raises(SystemExit, match="only languages the adapter was trained on"):
-        build._destination(_args("--work", str(tmp_path), "--language-adapter", "x", "--serve", "go"), metadata)
-    build._destination(_args("--work", str(tmp_path), "--language-adapter", "x", "--serve", "ruby"), metadata)
+        build._destination(
+            _args("--work", str(tmp_path), "--language-adapter", "x", "--serve", "go"), metadata, manifest
+        )
+    build._destination(_args("--work", str(tmp_path), "--language-adapter", "x", "--serve", "ruby"), metadata, manifest)
     assert metadata["serves"] == ["ruby"]
 
 
