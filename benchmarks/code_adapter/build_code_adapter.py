@@ -7,7 +7,8 @@ npm and Debian (``benchmarks/realedit/fetch.py`` downloads and unpacks them). Pa
 ``heldout`` are never trained on: the evaluation ranks their doc queries against every function
 of their language in the held-out projects (text→code) and their synthetic clones likewise
 (code→code), for the bare base and the adapter, with a paired bootstrap 95% interval per
-language. No language runtime's standard library and no library of the copy-recall benchmark
+language. Packages tagged ``validation`` are neither trained on nor reported: recipes and
+settings are chosen on them (``evaluate --projects validation``). No language runtime's standard library and no library of the copy-recall benchmark
 (``benchmarks/realedit/libraries.json``) is among the packages; ``fetch`` checks the latter.
 
 Steps (each reuses what the previous one left under ``--work``)::
@@ -16,6 +17,7 @@ Steps (each reuses what the previous one left under ``--work``)::
     python benchmarks/code_adapter/build_code_adapter.py mine       # functions + pairs of each package
     python benchmarks/code_adapter/build_code_adapter.py probe      # seconds per training step
     python benchmarks/code_adapter/build_code_adapter.py train      # the adapter (CPU or CUDA), its manifest
+    python benchmarks/code_adapter/build_code_adapter.py scale      # optional: --delta-scale F of an adapter's change
     python benchmarks/code_adapter/build_code_adapter.py evaluate   # base vs adapter, held-out projects
     python benchmarks/code_adapter/build_code_adapter.py write      # verdict fit, copy into embedding/data
 
@@ -52,7 +54,7 @@ MANIFEST = HERE / "manifest.json"
 CANDIDATE_MANIFEST = "manifest.json"  # in --work: the trained candidate's, until write ships it
 SHIPPED = ROOT / "embedding" / "data" / "code_adapter"
 ADAPTER_NAME = "code"
-SPLITS = ("train", "heldout")
+SPLITS = ("train", "heldout", "validation")  # validation: neither trained on nor reported; chosen on
 MAX_FILES_PER_PACKAGE = 500  # a seeded subset of larger packages, so none dominates its language
 EVAL_LANGUAGES = ("python", "java", "go", "javascript", "ruby", "php")
 log = logging.getLogger("code_adapter")
@@ -508,6 +510,56 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- scale -------------------------------------------------------------------------------------
+def scale_adapter_delta(source: Path, out: Path, factor: float) -> dict[str, Any]:
+    """Copy the adapter in ``source`` to ``out`` with its learnt change to the base multiplied by
+    ``factor``: each LoRA B matrix scaled, so the update B·A is (a LoRA layer adds x·Aᵀ·Bᵀ·α/r).
+    Below 1 it moves the adapter towards the base, above 1 further along its training direction.
+    Returns the new metadata (``delta_scale`` recorded, compounded with any earlier one)."""
+    from safetensors.torch import load_file, save_file
+
+    from embedding.adapters import adapter_weights
+
+    if not factor > 0:
+        raise SystemExit(f"--delta-scale must be positive, got {factor}")
+    if out.resolve() == source.resolve():
+        raise SystemExit(f"the scaled adapter would replace its source {source}: choose another --work")
+    tensors = load_file(str(adapter_weights(source)))
+    scaled = [name for name in tensors if ".lora_B." in name]
+    if not scaled:
+        raise SystemExit(f"{source}: no LoRA B matrices to scale")
+    for name in scaled:
+        tensors[name] = (tensors[name].float() * factor).to(tensors[name].dtype).contiguous()
+    metadata = json.loads((source / "doppel.json").read_text(encoding="utf-8"))
+    metadata.pop("version", None)  # new weights, a new version (from the weight file's hash)
+    metadata["delta_scale"] = round(float(metadata.get("delta_scale", 1.0)) * factor, 6)
+    metadata["scaled_from"] = str(source)
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    save_file(tensors, str(out / "adapter_model.safetensors"))
+    for name in ("adapter_config.json", "training_config.json"):
+        shutil.copy2(source / name, out / name)
+    (out / "doppel.json").write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return metadata
+
+
+def cmd_scale(args: argparse.Namespace) -> int:
+    """``scale --adapter SRC --delta-scale F``: WORK/adapter becomes SRC with its change scaled by F,
+    with SRC's training manifest beside it (the shipped one for the shipped adapter), so that
+    ``evaluate`` and ``write`` treat it as a candidate."""
+    if args.delta_scale is None:
+        raise SystemExit("scale needs --delta-scale FACTOR")
+    source = args.adapter or SHIPPED
+    manifest = MANIFEST if source.resolve() == SHIPPED.resolve() else source.parent / CANDIDATE_MANIFEST
+    if not manifest.exists():
+        raise SystemExit(f"{manifest} is missing: scale an adapter made by train (WORK/adapter) or the shipped one")
+    metadata = scale_adapter_delta(source, args.work / "adapter", args.delta_scale)
+    shutil.copy2(manifest, args.work / CANDIDATE_MANIFEST)
+    print(f"{args.work / 'adapter'}: {source} with its change scaled by {args.delta_scale} "
+          f"(delta_scale {metadata['delta_scale']}); manifest from {manifest}")  # fmt: skip
+    return 0
+
+
 # --- evaluate ----------------------------------------------------------------------------------
 def _reciprocal_ranks(embed: Any, queries: list[Any], pool: list[CodeFunction], vectors: Any) -> Any:
     import numpy as np
@@ -520,6 +572,20 @@ def _reciprocal_ranks(embed: Any, queries: list[Any], pool: list[CodeFunction], 
         return np.empty(0), []
     q = embed([p.query for p, _ in chosen])
     return 1.0 / ranks(q, vectors, [rel for _, rel in chosen]), [p for p, _ in chosen]
+
+
+def _by_project(queries: list[Any], scores: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Base and adapter MRR per project (package key, the first part of each query's path): the
+    bootstrap resamples queries, so a gain made in one project shows here rather than in its interval."""
+    projects: dict[str, list[int]] = defaultdict(list)
+    for i, pair in enumerate(queries):
+        projects[pair.path.split("/", 1)[0]].append(i)
+    cells = {}
+    for key, rows in sorted(projects.items()):
+        base, adapter = float(scores["base"][rows].mean()), float(scores["adapter"][rows].mean())
+        cells[key] = {"queries": len(rows), "base_mrr": round(base, 4), "adapter_mrr": round(adapter, 4),
+                      "relative": round(adapter / base - 1.0, 4) if base else None}  # fmt: skip
+    return cells
 
 
 def _pool_sample(pool: list[CodeFunction], cap: int) -> list[CodeFunction]:
@@ -546,7 +612,10 @@ def evaluate_split(encoder: Any, adapter_path: Path, work: Path, args: argparse.
         encoder.load_adapter(ADAPTER_NAME, adapter_path)
         models = (("base", None), ("adapter", ADAPTER_NAME))
     validation = _validation_keys(args)
-    functions, pairs, counted = gather(work, "train", only=validation) if validation else gather(work, "heldout")
+    if validation:
+        functions, pairs, counted = gather(work, "train", only=validation)
+    else:
+        functions, pairs, counted = gather(work, args.projects)
     languages = [lang for lang in args.languages.split(",") if lang] or sorted({fn.language for fn in functions})
     results: dict[str, Any] = {}
     labelled: list[dict[str, Any]] = []
@@ -575,12 +644,16 @@ def evaluate_split(encoder: Any, adapter_path: Path, work: Path, args: argparse.
             scores = {}
             for model, adapter in models:
                 embed = lambda texts, a=adapter: encoder.embed_texts(list(texts), adapter=a)  # noqa: E731
-                scores[model], _ = _reciprocal_ranks(embed, queries, pool, vectors[model])
+                scores[model], ranked = _reciprocal_ranks(embed, queries, pool, vectors[model])
             if len(scores["base"]) == 0 or args.base_only:
                 continue
             boot = paired_bootstrap(scores["base"], scores["adapter"], seed=0)
-            row[task] = boot.to_dict()
+            row[task] = boot.to_dict() | {"by_project": _by_project(ranked, scores)}
             print(f"{language:11s} {task:9s} {boot.describe()}", flush=True)
+            if task == "text2code":
+                for key, cell in row[task]["by_project"].items():
+                    print(f"{'':21s}{key}: {cell['queries']} queries, MRR {cell['base_mrr']:.4f} → "
+                          f"{cell['adapter_mrr']:.4f} ({cell['relative']:+.1%})", flush=True)  # fmt: skip
             if task == "code2code":
                 memo: dict[str, Any] = {}
 
@@ -606,7 +679,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     document = {
         "adapter": str(adapter), "max_length": args.eval_max_length, "max_queries": args.max_queries,
         "max_pool": args.max_pool, "languages": results,
-        "projects": "validation" if _validation_keys(args) else "heldout",  # what evaluate_split ranked on
+        "projects": "validation" if _validation_keys(args) else args.projects,  # what evaluate_split ranked on
     }  # fmt: skip
     (args.work / "evaluation.json").write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
     return 0
@@ -870,7 +943,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "step",
-        choices=("fetch", "mine", "manifest", "probe", "train", "evaluate", "write", "report", "repo", "all"),
+        choices=("fetch", "mine", "manifest", "probe", "train", "scale", "evaluate", "write", "report", "repo", "all"),
         help="what to do",
     )
     parser.add_argument(
@@ -958,6 +1031,20 @@ def main(argv: list[str] | None = None) -> int:
         "instead of the held-out projects (to choose a recipe on projects the report does not use)",
     )
     parser.add_argument(
+        "--projects",
+        choices=("heldout", "validation"),
+        default="heldout",
+        help="evaluate: rank on the held-out packages (the report) or on the validation-split packages "
+        "(neither trained on nor reported, to choose a recipe or a --delta-scale on)",
+    )
+    parser.add_argument(
+        "--delta-scale",
+        type=float,
+        default=None,
+        metavar="FACTOR",
+        help="scale: multiply the adapter's learnt change to the base (its LoRA B matrices) by FACTOR",
+    )
+    parser.add_argument(
         "--train-languages",
         default="",
         metavar="LANGS",
@@ -1012,6 +1099,7 @@ def main(argv: list[str] | None = None) -> int:
         "mine": cmd_mine,
         "probe": cmd_probe,
         "train": cmd_train,
+        "scale": cmd_scale,
         "evaluate": cmd_evaluate,
         "write": cmd_write,
         "report": cmd_report,

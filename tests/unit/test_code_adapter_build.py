@@ -249,3 +249,82 @@ def test_a_language_adapter_serves_only_languages_it_was_trained_on(tmp_path: Pa
 def test_an_unknown_training_language_is_refused() -> None:
     with pytest.raises(SystemExit, match="not doppel languages"):
         build._train_languages(_args("--train-languages", "python,klingon"))
+
+
+def test_validation_split_packages_are_never_trained_on_and_evaluate_ranks_them_on_request(tmp_path: Path) -> None:
+    packages = build.load_packages()
+    train_key = next(p.key for p in packages if p.split == "train")
+    validation_key = next(p.key for p in packages if p.split == "validation")
+    _mine(tmp_path, train_key, "python", ["t1"])
+    _mine(tmp_path, validation_key, "python", ["v1", "v2"])
+
+    trained, _, _ = build.gather(tmp_path, "train")
+    ranked, _, _ = build.gather(tmp_path, _args("--projects", "validation").projects)  # type: ignore[attr-defined]
+
+    assert [fn.name for fn in trained] == ["t1"]
+    assert [fn.name for fn in ranked] == ["v1", "v2"]
+    assert _args().projects == "heldout"  # type: ignore[attr-defined]
+    names = {p.registry_name for p in packages if p.split == "validation"}
+    assert not names & {p.registry_name for p in packages if p.split != "validation"}
+
+
+def _lora_adapter(directory: Path) -> dict[str, object]:
+    import torch
+    from safetensors.torch import save_file
+
+    prefix = "base_model.model.encoder.layer.0.attention.self.query"
+    tensors = {f"{prefix}.lora_A.weight": torch.full((2, 4), 0.5), f"{prefix}.lora_B.weight": torch.full((4, 2), 0.25)}
+    directory.mkdir(parents=True)
+    save_file(tensors, str(directory / "adapter_model.safetensors"))
+    for name in ("adapter_config.json", "training_config.json"):
+        (directory / name).write_text(json.dumps({"r": 2}), encoding="utf-8")
+    (directory / "doppel.json").write_text(json.dumps({"language": "code", "version": "pinned"}), encoding="utf-8")
+    return tensors
+
+
+def test_scaling_an_adapters_change_multiplies_only_its_lora_b_matrices_and_gives_it_a_new_version(
+    tmp_path: Path,
+) -> None:
+    from safetensors.torch import load_file
+
+    from embedding.adapters import adapter_file_version
+
+    original = _lora_adapter(tmp_path / "src")
+    build.scale_adapter_delta(tmp_path / "src", tmp_path / "once", 2.0)
+    metadata = build.scale_adapter_delta(tmp_path / "once", tmp_path / "twice", 0.75)
+
+    scaled = load_file(str(tmp_path / "twice" / "adapter_model.safetensors"))
+    for name, tensor in original.items():  # type: ignore[union-attr]
+        factor = 1.5 if ".lora_B." in name else 1.0
+        assert scaled[name].tolist() == (tensor * factor).tolist()  # type: ignore[operator]
+    assert metadata["delta_scale"] == 1.5
+    assert adapter_file_version(tmp_path / "twice", metadata) != adapter_file_version(tmp_path / "src", {})
+    assert json.loads((tmp_path / "twice" / "adapter_config.json").read_text(encoding="utf-8")) == {"r": 2}
+
+
+def test_a_scale_that_is_not_positive_or_would_overwrite_its_source_is_refused(tmp_path: Path) -> None:
+    _lora_adapter(tmp_path / "src")
+
+    with pytest.raises(SystemExit, match="positive"):
+        build.scale_adapter_delta(tmp_path / "src", tmp_path / "out", 0.0)
+    with pytest.raises(SystemExit, match="replace its source"):
+        build.scale_adapter_delta(tmp_path / "src", tmp_path / "src", 1.5)
+    assert (tmp_path / "src" / "adapter_model.safetensors").exists()
+
+
+def test_the_evaluation_breaks_each_languages_mrr_down_by_project() -> None:
+    import numpy as np
+
+    queries = [
+        TrainingPair(kind="text2code", source="docstring", language="python", path=f"{key}/m.py",
+                     function_key=f"{key}/m.py::f{i}", query="q", code="c", body_hash=str(i))
+        for i, key in enumerate(["pypi-a", "pypi-b", "pypi-a"])
+    ]  # fmt: skip
+    scores = {"base": np.array([0.5, 1.0, 0.25]), "adapter": np.array([1.0, 0.5, 0.5])}
+
+    cells = build._by_project(queries, scores)
+
+    assert cells == {
+        "pypi-a": {"queries": 2, "base_mrr": 0.375, "adapter_mrr": 0.75, "relative": 1.0},
+        "pypi-b": {"queries": 1, "base_mrr": 1.0, "adapter_mrr": 0.5, "relative": -0.5},
+    }
