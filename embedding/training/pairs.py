@@ -39,6 +39,19 @@ _SIGNATURE_NOISE = frozenset(
 )
 # Doc text that carries no meaning worth learning from.
 _BOILERPLATE = re.compile(r"^\s*(todo|fixme|xxx|deprecated|see\b|override|inheritdoc|\{@inheritdoc\})", re.I)
+# A block tag of PHPDoc, JSDoc, YARD, Javadoc, Doxygen or epytext, where the summary ends: the
+# text after it is a parameter list, types or annotations. Inline tags ({@link …}) are not matched.
+_BLOCK_TAG = re.compile(
+    r"(?:^|(?<=\s))@(?:param|returns?|throws?|exception|raises?|rtype|type|var|ivar|cvar|keyword|kwarg|arg"
+    r"|see|sa|since|deprecated|api|option|yield\w*|example|note|internal|author|version|todo|link"
+    r"|psalm-[\w-]+|phpstan-[\w-]+|template\w*|extends|implements|inheritdoc|override|final|abstract"
+    r"|private|public|protected|access|package|subpackage|category|license|copyright|uses|method"
+    r"|property(?:-read|-write)?|mixin|global|ignore|group|covers\w*|dataProvider|depends|readonly"
+    r"|pure|immutable|overload|callback|memberof|namespace|module|typedef|enum|constant|fires|event"
+    r"|async|generator|class|constructor|augments|lends|this|emits|tparam|retval|pre|post|details)(?=[\s{(\[]|$)",
+    re.I,
+)
+_SUMMARY_TAG = re.compile(r"^@(?:brief|summary|description|desc)\b:?\s*", re.I)
 
 
 @dataclass(frozen=True)
@@ -79,13 +92,16 @@ def identifier_words(text: str) -> list[str]:
 
 
 def clean_doc(doc: str) -> str:
-    """The doc text used as a query: its first paragraph, whitespace collapsed.
+    """The doc text used as a query: its first paragraph up to its first block tag (``@param``,
+    ``@return``, …), whitespace collapsed; empty when the doc is only tags.
 
-    The summary paragraph says what the function does; parameter lists and examples that follow
-    mostly repeat the code and would make the task too easy.
+    The summary says what the function does; parameter lists, types and examples that follow
+    mostly repeat the code and would make the task too easy. A ``@brief``/``@summary`` tag
+    introduces the summary and is dropped.
     """
-    paragraph = re.split(r"\n\s*\n", doc.strip(), maxsplit=1)[0]
-    return " ".join(paragraph.split())
+    paragraph = _SUMMARY_TAG.sub("", re.split(r"\n\s*\n", doc.strip(), maxsplit=1)[0].strip())
+    tag = _BLOCK_TAG.search(paragraph)
+    return " ".join((paragraph[: tag.start()] if tag else paragraph).split())
 
 
 def strip_signature(fn: CodeFunction) -> str:
