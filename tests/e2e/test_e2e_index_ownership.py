@@ -68,16 +68,25 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         yield running
 
 
-def _spans(task_ids: list[str]) -> list[str]:
-    """``start``/``end`` of each of ``task_ids``, in the order the worker recorded them."""
+def _spans(task_ids: list[str], *, wait_s: float = 60.0) -> list[str]:
+    """``start``/``end`` of each of ``task_ids``, in the order the worker recorded them, once every
+    task's end is recorded (or ``wait_s`` has passed). Celery stores a task's result before its
+    ``task_postrun`` signal records the end, so a result can be seen before its end span is."""
+    import time
+
     import redis
 
     client = redis.Redis.from_url(REDIS_URL)
+    deadline = time.monotonic() + wait_s
     try:
-        events = [raw.decode().split() for raw in client.lrange(SPANS, 0, -1)]
+        while True:
+            events = [raw.decode().split() for raw in client.lrange(SPANS, 0, -1)]
+            spans = [f"{what} {task_ids.index(task_id)}" for what, _, task_id in events if task_id in task_ids]
+            if sum(span.startswith("end ") for span in spans) >= len(task_ids) or time.monotonic() > deadline:
+                return spans
+            time.sleep(0.1)
     finally:
         client.close()
-    return [f"{what} {task_ids.index(task_id)}" for what, _, task_id in events if task_id in task_ids]
 
 
 OLD_ONLY = textwrap.dedent(
