@@ -1,16 +1,18 @@
 """The code adapter's larger run, in one call on a lent GPU (``build_code_adapter.py``'s steps in
 one process, so that torch, the model and the mined data load once per step, not per process).
 
-1. Recipe trials: each recipe of ``RECIPES`` is trained on the train packages less the validation
-   packages (``--validate-on``) and ranked on those validation packages. The held-out projects
-   that the adapter is reported on are not looked at here.
-2. The recipe with the best mean text→code gain over the base (code→code no more than 1% worse on
-   average) is trained on every train package: the candidate adapter, evaluated afterwards on the
-   held-out projects on the CPU, exactly as the CPU-trained adapter was.
+1. Recipe trials: each recipe of ``RECIPES`` is trained on every train package and ranked on the
+   ``validation`` split of ``packages.json`` (``evaluate --projects validation``: projects that are
+   neither trained on nor reported). The held-out projects that the adapter is reported on are not
+   looked at here.
+2. The trial with the best mean text→code gain over the base (code→code no more than 1% worse on
+   average) is the candidate adapter (``final/``), evaluated afterwards on the held-out projects on
+   the CPU, exactly as the CPU-trained adapter was. No second training is needed: every trial
+   already trained on all the train packages.
 
-A trial starts only if the time left covers it and the final run, estimated from the trials so
-far; the final run always happens. Everything lands in ``OUT/results.tar.gz`` (the adapters, each
-trial's validation ranking and losses, ``choice.json``) and the log in ``OUT/log.txt``.
+A trial starts only if the time left covers it, estimated from the trials so far. Everything lands
+in ``OUT/results.tar.gz`` (the adapters, each trial's validation ranking and losses,
+``choice.json``) and the log in ``OUT/log.txt``.
 
 Usage (on the GPU machine, from the repository root, with the mined data under WORK/mined)::
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tarfile
 import time
@@ -35,17 +38,6 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.code_adapter import build_code_adapter as build  # noqa: E402
 
-# One train package per evaluated language (two for Java, whose train packages are few and small):
-# mid-sized, documented, none of them a held-out project.
-VALIDATION = (
-    "pypi-celery",
-    "npm-react-native-camera",
-    "pypi-sdist-JPype1",
-    "debian-go-spf13-pflag",
-    "npm-lodash",
-    "debian-ruby-concurrent",
-    "debian-php-nesbot-carbon",
-)
 # Every recipe: all the data there is (the CPU run capped each language at 1,200 doc→code pairs),
 # whole-batch gradients (no gradient caching: the GPU has the memory), every training function in
 # the mining pool. Then what each trial changes.
@@ -62,10 +54,14 @@ SMOKE_EVALUATE = ["--max-pool", "60", "--max-queries", "20"]
 MAX_CODE2CODE_LOSS = -0.01  # a recipe whose mean code→code change is below this is not chosen
 
 
-def _score(evaluation: dict[str, Any]) -> tuple[float, float]:
-    """Mean relative text→code and code→code change over the base, across the ranked languages."""
+MIN_QUERIES = 30  # a language with fewer text→code queries on the validation split (Java: 3) is not scored
+
+
+def _score(evaluation: dict[str, Any], min_queries: int = MIN_QUERIES) -> tuple[float, float]:
+    """Mean relative text→code and code→code change over the base, across the ranked languages
+    (text→code: those with at least ``min_queries`` queries)."""
     rows = evaluation["languages"].values()
-    text = [row["text2code"]["relative"] for row in rows if "text2code" in row]
+    text = [row["text2code"]["relative"] for row in rows if row.get("text2code", {}).get("queries", 0) >= min_queries]
     code = [row["code2code"]["relative"] for row in rows if "code2code" in row]
     return (sum(text) / len(text) if text else float("-inf"), sum(code) / len(code) if code else 0.0)
 
@@ -101,60 +97,49 @@ def main(argv: list[str] | None = None) -> int:
     runs = args.work / "gpu-runs"
     smoke_train = SMOKE_TRAIN if args.smoke else []
     smoke_eval = SMOKE_EVALUATE if args.smoke else []
-    keys = ["--validate-on", ",".join(VALIDATION)]
+    ranked_on = ["--projects", "validation"]
     trials: dict[str, dict[str, Any]] = {}
     longest = 0.0
     for name in [n for n in args.recipes.split(",") if n]:
         if name not in RECIPES:
             raise SystemExit(f"unknown recipe {name!r}; known: {', '.join(RECIPES)}")
         left = args.budget_s - (time.monotonic() - started)
-        need = longest * 2.3  # this trial, then a final run on about 1.15x the data
+        need = longest * 1.1  # another trial like the longest so far
         if trials and left < need:
-            print(f"skipping trial {name}: {left:.0f}s left, about {need:.0f}s needed with the final run", flush=True)
+            print(f"skipping trial {name}: {left:.0f}s left, about {need:.0f}s needed", flush=True)
             continue
         work = _work_dir(runs, name, mined)
         t0 = time.monotonic()
-        _run("train", work, args.device, [*COMMON, *RECIPES[name], *keys, *smoke_train])
+        _run("train", work, args.device, [*COMMON, *RECIPES[name], *smoke_train])
         train_s = time.monotonic() - t0
-        _run("evaluate", work, args.device, [*keys, "--adapter", str(work / "adapter"), *smoke_eval])
+        _run("evaluate", work, args.device, [*ranked_on, "--adapter", str(work / "adapter"), *smoke_eval])
         evaluation = json.loads((work / "evaluation.json").read_text(encoding="utf-8"))
-        text, code = _score(evaluation)
+        text, code = _score(evaluation, 1 if args.smoke else MIN_QUERIES)
         steps = json.loads((work / "adapter" / "doppel.json").read_text(encoding="utf-8"))["train"]["steps"]
         trials[name] = {"text2code_mean_relative": round(text, 4), "code2code_mean_relative": round(code, 4),
                         "steps": steps, "train_seconds": round(train_s, 1),
                         "seconds": round(time.monotonic() - t0, 1)}  # fmt: skip
         longest = max(longest, time.monotonic() - t0)
         print(f"trial {name}: {json.dumps(trials[name])}", flush=True)
-        _pack(runs, args.out, {"validation_packages": list(VALIDATION), "trials": trials, "chosen": None})
+        _pack(runs, args.out, {"ranked_on": "validation split", "trials": trials, "chosen": None})
     if not trials:
         raise SystemExit("no trial ran")
     eligible = {n: t for n, t in trials.items() if t["code2code_mean_relative"] >= MAX_CODE2CODE_LOSS} or trials
     chosen = max(eligible, key=lambda n: eligible[n]["text2code_mean_relative"])
-    print(f"chosen on the validation packages: {chosen}", flush=True)
-    cap = _final_step_cap(trials[chosen], args.budget_s - (time.monotonic() - started))
-    final = _work_dir(runs, "final", mined)
-    t0 = time.monotonic()
-    _run("train", final, args.device, [*COMMON, *RECIPES[chosen], *smoke_train, *cap])
-    choice = {"validation_packages": list(VALIDATION), "common": COMMON, "recipes": RECIPES, "trials": trials,
-              "chosen": chosen, "final_extra": cap, "final_train_seconds": round(time.monotonic() - t0, 1),
-              "total_seconds": round(time.monotonic() - started, 1), "device": args.device}  # fmt: skip
+    print(f"chosen on the validation split: {chosen}", flush=True)
+    final = runs / "final"
+    shutil.rmtree(final, ignore_errors=True)
+    shutil.copytree(runs / chosen, final, ignore=shutil.ignore_patterns("mined"))
+    choice = {"ranked_on": "validation split", "common": COMMON, "recipes": RECIPES, "trials": trials,
+              "chosen": chosen, "total_seconds": round(time.monotonic() - started, 1), "device": args.device}  # fmt: skip
     _pack(runs, args.out, choice)
     print(f"results: {args.out / 'results.tar.gz'} ({json.dumps(choice['trials'])}; chosen {chosen})", flush=True)
     return 0
 
 
-def _final_step_cap(trial: dict[str, Any], left: float) -> list[str]:
-    """``--max-steps`` for the final run when its estimate (the trial's steps on about 1.15x the
-    data, at the trial's pace) would not end within ``left`` seconds; else nothing."""
-    steps, seconds = trial["steps"], trial["train_seconds"]
-    if not steps or seconds * 1.15 + 30 <= left:
-        return []
-    return ["--max-steps", str(max(int(steps * (left - 30) / seconds), 1))]
-
-
 def _pack(runs: Path, out: Path, choice: dict[str, Any]) -> None:
-    """``out/results.tar.gz``: each run's adapter, ranking, losses and data manifest (the final run's
-    is what ``build_code_adapter.py write`` ships with it), and ``choice.json`` (rewritten
+    """``out/results.tar.gz``: each run's adapter, ranking, losses and data manifest (``final/``'s,
+    the chosen trial's, is what ``build_code_adapter.py write`` ships with it), and ``choice.json`` (rewritten
     after every trial, so that a run stopped at its limit still brings back what it finished)."""
     (runs / "choice.json").write_text(json.dumps(choice, indent=1) + "\n", encoding="utf-8")
     out.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@
 #   site.tar.xz      site/: the packaged MiniLM, its weights stored as float16 and the rows of tokens that no
 #                    carried text uses set to zero (LoRA trains only attention projections, so a row
 #                    that is never looked up changes nothing; zeros compress away);
-#   mined.tar.xz     build_code_adapter.py's mined train-split packages (the held-out ones stay here:
+#   mined.tar.xz     build_code_adapter.py's mined train- and validation-split packages (the held-out ones stay here:
 #                    they are evaluated on the CPU, as the CPU-trained adapter was).
 # Usage: bash benchmarks/gpu/prepare_code_adapter.sh [WORK]   (WORK: build_code_adapter.py --work)
 set -euo pipefail
@@ -24,7 +24,7 @@ keys=$($py - <<'PY'
 import sys
 sys.path.insert(0, ".")
 from benchmarks.code_adapter.build_code_adapter import load_packages
-print(" ".join(f"mined/{p.key}.json" for p in load_packages() if p.split == "train"))
+print(" ".join(f"mined/{p.key}.json" for p in load_packages() if p.split in ("train", "validation")))
 PY
 )
 present=$(cd "$WORK" && for f in $keys; do [[ -f $f ]] && echo "$f"; done)
