@@ -8,8 +8,9 @@ npm and Debian (``benchmarks/realedit/fetch.py`` downloads and unpacks them). Pa
 of their language in the held-out projects (text→code) and their synthetic clones likewise
 (code→code), for the bare base and the adapter, with a paired bootstrap 95% interval per
 language. Packages tagged ``validation`` are neither trained on nor reported: recipes and
-settings are chosen on them (``evaluate --projects validation``). No language runtime's standard library and no library of the copy-recall benchmark
-(``benchmarks/realedit/libraries.json``) is among the packages; ``fetch`` checks the latter.
+settings are chosen on them (``evaluate --projects validation``). No language runtime's standard
+library and no library of the copy-recall benchmark (``benchmarks/realedit/libraries.json``) is
+among the packages; ``fetch`` checks the latter.
 
 Steps (each reuses what the previous one left under ``--work``)::
 
@@ -54,6 +55,7 @@ MANIFEST = HERE / "manifest.json"
 CANDIDATE_MANIFEST = "manifest.json"  # in --work: the trained candidate's, until write ships it
 SHIPPED = ROOT / "embedding" / "data" / "code_adapter"
 ADAPTER_NAME = "code"
+ADAPTER_CONFIG_FILES = ("adapter_config.json", "training_config.json")  # beside the weights and doppel.json
 SPLITS = ("train", "heldout", "validation")  # validation: neither trained on nor reported; chosen on
 MAX_FILES_PER_PACKAGE = 500  # a seeded subset of larger packages, so none dominates its language
 EVAL_LANGUAGES = ("python", "java", "go", "javascript", "ruby", "php")
@@ -96,6 +98,11 @@ class Package:
     def key(self) -> str:
         """A path-safe identity: the prefix of every path mined from the package."""
         return f"{self.registry}-{self.name}".replace("@", "").replace("/", "+")
+
+
+def package_key_of(path: str) -> str:
+    """The package a mined path belongs to: every path mined from a package starts with its key."""
+    return path.split("/", 1)[0]
 
 
 def load_packages(path: Path = PACKAGES) -> list[Package]:
@@ -298,7 +305,7 @@ def training_pairs(pairs: list[Any], per_language: int, seed: int = 0, code_rati
             chosen = [p for p in by_lang[language] if p.kind == kind]
             per_package: dict[str, list[Any]] = defaultdict(list)
             for p in chosen:
-                per_package[p.path.split("/", 1)[0]].append(p)
+                per_package[package_key_of(p.path)].append(p)
             limited = [
                 q for group in per_package.values() for q in cap_pairs(group, max(per_language // 2, 1), seed=seed)
             ]
@@ -326,7 +333,7 @@ def write_manifest(
     rows = []
     pairs = gather(work, "train", exclude=validation)[1]
     trained = training_pairs(_of_languages(pairs, languages), per_language, code_ratio=code_ratio)
-    used = Counter((p.path.split("/", 1)[0], p.kind) for p in trained)
+    used = Counter((package_key_of(p.path), p.kind) for p in trained)
     for split in SPLITS:
         for pkg, counts in gather(work, split)[2]:
             if languages and not languages & set(pkg.languages):
@@ -518,7 +525,7 @@ def scale_adapter_delta(source: Path, out: Path, factor: float) -> dict[str, Any
     Returns the new metadata (``delta_scale`` recorded, compounded with any earlier one)."""
     from safetensors.torch import load_file, save_file
 
-    from embedding.adapters import adapter_weights
+    from embedding.adapters import adapter_weights, read_metadata
 
     if not factor > 0:
         raise SystemExit(f"--delta-scale must be positive, got {factor}")
@@ -530,14 +537,14 @@ def scale_adapter_delta(source: Path, out: Path, factor: float) -> dict[str, Any
         raise SystemExit(f"{source}: no LoRA B matrices to scale")
     for name in scaled:
         tensors[name] = (tensors[name].float() * factor).to(tensors[name].dtype).contiguous()
-    metadata = json.loads((source / "doppel.json").read_text(encoding="utf-8"))
+    metadata = read_metadata(source)
     metadata.pop("version", None)  # new weights, a new version (from the weight file's hash)
     metadata["delta_scale"] = round(float(metadata.get("delta_scale", 1.0)) * factor, 6)
     metadata["scaled_from"] = str(source)
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     save_file(tensors, str(out / "adapter_model.safetensors"))
-    for name in ("adapter_config.json", "training_config.json"):
+    for name in ADAPTER_CONFIG_FILES:
         shutil.copy2(source / name, out / name)
     (out / "doppel.json").write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return metadata
@@ -579,7 +586,7 @@ def _by_project(queries: list[Any], scores: dict[str, Any]) -> dict[str, dict[st
     bootstrap resamples queries, so a gain made in one project shows here rather than in its interval."""
     projects: dict[str, list[int]] = defaultdict(list)
     for i, pair in enumerate(queries):
-        projects[pair.path.split("/", 1)[0]].append(i)
+        projects[package_key_of(pair.path)].append(i)
     cells = {}
     for key, rows in sorted(projects.items()):
         base, adapter = float(scores["base"][rows].mean()), float(scores["adapter"][rows].mean())
@@ -777,7 +784,7 @@ def cmd_write(args: argparse.Namespace) -> int:
         metadata["heldout"] = document["languages"]
     shipped.mkdir(parents=True, exist_ok=True)
     shutil.copy2(manifest_path, shipped_manifest)
-    for name in ("adapter_model.safetensors", "adapter_config.json", "training_config.json"):
+    for name in ("adapter_model.safetensors", *ADAPTER_CONFIG_FILES):
         shutil.copy2(adapter / name, shipped / name)
     (shipped / "doppel.json").write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     if args.verdict and shipped != SHIPPED and (SHIPPED / "doppel.json").is_file():
